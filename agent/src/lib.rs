@@ -1,0 +1,8 @@
+//! The Seatbroker broker agent.
+//!
+//! Reads Humaans ([`humaans`]), turns people and job roles into seat states with the pure
+//! usage engine ([`engine`]), keeps every snapshot in a durable spool, and uploads it to the
+//! platform once an administrator has approved the agent and its source.
+
+pub mod engine;
+pub mod humaans;
