@@ -90,3 +90,152 @@ pub fn is_valid_id(id: &str) -> bool {
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn version_negotiation_names_the_range_and_the_remedy() {
+        assert_eq!(version::check(2, 2, 3).unwrap(), 2);
+        let old = version::check(1, 2, 3).unwrap_err();
+        assert_eq!((old.status, &old.code), (400, &ErrorCode::ProtocolTooOld));
+        assert_eq!(old.supported, Some(VersionRange { min: 2, max: 3 }));
+        assert!(old.action.as_deref().unwrap().contains("upgrade the agent"));
+        let new = version::check(4, 2, 3).unwrap_err();
+        assert_eq!(new.code, ErrorCode::ProtocolTooNew);
+        assert!(
+            new.action
+                .as_deref()
+                .unwrap()
+                .contains("upgrade the platform")
+        );
+        assert!(version::negotiate(version::CURRENT).is_ok());
+    }
+
+    #[test]
+    fn dispositions() {
+        let check = |code: ErrorCode, status: u16, expected: Disposition| {
+            assert_eq!(code.disposition(status), expected, "{code} {status}");
+        };
+        check(ErrorCode::SourcePending, 403, Disposition::WaitForApproval);
+        check(ErrorCode::AgentPending, 403, Disposition::WaitForApproval);
+        check(ErrorCode::AgentRevoked, 403, Disposition::ReEnroll);
+        check(ErrorCode::InvalidCredential, 401, Disposition::ReEnroll);
+        check(ErrorCode::StaleSequence, 409, Disposition::DropSnapshot);
+        check(ErrorCode::SnapshotConflict, 409, Disposition::DropSnapshot);
+        check(ErrorCode::SourceRejected, 403, Disposition::StopSource);
+        check(ErrorCode::ChecksumMismatch, 422, Disposition::Retry);
+        check(ErrorCode::RateLimited, 429, Disposition::Retry);
+        check(ErrorCode::BadRequest, 400, Disposition::Permanent);
+        check(ErrorCode::from_wire("brand_new"), 503, Disposition::Retry);
+        check(
+            ErrorCode::from_wire("brand_new"),
+            418,
+            Disposition::Permanent,
+        );
+    }
+
+    #[test]
+    fn secrets_do_not_print() {
+        let request = EnrollRequest {
+            protocol_version: 1,
+            enrollment_token: Secret::new("sbe_top_secret"),
+            install_id: "i".into(),
+            host_name: "h".into(),
+            agent_version: "0".into(),
+            os: "linux".into(),
+            sources: vec![],
+        };
+        let debug = format!("{request:?}");
+        assert!(!debug.contains("top_secret"), "{debug}");
+        assert!(debug.contains("[REDACTED]"));
+        assert_eq!(request.enrollment_token.expose(), "sbe_top_secret");
+        let json = serde_json::to_string(&request).unwrap();
+        assert!(
+            json.contains("sbe_top_secret"),
+            "the wire carries the value"
+        );
+    }
+
+    #[test]
+    fn ids() {
+        for ok in ["a", "9b2e6c1f0a4d4e3f8c7b6a5d4e3f2a1b", "agt_3kq-9"] {
+            assert!(is_valid_id(ok), "{ok}");
+        }
+        let long = "x".repeat(65);
+        for bad in ["", "a/b", "../x", "a b", "é", long.as_str()] {
+            assert!(!is_valid_id(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn policy_validation() {
+        assert!(UsagePolicy::default().validate().is_ok());
+        let bad = UsagePolicy {
+            leaving_window_days: 5000,
+            ..UsagePolicy::default()
+        };
+        let err = bad.validate().unwrap_err();
+        assert_eq!(err.field, "leaving_window_days");
+        assert!(err.to_string().contains("leaving_window_days = 5000"));
+        let zero = UsagePolicy {
+            leavers_lookback_days: 0,
+            ..UsagePolicy::default()
+        };
+        assert_eq!(zero.validate().unwrap_err().field, "leavers_lookback_days");
+    }
+
+    fn tiny_payload(people: usize) -> SnapshotPayload {
+        let text = include_str!("../fixtures/snapshot_payload.json");
+        let mut payload: SnapshotPayload = serde_json::from_str(text).unwrap();
+        let template = payload.seats[0].clone();
+        payload.seats = (0..people)
+            .map(|i| SeatRecord {
+                person_id: format!("p{i:06}"),
+                ..template.clone()
+            })
+            .collect();
+        payload
+    }
+
+    #[test]
+    fn encode_then_decode_in_many_parts() {
+        let payload = tiny_payload(2000);
+        let encoded = encode_snapshot(&payload, 1000).unwrap();
+        assert!(encoded.chunks.len() > 3, "{} chunks", encoded.chunks.len());
+        let parts: Vec<UploadPart> = (1..=encoded.chunks.len() as u32)
+            .map(|n| encoded.part("s1", "src", 7, payload.collected_at, n))
+            .collect();
+        assert!(parts.iter().all(|p| p.part_count == parts.len() as u32));
+        let chunks: Vec<Vec<u8>> = parts.iter().map(|p| p.chunk().unwrap()).collect();
+        let decoded = decode_parts(&chunks, &encoded.snapshot_checksum).unwrap();
+        assert_eq!(decoded, payload);
+    }
+
+    #[test]
+    fn damaged_parts_are_detected() {
+        let payload = tiny_payload(50);
+        let encoded = encode_snapshot(&payload, 200).unwrap();
+        let mut part = encoded.part("s1", "src", 1, payload.collected_at, 1);
+        part.payload.replace_range(40..44, "////");
+        assert!(matches!(
+            part.chunk(),
+            Err(DecodeError::PartChecksum { part: 1 })
+        ));
+        part.payload = "not base64!".into();
+        assert!(matches!(part.chunk(), Err(DecodeError::Base64 { .. })));
+
+        let mut chunks = encoded.chunks.clone();
+        chunks.swap(0, 1);
+        assert!(matches!(
+            decode_parts(&chunks, &encoded.snapshot_checksum),
+            Err(DecodeError::SnapshotChecksum)
+        ));
+        let not_gzip = vec![b"hello".to_vec()];
+        assert!(matches!(
+            decode_parts(&not_gzip, &checksum(b"hello")),
+            Err(DecodeError::Gzip(_))
+        ));
+    }
+}

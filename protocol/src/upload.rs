@@ -136,7 +136,10 @@ pub enum DecodeError {
     SnapshotChecksum,
     #[error("the payload is not valid gzip: {0}")]
     Gzip(std::io::Error),
-    #[error("the decompressed payload is larger than {} bytes", limits::MAX_PAYLOAD_BYTES)]
+    #[error(
+        "the decompressed payload is larger than {} bytes",
+        limits::MAX_PAYLOAD_BYTES
+    )]
     TooLarge,
     #[error("the payload is not a valid snapshot: {0}")]
     Json(serde_json::Error),
