@@ -1,4 +1,139 @@
 //! The agent's view of Humaans: an HTTP client with concurrent paging, retries and a scope
 //! check, and the tolerant record types it parses.
+//!
+//! - [`config`]: [`HumaansConfig`] and its validation (https only, no `/api` suffix, ...).
+//! - [`client`]: [`HumaansClient`], one GET with status mapping and `backon` retries.
+//! - [`paging`]: whole listings, pages fetched concurrently and reassembled by offset.
+//! - [`scope`]: what the token may see ([`HumaansClient::check_access`]).
+//! - [`model`]: the reduced records ([`Person`], [`JobRole`]) and [`current_role`].
+//! - [`error`]: [`HumaansError`], each variant a message a person can act on.
 
+pub mod client;
+pub mod config;
+pub mod error;
 pub mod model;
+pub mod paging;
+pub mod scope;
+
+use std::time::{Duration, Instant};
+
+use seatbroker_protocol::PersonStatus;
+use serde::Deserialize;
+
+pub use client::{HumaansClient, NowFn, SleepFn, parse_retry_after, user_agent};
+pub use config::{HumaansConfig, MAX_PAGE_SIZE, RetryPolicy, UnparsableThreshold};
+pub use error::{HumaansError, Resource};
+pub use model::{Company, JobRole, Person, current_role, current_roles};
+pub use paging::Progress;
+pub use scope::{Access, AccessEvidence, NO_PRIVATE_ACCESS};
+
+/// Everything one collection read from Humaans. Complete or absent: a run that fails
+/// part-way returns an error, never a partial `Collection`.
+#[derive(Debug, Clone)]
+pub struct Collection {
+    /// The Humaans company id: the tenant of the data source.
+    pub company_id: String,
+    /// The company's name; the company id when Humaans did not tell it.
+    pub company_name: String,
+    /// De-duplicated by id, in listing order.
+    pub people: Vec<Person>,
+    /// De-duplicated by id, in listing order; all role periods, past and future.
+    pub job_roles: Vec<JobRole>,
+    /// People records that could not be parsed (below the failure threshold), by id
+    /// (`<no id>` when even the id was unreadable).
+    pub unparsable_person_ids: Vec<String>,
+    /// Person records received, parsed or not.
+    pub people_seen: u64,
+    /// Job-role records received, parsed or not.
+    pub job_roles_seen: u64,
+    /// Whether the token sees private data (pre-hires, leavers, end dates). When false,
+    /// report [`NO_PRIVATE_ACCESS`]: the numbers are incomplete.
+    pub private_access: bool,
+    pub duration: Duration,
+}
+
+#[derive(Debug, Deserialize)]
+struct CompanyPage {
+    #[serde(default)]
+    data: Vec<Company>,
+}
+
+impl HumaansClient {
+    /// Reads the company, every person and every job role. Calls `progress` after each
+    /// page. Fails as a whole if any part cannot be read.
+    pub async fn collect(
+        &self,
+        progress: &(dyn Fn(Progress) + Sync),
+    ) -> Result<Collection, HumaansError> {
+        let started = Instant::now();
+        let access = self.check_access().await?;
+        if let Some(warning) = access.warning() {
+            tracing::warn!(evidence = ?access.evidence, "{warning}");
+        }
+        let company = self.company(access.company_id.as_deref()).await?;
+        let people = paging::list_all::<Person>(self, Resource::People, progress).await?;
+        let roles = paging::list_all::<JobRole>(self, Resource::JobRoles, progress).await?;
+
+        let sees_private_people = people.records.iter().any(|p| {
+            matches!(
+                p.status,
+                Some(PersonStatus::NewHire | PersonStatus::Offboarded)
+            ) || p.employment_end_date.is_some()
+        });
+        let (company_id, company_name) = company;
+        let collection = Collection {
+            company_name: company_name.unwrap_or_else(|| company_id.clone()),
+            company_id,
+            unparsable_person_ids: people.unparsable_ids,
+            people_seen: people.seen,
+            job_roles_seen: roles.seen,
+            people: people.records,
+            job_roles: roles.records,
+            private_access: access.private_access || sees_private_people,
+            duration: started.elapsed(),
+        };
+        tracing::info!(
+            company = %collection.company_id,
+            people = collection.people.len(),
+            job_roles = collection.job_roles.len(),
+            unparsable = collection.unparsable_person_ids.len(),
+            private_access = collection.private_access,
+            duration_ms = collection.duration.as_millis() as u64,
+            "Collected Humaans data."
+        );
+        Ok(collection)
+    }
+
+    /// The company id and name: `/api/companies`, else the token owner's `companyId`.
+    pub async fn company(
+        &self,
+        known_company_id: Option<&str>,
+    ) -> Result<(String, Option<String>), HumaansError> {
+        match self.get_json::<CompanyPage>("/api/companies").await {
+            Ok(page) => {
+                let chosen = match known_company_id {
+                    Some(id) => page.data.iter().find(|c| c.id == id),
+                    None => page.data.first(),
+                };
+                if let Some(company) = chosen.or(page.data.first()) {
+                    return Ok((company.id.clone(), company.name.clone()));
+                }
+            }
+            Err(HumaansError::NotFound { .. } | HumaansError::Forbidden { .. }) => {}
+            Err(e) => return Err(e),
+        }
+        let id = match known_company_id {
+            Some(id) => Some(id.to_owned()),
+            None => self.me().await?.company_id,
+        };
+        match id {
+            Some(id) => Ok((id, None)),
+            None => Err(HumaansError::InvalidBody {
+                url: self.url("/api/me"),
+                message: "neither /api/companies nor /api/me told the company id; the agent \
+                          cannot name the tenant"
+                    .into(),
+            }),
+        }
+    }
+}
