@@ -6,3 +6,5 @@
 
 pub mod engine;
 pub mod humaans;
+pub mod config;
+pub mod spool;

@@ -1,0 +1,284 @@
+//! The agent's configuration: one YAML file, read with `serde_norway`, every struct
+//! rejecting unknown keys. Errors name the file, the line, the column and the key path, so a
+//! person can go straight to the mistake.
+
+mod locate;
+mod model;
+mod secret;
+mod units;
+
+use std::collections::HashSet;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+pub use model::{
+    Config, LogFormat, LoggingConfig, PlatformConfig, PolicyConfig, PseudonymizeConfig,
+    SourceConfig, SourceKindConfig, SpoolConfig,
+};
+pub use secret::{SecretError, SecretRef, loose_permissions, read_secret_file};
+pub use units::{ByteSize, Fraction, HumanDuration};
+
+/// A configuration that cannot be used. Its `Display` is the whole message a person reads:
+/// `FILE:LINE:COLUMN: KEY: what is wrong`.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read the configuration file {}: {source}; pass the right file with --config", path.display())]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}", Located { path, line: *line, column: *column, key, message })]
+    Invalid {
+        path: PathBuf,
+        line: Option<usize>,
+        column: Option<usize>,
+        /// Dotted key path, e.g. `sources[0].interval`; empty for the whole file.
+        key: String,
+        message: String,
+    },
+}
+
+struct Located<'a> {
+    path: &'a Path,
+    line: Option<usize>,
+    column: Option<usize>,
+    key: &'a str,
+    message: &'a str,
+}
+
+impl fmt::Display for Located<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.path.display())?;
+        if let Some(line) = self.line {
+            write!(f, ":{line}")?;
+            if let Some(column) = self.column {
+                write!(f, ":{column}")?;
+            }
+        }
+        if !self.key.is_empty() {
+            write!(f, ": {}", self.key)?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+impl Config {
+    /// Reads, parses and validates the configuration file.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Self::parse(&text, path)
+    }
+
+    /// Parses and validates configuration text; `path` is only used in messages.
+    pub fn parse(text: &str, path: &Path) -> Result<Self, ConfigError> {
+        let deserializer = serde_norway::Deserializer::from_str(text);
+        let config: Config = serde_path_to_error::deserialize(deserializer).map_err(|error| {
+            let key = error.path().to_string();
+            let inner = error.into_inner();
+            let syntax = key == "?";
+            let key = if key == "." || syntax { String::new() } else { key };
+            // serde_norway places errors raised by a value's own parser at the start of the
+            // enclosing mapping; the key's own line is more useful then.
+            let reported = inner.location().map(|l| (l.line(), l.column()));
+            let (line, column) = match (reported, locate::find(text, &key)) {
+                (Some(at), Some(key_at)) if at.0 < key_at.0 => (Some(key_at.0), Some(key_at.1)),
+                (Some(at), _) => (Some(at.0), Some(at.1)),
+                (None, key_at) => key_at.unzip(),
+            };
+            ConfigError::Invalid {
+                path: path.to_owned(),
+                line,
+                column,
+                key,
+                message: if syntax {
+                    format!("not valid YAML: {}", strip_location(&inner.to_string()))
+                } else {
+                    strip_location(&inner.to_string())
+                },
+            }
+        })?;
+        config.validate(text, path)?;
+        Ok(config)
+    }
+
+    /// The source named `name`.
+    pub fn source(&self, name: &str) -> Option<&SourceConfig> {
+        self.sources.iter().find(|s| s.name == name)
+    }
+
+    fn validate(&self, text: &str, path: &Path) -> Result<(), ConfigError> {
+        let fail = |key: String, message: String| {
+            let (line, column) = locate::find(text, &key).unzip();
+            ConfigError::Invalid {
+                path: path.to_owned(),
+                line,
+                column,
+                key,
+                message,
+            }
+        };
+        check_url(
+            &self.platform.url,
+            self.platform.allow_insecure_http,
+            "platform.url",
+        )
+        .map_err(|m| fail("platform.url".into(), m))?;
+        let token_keys = [
+            self.platform.enrollment_token_file.is_some(),
+            self.platform.enrollment_token_env.is_some(),
+            self.platform.enrollment_token_credential.is_some(),
+        ];
+        if token_keys.iter().filter(|set| **set).count() > 1 {
+            return Err(fail(
+                "platform".into(),
+                "set only one of enrollment_token_file, enrollment_token_env and enrollment_token_credential".into(),
+            ));
+        }
+        if self.sources.is_empty() {
+            return Err(fail(
+                "sources".into(),
+                "no source configured; add at least one Humaans source".into(),
+            ));
+        }
+        let mut names = HashSet::new();
+        for (index, source) in self.sources.iter().enumerate() {
+            let key = |field: &str| format!("sources[{index}].{field}");
+            if !seatbroker_protocol::is_valid_id(&source.name) {
+                return Err(fail(
+                    key("name"),
+                    format!(
+                        "`{}` is not a valid source name; use 1 to 64 characters from A-Z, a-z, 0-9, `_` and `-`",
+                        source.name
+                    ),
+                ));
+            }
+            if !names.insert(source.name.as_str()) {
+                return Err(fail(
+                    key("name"),
+                    format!(
+                        "the source name `{}` is used twice; give every source its own name",
+                        source.name
+                    ),
+                ));
+            }
+            check_url(&source.base_url, false, "base_url").map_err(|m| fail(key("base_url"), m))?;
+            let set = [
+                source.token_file.is_some(),
+                source.token_env.is_some(),
+                source.token_credential.is_some(),
+            ]
+            .iter()
+            .filter(|s| **s)
+            .count();
+            if set != 1 {
+                return Err(fail(
+                    format!("sources[{index}]"),
+                    "set exactly one of token_file, token_env and token_credential for the Humaans API token".into(),
+                ));
+            }
+            if source.interval.0.as_secs() < 60 {
+                return Err(fail(
+                    key("interval"),
+                    format!(
+                        "{} is too short; collect at most once a minute (e.g. `6h`)",
+                        source.interval
+                    ),
+                ));
+            }
+            if !(1..=32).contains(&source.concurrency) {
+                return Err(fail(
+                    key("concurrency"),
+                    format!("{} is out of range; use 1 to 32", source.concurrency),
+                ));
+            }
+            if let Err(error) = source.policy.to_policy().validate() {
+                return Err(fail(
+                    key(&format!("policy.{}", error.field)),
+                    format!("{} {}", error.value, error.reason),
+                ));
+            }
+        }
+        if !(1..=3650).contains(&self.logging.retention_days) {
+            return Err(fail(
+                "logging.retention_days".into(),
+                format!(
+                    "{} is out of range; keep logs 1 to 3650 days",
+                    self.logging.retention_days
+                ),
+            ));
+        }
+        if let Err(error) = tracing_subscriber::EnvFilter::try_new(&self.logging.level) {
+            return Err(fail(
+                "logging.level".into(),
+                format!(
+                    "`{}` is not a log level or filter ({error}); use error, warn, info, debug or trace",
+                    self.logging.level
+                ),
+            ));
+        }
+        if self.spool.max_bytes.0 < 1 << 20 {
+            return Err(fail(
+                "spool.max_bytes".into(),
+                format!(
+                    "{} bytes is too small; give the spool at least 1 MiB",
+                    self.spool.max_bytes.0
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Checks a URL: http(s), a host, and plain http only to loopback unless allowed.
+fn check_url(url: &str, allow_insecure_http: bool, what: &str) -> Result<(), String> {
+    let parsed = reqwest::Url::parse(url)
+        .map_err(|e| format!("`{url}` is not a URL ({e}); write e.g. https://seatbroker.example.com"))?;
+    match parsed.scheme() {
+        "https" => Ok(()),
+        "http" if allow_insecure_http || is_loopback(&parsed) => Ok(()),
+        "http" => Err(format!(
+            "`{url}` uses plain http to a host that is not this machine; use https{}",
+            if what == "platform.url" {
+                ", or set platform.allow_insecure_http: true if you really mean it"
+            } else {
+                ""
+            }
+        )),
+        other => Err(format!("`{url}` has scheme `{other}`; use https")),
+    }
+}
+
+/// Whether the URL's host is this machine.
+pub(crate) fn is_loopback(url: &reqwest::Url) -> bool {
+    let Some(host) = url.host_str() else {
+        return false;
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// serde_norway prefixes its messages with its own key path and appends
+/// ` at line L column C`; both are printed separately, so drop them.
+fn strip_location(message: &str) -> String {
+    let message = match message.rfind(" at line ") {
+        Some(at) => &message[..at],
+        None => message,
+    };
+    match message.split_once(": ") {
+        Some((prefix, rest))
+            if !prefix.is_empty()
+                && prefix
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "._[]-".contains(c)) =>
+        {
+            rest.to_owned()
+        }
+        _ => message.to_owned(),
+    }
+}

@@ -1,0 +1,2 @@
+//! The agent's integration tests: one binary, one module per area.
+mod config;
