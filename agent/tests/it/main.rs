@@ -1,2 +1,3 @@
 //! The agent's integration tests: one binary, one module per area.
-mod config;
+
+mod engine;
