@@ -1,3 +1,4 @@
 //! The agent's integration tests: one binary, one module per area.
 
+mod config;
 mod engine;
