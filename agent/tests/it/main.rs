@@ -1,4 +1,5 @@
 //! The agent's integration tests: one binary, one module per area.
 
 mod config;
+mod dryrun;
 mod engine;
