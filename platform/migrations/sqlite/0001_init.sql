@@ -142,7 +142,8 @@ CREATE TABLE seats_current (
 CREATE INDEX seats_current_state ON seats_current (source_id, state);
 
 -- A row per (person, state, reason) period: written only when the state or reason changes.
--- valid_to NULL = current. A person absent from a snapshot gets state 'removed'.
+-- valid_to NULL = current. A person absent from a later snapshot has their open row closed
+-- (and leaves seats_current); no row is written for the absence itself.
 CREATE TABLE seat_history (
     id          INTEGER PRIMARY KEY AUTOINCREMENT,
     source_id   TEXT NOT NULL REFERENCES sources (id),

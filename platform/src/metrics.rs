@@ -1,0 +1,229 @@
+//! Platform counters, rendered in the Prometheus text format at `/metrics`.
+//!
+//! Plain atomics: counting costs a relaxed add, and nothing here is shared between
+//! processes (each process exposes its own counters; Prometheus sums them).
+//!
+//! API: `Metrics::default()`, the `record_*` methods, `Metrics::render_prometheus(&self) -> String`.
+
+use std::fmt::Write as _;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use seatbroker_protocol::ErrorCode;
+
+/// Which kind of endpoint a request hit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RouteClass {
+    Enroll,
+    Status,
+    Upload,
+    Heartbeat,
+    /// Console pages and forms.
+    Console,
+    /// Report JSON API.
+    ReportApi,
+    /// `/healthz`, `/metrics`, static files, unknown paths.
+    Other,
+}
+
+impl RouteClass {
+    const ALL: [RouteClass; 7] = [
+        Self::Enroll,
+        Self::Status,
+        Self::Upload,
+        Self::Heartbeat,
+        Self::Console,
+        Self::ReportApi,
+        Self::Other,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Enroll => "enroll",
+            Self::Status => "status",
+            Self::Upload => "upload",
+            Self::Heartbeat => "heartbeat",
+            Self::Console => "console",
+            Self::ReportApi => "report_api",
+            Self::Other => "other",
+        }
+    }
+
+    fn index(self) -> usize {
+        Self::ALL.iter().position(|c| *c == self).unwrap_or(6)
+    }
+}
+
+/// Status classes counted per route.
+const STATUS_CLASSES: [&str; 4] = ["2xx", "3xx", "4xx", "5xx"];
+
+/// Upper bounds (seconds) of the apply latency histogram.
+const APPLY_BUCKETS: [f64; 10] = [0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
+
+/// The platform's counters.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    /// requests[route][status class]
+    requests: [[AtomicU64; 4]; 7],
+    parts_accepted: AtomicU64,
+    parts_duplicate: AtomicU64,
+    part_bytes: AtomicU64,
+    snapshots_applied: AtomicU64,
+    seats_applied: AtomicU64,
+    apply_seconds_micros: AtomicU64,
+    apply_buckets: [AtomicU64; 10],
+    enrollments: AtomicU64,
+    heartbeats: AtomicU64,
+    /// Refusals by problem code (few distinct codes; a mutex is fine).
+    refusals: Mutex<Vec<(String, u64)>>,
+}
+
+impl Metrics {
+    /// Counts one answered request.
+    pub fn record_request(&self, route: RouteClass, status: u16) {
+        let class = match status {
+            200..=299 => 0,
+            300..=399 => 1,
+            400..=499 => 2,
+            _ => 3,
+        };
+        self.requests[route.index()][class].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts a stored part (`duplicate`: it was already there).
+    pub fn record_part(&self, bytes: usize, duplicate: bool) {
+        if duplicate {
+            self.parts_duplicate.fetch_add(1, Ordering::Relaxed);
+        } else {
+            self.parts_accepted.fetch_add(1, Ordering::Relaxed);
+            self.part_bytes.fetch_add(bytes as u64, Ordering::Relaxed);
+        }
+    }
+
+    /// Counts an applied snapshot and how long applying it took.
+    pub fn record_apply(&self, seats: usize, took: Duration) {
+        self.snapshots_applied.fetch_add(1, Ordering::Relaxed);
+        self.seats_applied.fetch_add(seats as u64, Ordering::Relaxed);
+        self.apply_seconds_micros
+            .fetch_add(took.as_micros() as u64, Ordering::Relaxed);
+        let secs = took.as_secs_f64();
+        for (bucket, bound) in self.apply_buckets.iter().zip(APPLY_BUCKETS) {
+            if secs <= bound {
+                bucket.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    pub fn record_enrollment(&self) {
+        self.enrollments.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn record_heartbeat(&self) {
+        self.heartbeats.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts a refusal (a problem answered to an agent) by its code.
+    pub fn record_refusal(&self, code: &ErrorCode) {
+        let mut refusals = self
+            .refusals
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner());
+        match refusals.iter_mut().find(|(c, _)| c == code.as_str()) {
+            Some((_, n)) => *n += 1,
+            None => refusals.push((code.as_str().to_owned(), 1)),
+        }
+    }
+
+    /// Snapshots applied so far by this process.
+    pub fn snapshots_applied(&self) -> u64 {
+        self.snapshots_applied.load(Ordering::Relaxed)
+    }
+
+    /// Refusals so far with `code`.
+    pub fn refusals(&self, code: &ErrorCode) -> u64 {
+        self.refusals
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
+            .iter()
+            .find(|(c, _)| c == code.as_str())
+            .map_or(0, |(_, n)| *n)
+    }
+
+    /// Every counter in the Prometheus text exposition format (version 0.0.4).
+    pub fn render_prometheus(&self) -> String {
+        let mut out = String::new();
+        let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        out.push_str("# HELP seatbroker_http_requests_total HTTP requests answered, by route class and status class.\n");
+        out.push_str("# TYPE seatbroker_http_requests_total counter\n");
+        for route in RouteClass::ALL {
+            for (i, status) in STATUS_CLASSES.iter().enumerate() {
+                let _ = writeln!(
+                    out,
+                    "seatbroker_http_requests_total{{route=\"{}\",status=\"{status}\"}} {}",
+                    route.as_str(),
+                    load(&self.requests[route.index()][i])
+                );
+            }
+        }
+        let simple: [(&str, &str, &AtomicU64); 7] = [
+            ("seatbroker_parts_accepted_total", "Snapshot parts stored.", &self.parts_accepted),
+            ("seatbroker_parts_duplicate_total", "Snapshot parts received again (already stored).", &self.parts_duplicate),
+            ("seatbroker_part_bytes_total", "Compressed bytes of stored snapshot parts.", &self.part_bytes),
+            ("seatbroker_snapshots_applied_total", "Snapshots applied.", &self.snapshots_applied),
+            ("seatbroker_seats_applied_total", "Seats in applied snapshots.", &self.seats_applied),
+            ("seatbroker_enrollments_total", "Agents enrolled.", &self.enrollments),
+            ("seatbroker_heartbeats_total", "Agent heartbeats received.", &self.heartbeats),
+        ];
+        for (name, help, counter) in simple {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}", load(counter));
+        }
+        out.push_str("# HELP seatbroker_refusals_total Agent requests refused, by problem code.\n");
+        out.push_str("# TYPE seatbroker_refusals_total counter\n");
+        let mut refusals = self
+            .refusals
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
+            .clone();
+        refusals.sort();
+        for (code, n) in refusals {
+            let _ = writeln!(out, "seatbroker_refusals_total{{code=\"{code}\"}} {n}");
+        }
+        out.push_str("# HELP seatbroker_apply_seconds Time to apply one snapshot.\n");
+        out.push_str("# TYPE seatbroker_apply_seconds histogram\n");
+        for (bucket, bound) in self.apply_buckets.iter().zip(APPLY_BUCKETS) {
+            let _ = writeln!(out, "seatbroker_apply_seconds_bucket{{le=\"{bound}\"}} {}", load(bucket));
+        }
+        let count = load(&self.snapshots_applied);
+        let _ = writeln!(out, "seatbroker_apply_seconds_bucket{{le=\"+Inf\"}} {count}");
+        let _ = writeln!(
+            out,
+            "seatbroker_apply_seconds_sum {}",
+            load(&self.apply_seconds_micros) as f64 / 1e6
+        );
+        let _ = writeln!(out, "seatbroker_apply_seconds_count {count}");
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_counters_and_histogram() {
+        let metrics = Metrics::default();
+        metrics.record_request(RouteClass::Upload, 200);
+        metrics.record_request(RouteClass::Upload, 409);
+        metrics.record_refusal(&ErrorCode::StaleSequence);
+        metrics.record_apply(1000, Duration::from_millis(30));
+        let text = metrics.render_prometheus();
+        assert!(text.contains("seatbroker_http_requests_total{route=\"upload\",status=\"2xx\"} 1"));
+        assert!(text.contains("seatbroker_http_requests_total{route=\"upload\",status=\"4xx\"} 1"));
+        assert!(text.contains("seatbroker_refusals_total{code=\"stale_sequence\"} 1"));
+        assert!(text.contains("seatbroker_apply_seconds_bucket{le=\"0.01\"} 0"));
+        assert!(text.contains("seatbroker_apply_seconds_bucket{le=\"0.05\"} 1"));
+        assert!(text.contains("seatbroker_apply_seconds_count 1"));
+        assert!(text.contains("seatbroker_seats_applied_total 1000"));
+    }
+}

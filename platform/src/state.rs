@@ -1,0 +1,40 @@
+//! Shared state of every request handler.
+
+use std::sync::Arc;
+
+use crate::metrics::Metrics;
+use crate::store::Store;
+
+/// Settings of the agent API.
+#[derive(Debug, Clone)]
+pub struct ApiConfig {
+    /// The `poll_after_secs` hint sent to agents.
+    pub poll_after_secs: u32,
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        Self {
+            poll_after_secs: seatbroker_protocol::limits::DEFAULT_POLL_AFTER_SECS,
+        }
+    }
+}
+
+/// What every handler can reach. Cheap to clone. Holds no state another platform process
+/// would need: everything shared lives in the database.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub metrics: Arc<Metrics>,
+    pub api: Arc<ApiConfig>,
+}
+
+impl AppState {
+    pub fn new(store: Store) -> Self {
+        Self {
+            store,
+            metrics: Arc::new(Metrics::default()),
+            api: Arc::new(ApiConfig::default()),
+        }
+    }
+}

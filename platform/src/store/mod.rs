@@ -1,0 +1,352 @@
+//! The platform's storage: one [`Store`] over SQLite or PostgreSQL.
+//!
+//! `Store` is a cheap-to-clone handle over a `sqlx::AnyPool`. Every query is written once in
+//! portable SQL (`$1` placeholders, `ON CONFLICT`, TEXT timestamps, BIGINT integers and
+//! 0/1 booleans) and runs on both backends; only the migrations differ
+//! (`platform/migrations/{sqlite,postgres}`). Queries live next to the feature that needs
+//! them, each file adding an `impl Store` block:
+//!
+//! - [`tokens`](self::tokens): enrollment tokens;
+//! - [`agents`](self::agents): enrollment, agent approval, credentials, heartbeats, status;
+//! - [`sources`](self::sources): source approval (as new / merge / reject), health listings;
+//! - [`snapshots`](self::snapshots): receiving parts (idempotent, concurrency-safe);
+//! - [`apply`](self::apply): applying a complete snapshot atomically;
+//! - [`audit`](self::audit): the audit log every administrative action writes;
+//! - `web`: users, sessions, login limits and report queries (the console's own file).
+//!
+//! Conventions every query follows (the Any driver supports only these types):
+//! timestamps are `TEXT` written by [`ts`] (RFC 3339, UTC, microseconds, fixed width, so
+//! they compare as strings); days are `TEXT` `YYYY-MM-DD` ([`day`]); integers are `i64`;
+//! booleans are `i64` 0/1; `SUM(...)` on PostgreSQL yields NUMERIC, which the Any driver
+//! cannot decode, so wrap aggregates in `CAST(... AS BIGINT)`.
+//!
+//! SQLite: WAL, `busy_timeout`, foreign keys on every connection; write transactions begin
+//! with `BEGIN IMMEDIATE` ([`Store::begin_write`]) so concurrent writers queue instead of
+//! failing with "database is locked".
+
+mod agents;
+mod apply;
+mod audit;
+mod snapshots;
+mod sources;
+mod tokens;
+mod web;
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
+use sha2::{Digest, Sha256};
+use sqlx::any::AnyPoolOptions;
+use sqlx::{Any, AnyPool, Transaction};
+
+pub use agents::{AgentRecord, AgentSourceView, CREDENTIAL_PREFIX, EnrolledAgent, EnrollmentOutcome};
+pub use apply::{ApplyReport, ApplyResult};
+pub use audit::AuditEntry;
+pub use snapshots::{PartOutcome, PartRefusal, ReceivedPart};
+pub use sources::{LinkRecord, SourceHealth, SourceRecord, is_stale};
+pub use tokens::{CreatedToken, EnrollmentTokenRecord, TOKEN_PREFIX, TokenState};
+
+/// Which database a [`Store`] talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Errors of the storage layer that a caller can act on.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error(
+        "unsupported database URL scheme in {url:?}: use sqlite://PATH or postgres://USER@HOST/DB"
+    )]
+    UnsupportedUrl { url: String },
+    #[error("cannot connect to the database at {url}: {source}; check that it is running and the URL is right")]
+    Connect {
+        url: String,
+        #[source]
+        source: sqlx::Error,
+    },
+    #[error("cannot migrate the database schema: {0}; the database may belong to a newer platform release")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("{what} {id:?} does not exist")]
+    NotFound { what: &'static str, id: String },
+    /// The operation does not apply to the record's current state, e.g. approving a
+    /// source whose agent was rejected. The message says why, for the person who tried.
+    #[error("{0}")]
+    InvalidState(String),
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+}
+
+impl StoreError {
+    /// Whether retrying the same operation later may succeed (lost connection, lock
+    /// timeout, serialization failure), as opposed to a permanent refusal.
+    pub fn is_retriable(&self) -> bool {
+        match self {
+            Self::Connect { .. } => true,
+            Self::Database(error) => matches!(
+                error,
+                sqlx::Error::Io(_)
+                    | sqlx::Error::PoolTimedOut
+                    | sqlx::Error::PoolClosed
+                    | sqlx::Error::WorkerCrashed
+            ) || is_busy(error),
+            _ => false,
+        }
+    }
+
+    pub(crate) fn not_found(what: &'static str, id: impl Into<String>) -> Self {
+        Self::NotFound {
+            what,
+            id: id.into(),
+        }
+    }
+}
+
+/// SQLite "database is locked/busy", PostgreSQL serialization/deadlock failures.
+fn is_busy(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Database(db) => {
+            matches!(db.code().as_deref(), Some("5" | "6" | "40001" | "40P01"))
+        }
+        _ => false,
+    }
+}
+
+/// Where "now" comes from: the system clock, or a fixed instant tests move by hand.
+#[derive(Debug, Clone, Default)]
+pub enum Clock {
+    #[default]
+    System,
+    Fixed(Arc<Mutex<DateTime<Utc>>>),
+}
+
+impl Clock {
+    pub fn fixed(at: DateTime<Utc>) -> Self {
+        Self::Fixed(Arc::new(Mutex::new(at)))
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        match self {
+            Self::System => Utc::now(),
+            Self::Fixed(at) => *at.lock().unwrap_or_else(|poison| poison.into_inner()),
+        }
+    }
+
+    /// Moves a fixed clock (no effect on the system clock).
+    pub fn set(&self, to: DateTime<Utc>) {
+        if let Self::Fixed(at) = self {
+            *at.lock().unwrap_or_else(|poison| poison.into_inner()) = to;
+        }
+    }
+}
+
+/// Handle to the database. Clone freely: clones share the pool.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+    clock: Clock,
+}
+
+impl Store {
+    /// Connects to `url` (`sqlite://PATH?mode=rwc` or `postgres://...`) and brings the
+    /// schema up to date.
+    pub async fn open(url: &str) -> Result<Store, StoreError> {
+        sqlx::any::install_default_drivers();
+        let backend = if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Backend::Postgres
+        } else {
+            return Err(StoreError::UnsupportedUrl {
+                url: redact_url(url),
+            });
+        };
+        let options = match backend {
+            Backend::Sqlite => AnyPoolOptions::new()
+                .max_connections(4)
+                .after_connect(|conn, _meta| {
+                    Box::pin(async move {
+                        for pragma in [
+                            "PRAGMA journal_mode = WAL",
+                            "PRAGMA busy_timeout = 30000",
+                            "PRAGMA foreign_keys = ON",
+                            "PRAGMA synchronous = NORMAL",
+                        ] {
+                            sqlx::query(pragma).execute(&mut *conn).await?;
+                        }
+                        Ok(())
+                    })
+                }),
+            Backend::Postgres => AnyPoolOptions::new().max_connections(16),
+        };
+        let pool = options
+            .acquire_timeout(Duration::from_secs(30))
+            .connect(url)
+            .await
+            .map_err(|source| StoreError::Connect {
+                url: redact_url(url),
+                source,
+            })?;
+        match backend {
+            Backend::Sqlite => sqlx::migrate!("./migrations/sqlite").run(&pool).await?,
+            Backend::Postgres => sqlx::migrate!("./migrations/postgres").run(&pool).await?,
+        }
+        tracing::debug!(backend = ?backend, "Database schema is up to date.");
+        Ok(Store {
+            pool,
+            backend,
+            clock: Clock::System,
+        })
+    }
+
+    /// Opens (creating if needed) the SQLite database file at `path`.
+    pub async fn open_sqlite(path: &Path) -> Result<Store, StoreError> {
+        Self::open(&sqlite_url(path)).await
+    }
+
+    /// Uses `clock` for every "now" this store writes (tests).
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    pub(crate) fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// The current time as this store sees it.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
+    /// Begins a transaction that will write. On SQLite it takes the write lock at once
+    /// (`BEGIN IMMEDIATE`), so a concurrent writer waits for `busy_timeout` instead of
+    /// failing when it upgrades from reading to writing.
+    pub(crate) async fn begin_write(&self) -> Result<Transaction<'static, Any>, StoreError> {
+        Ok(match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        })
+    }
+
+    /// Checks the database answers (for `/healthz`).
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    /// Closes every connection (graceful shutdown).
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// `sqlite://` URL for a database file, created if missing.
+pub fn sqlite_url(path: &Path) -> String {
+    format!("sqlite://{}?mode=rwc", path.display())
+}
+
+/// A URL with any password replaced, fit for messages.
+fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let userinfo = &url[scheme_end + 3..at];
+            match userinfo.split_once(':') {
+                Some((user, _password)) => {
+                    format!("{}{user}:[REDACTED]{}", &url[..scheme_end + 3], &url[at..])
+                }
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// A timestamp as stored: RFC 3339 UTC with microseconds, e.g. `2025-01-02T03:04:05.000006Z`.
+pub fn ts(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+/// Parses a stored timestamp.
+pub fn parse_ts(text: &str) -> Result<DateTime<Utc>, StoreError> {
+    DateTime::parse_from_rfc3339(text)
+        .map(|at| at.with_timezone(&Utc))
+        .map_err(|error| StoreError::Corrupt(format!("bad timestamp {text:?}: {error}")))
+}
+
+/// Parses an optional stored timestamp.
+pub fn parse_opt_ts(text: Option<String>) -> Result<Option<DateTime<Utc>>, StoreError> {
+    text.as_deref().map(parse_ts).transpose()
+}
+
+/// A day as stored: `YYYY-MM-DD`.
+pub fn day(date: NaiveDate) -> String {
+    date.format("%Y-%m-%d").to_string()
+}
+
+/// Parses a stored day.
+pub fn parse_day(text: &str) -> Result<NaiveDate, StoreError> {
+    NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .map_err(|error| StoreError::Corrupt(format!("bad day {text:?}: {error}")))
+}
+
+/// Lowercase hex SHA-256 of `secret`: how tokens, credentials and session ids are stored.
+pub fn hash_secret(secret: &str) -> String {
+    let digest = Sha256::digest(secret.as_bytes());
+    let mut out = String::with_capacity(64);
+    for byte in digest {
+        out.push_str(&format!("{byte:02x}"));
+    }
+    out
+}
+
+/// `bytes` random bytes, base64url without padding.
+pub fn random_token(bytes: usize) -> String {
+    use base64::Engine;
+    use rand::RngCore;
+    let mut buf = vec![0u8; bytes];
+    rand::rng().fill_bytes(&mut buf);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(buf)
+}
+
+/// A fresh random id: 32 lowercase hex characters.
+pub fn new_id() -> String {
+    use rand::RngCore;
+    let mut buf = [0u8; 16];
+    rand::rng().fill_bytes(&mut buf);
+    buf.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacts_passwords_in_urls() {
+        assert_eq!(
+            redact_url("postgres://u:secret@h/db"),
+            "postgres://u:[REDACTED]@h/db"
+        );
+        assert_eq!(redact_url("postgres://u@h/db"), "postgres://u@h/db");
+        assert_eq!(redact_url("sqlite:///x.db"), "sqlite:///x.db");
+    }
+
+    #[test]
+    fn timestamps_are_fixed_width_and_round_trip() {
+        let at = DateTime::parse_from_rfc3339("2025-03-04T05:06:07Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        assert_eq!(ts(at), "2025-03-04T05:06:07.000000Z");
+        assert_eq!(parse_ts(&ts(at)).unwrap(), at);
+    }
+}

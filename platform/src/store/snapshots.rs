@@ -1,0 +1,362 @@
+//! Receiving snapshot parts.
+//!
+//! API (the agent API calls it after authenticating the agent, checking its state, and
+//! checking the part's own shape and checksum):
+//! - `Store::receive_part(&self, agent_id: &str, part: &UploadPart, chunk: Vec<u8>) -> Result<PartOutcome, StoreError>`
+//!   stores one part idempotently; when the snapshot is complete, applies it
+//!   ([`Store::apply_snapshot`](super::Store::apply_snapshot)).
+//! - `Store::snapshot_state(&self, snapshot_id: &str) -> Result<Option<String>, StoreError>`
+//!
+//! Concurrency: several platform processes may receive parts of one snapshot at once.
+//! The snapshot row and each part are inserted with `ON CONFLICT DO NOTHING` and then
+//! compared, so a retried part is recognised and a different one is a conflict. Parts are
+//! counted only after the inserting transaction commits, so whichever request commits
+//! last sees the snapshot complete; the apply itself is claimed once (see `apply.rs`).
+//! A refused part stores nothing.
+
+use chrono::{DateTime, Duration, Utc};
+use seatbroker_protocol::{SourceState, UploadOutcome, UploadPart};
+use sqlx::{AnyConnection, Row};
+
+use super::apply::{ApplyReport, ApplyResult};
+use super::sources::{LINK_COLUMNS, LinkRecord, link_from_row};
+use super::{Store, StoreError, parse_ts, ts};
+
+/// Why a part was refused. Each maps to one protocol error code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PartRefusal {
+    /// The source id is not one of this agent's sources.
+    SourceForeign,
+    SourcePending,
+    SourceRejected,
+    SourceRevoked,
+    /// Same id, different content or metadata, or another agent's snapshot id.
+    Conflict(String),
+    /// Not newer than the last snapshot applied for this agent's source.
+    Stale { sequence: u64, last_applied: i64 },
+    /// The assembled snapshot does not match its checksum.
+    ChecksumMismatch(String),
+    /// The assembled payload does not decode or fails validation.
+    PayloadInvalid(String),
+}
+
+/// An acknowledged part.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReceivedPart {
+    pub outcome: UploadOutcome,
+    pub parts_received: u32,
+    pub part_count: u32,
+    /// Whether the whole snapshot is applied (now or earlier).
+    pub snapshot_applied: bool,
+    /// Set when this request applied the snapshot.
+    pub applied: Option<ApplyReport>,
+}
+
+/// What became of a part.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PartOutcome {
+    Stored(ReceivedPart),
+    Refused(PartRefusal),
+}
+
+/// Snapshot metadata that must be identical in every part.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct SnapshotMeta {
+    agent_id: String,
+    link_id: String,
+    sequence: i64,
+    collected_at: DateTime<Utc>,
+    part_count: i64,
+    encoding: String,
+    snapshot_checksum: String,
+}
+
+impl SnapshotMeta {
+    /// Names of the fields where `self` and `other` differ (the agent is not compared).
+    fn differences(&self, other: &SnapshotMeta) -> Vec<&'static str> {
+        let mut out = Vec::new();
+        if self.link_id != other.link_id {
+            out.push("source_id");
+        }
+        if self.sequence != other.sequence {
+            out.push("sequence");
+        }
+        // Timestamps are stored with microseconds; tolerate finer precision on the wire.
+        if (self.collected_at - other.collected_at).abs() >= Duration::microseconds(1) {
+            out.push("collected_at");
+        }
+        if self.part_count != other.part_count {
+            out.push("part_count");
+        }
+        if self.encoding != other.encoding {
+            out.push("encoding");
+        }
+        if self.snapshot_checksum != other.snapshot_checksum {
+            out.push("snapshot_checksum");
+        }
+        out
+    }
+}
+
+/// Finds the agent's link an upload names: by link id, or by the source it feeds.
+async fn resolve_link(
+    conn: &mut AnyConnection,
+    agent_id: &str,
+    source_id: &str,
+) -> Result<Option<(LinkRecord, Option<String>)>, StoreError> {
+    let rows = sqlx::query(&format!(
+        "SELECT {LINK_COLUMNS}, s.state AS source_state FROM agent_sources l \
+         JOIN agents a ON a.id = l.agent_id LEFT JOIN sources s ON s.id = l.source_id \
+         WHERE l.agent_id = $1 AND (l.id = $2 OR l.source_id = $2) ORDER BY l.created_at, l.id"
+    ))
+    .bind(agent_id)
+    .bind(source_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut found = None;
+    for row in &rows {
+        let link = link_from_row(row)?;
+        let source_state: Option<String> = row.try_get("source_state")?;
+        let exact = link.id == source_id;
+        if exact || found.is_none() {
+            found = Some((link, source_state));
+        }
+        if exact {
+            break;
+        }
+    }
+    Ok(found)
+}
+
+async fn load_meta(
+    conn: &mut AnyConnection,
+    snapshot_id: &str,
+) -> Result<Option<(SnapshotMeta, String)>, StoreError> {
+    let row = sqlx::query(
+        "SELECT agent_id, link_id, sequence, collected_at, part_count, encoding, snapshot_checksum, state \
+         FROM snapshots WHERE id = $1",
+    )
+    .bind(snapshot_id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    row.map(|row| {
+        Ok((
+            SnapshotMeta {
+                agent_id: row.try_get("agent_id")?,
+                link_id: row.try_get("link_id")?,
+                sequence: row.try_get("sequence")?,
+                collected_at: parse_ts(&row.try_get::<String, _>("collected_at")?)?,
+                part_count: row.try_get("part_count")?,
+                encoding: row.try_get("encoding")?,
+                snapshot_checksum: row.try_get("snapshot_checksum")?,
+            },
+            row.try_get::<String, _>("state")?,
+        ))
+    })
+    .transpose()
+}
+
+/// Deletes a snapshot that will never be applied, with its parts.
+pub(crate) async fn discard(conn: &mut AnyConnection, snapshot_id: &str) -> Result<(), StoreError> {
+    sqlx::query("DELETE FROM snapshot_parts WHERE snapshot_id = $1")
+        .bind(snapshot_id)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query("DELETE FROM snapshots WHERE id = $1")
+        .bind(snapshot_id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+impl Store {
+    /// Stores one part of a snapshot for `agent_id` and applies the snapshot when it is
+    /// complete. `chunk` is the part's decoded bytes, already checked against
+    /// `part.part_checksum`; `part.part` is within `1..=part.part_count`.
+    pub async fn receive_part(
+        &self,
+        agent_id: &str,
+        part: &UploadPart,
+        chunk: Vec<u8>,
+    ) -> Result<PartOutcome, StoreError> {
+        let now = self.now();
+        let part_count = part.part_count;
+        let sequence = i64::try_from(part.sequence).unwrap_or(i64::MAX);
+        let mut tx = self.begin_write().await?;
+
+        let Some((link, source_state)) = resolve_link(&mut tx, agent_id, &part.source_id).await?
+        else {
+            return Ok(PartOutcome::Refused(PartRefusal::SourceForeign));
+        };
+        let refusal = match link.state {
+            SourceState::Approved | SourceState::Merged => None,
+            SourceState::Rejected => Some(PartRefusal::SourceRejected),
+            SourceState::Revoked => Some(PartRefusal::SourceRevoked),
+            _ => Some(PartRefusal::SourcePending),
+        }
+        .or_else(|| match source_state.as_deref() {
+            Some("approved") => None,
+            _ => Some(PartRefusal::SourceRevoked),
+        });
+        if let Some(refusal) = refusal {
+            return Ok(PartOutcome::Refused(refusal));
+        }
+
+        let wanted = SnapshotMeta {
+            agent_id: agent_id.to_owned(),
+            link_id: link.id.clone(),
+            sequence,
+            collected_at: part.collected_at,
+            part_count: i64::from(part_count),
+            encoding: part.encoding.as_str().to_owned(),
+            snapshot_checksum: part.snapshot_checksum.clone(),
+        };
+        let mut existing = load_meta(&mut tx, &part.snapshot_id).await?;
+        if existing.is_none() {
+            if let Some(last) = link.last_applied_sequence.filter(|last| sequence <= *last) {
+                return Ok(PartOutcome::Refused(PartRefusal::Stale {
+                    sequence: part.sequence,
+                    last_applied: last,
+                }));
+            }
+            sqlx::query(
+                "INSERT INTO snapshots (id, agent_id, link_id, source_id, sequence, collected_at, part_count, encoding, snapshot_checksum, state, received_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'receiving', $10) ON CONFLICT (id) DO NOTHING",
+            )
+            .bind(&part.snapshot_id)
+            .bind(agent_id)
+            .bind(&link.id)
+            .bind(&part.source_id)
+            .bind(sequence)
+            .bind(ts(part.collected_at))
+            .bind(i64::from(part_count))
+            .bind(part.encoding.as_str())
+            .bind(&part.snapshot_checksum)
+            .bind(ts(now))
+            .execute(&mut *tx)
+            .await?;
+            existing = load_meta(&mut tx, &part.snapshot_id).await?;
+        }
+        let Some((stored, state)) = existing else {
+            return Err(StoreError::Corrupt(format!(
+                "snapshot {} vanished while a part was stored",
+                part.snapshot_id
+            )));
+        };
+        if stored.agent_id != agent_id {
+            return Ok(PartOutcome::Refused(PartRefusal::Conflict(format!(
+                "snapshot id {} is already used by another agent; generate a new snapshot id",
+                part.snapshot_id
+            ))));
+        }
+        let differences = stored.differences(&wanted);
+        if !differences.is_empty() {
+            return Ok(PartOutcome::Refused(PartRefusal::Conflict(format!(
+                "snapshot {} was received before with a different {}",
+                part.snapshot_id,
+                differences.join(", ")
+            ))));
+        }
+        if state == "applied" {
+            tx.rollback().await?;
+            return Ok(PartOutcome::Stored(ReceivedPart {
+                outcome: UploadOutcome::AlreadyHave,
+                parts_received: part_count,
+                part_count,
+                snapshot_applied: true,
+                applied: None,
+            }));
+        }
+        if let Some(last) = link.last_applied_sequence.filter(|last| sequence <= *last) {
+            // A newer snapshot was applied while this one was arriving: it never will be.
+            discard(&mut tx, &part.snapshot_id).await?;
+            tx.commit().await?;
+            return Ok(PartOutcome::Refused(PartRefusal::Stale {
+                sequence: part.sequence,
+                last_applied: last,
+            }));
+        }
+
+        let checksum = seatbroker_protocol::checksum(&chunk);
+        let inserted = sqlx::query(
+            "INSERT INTO snapshot_parts (snapshot_id, part, checksum, bytes, received_at) VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (snapshot_id, part) DO NOTHING",
+        )
+        .bind(&part.snapshot_id)
+        .bind(i64::from(part.part))
+        .bind(&checksum)
+        .bind(chunk)
+        .bind(ts(now))
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        let outcome = if inserted == 1 {
+            UploadOutcome::Accepted
+        } else {
+            let row = sqlx::query(
+                "SELECT checksum FROM snapshot_parts WHERE snapshot_id = $1 AND part = $2",
+            )
+            .bind(&part.snapshot_id)
+            .bind(i64::from(part.part))
+            .fetch_one(&mut *tx)
+            .await?;
+            let stored_checksum: String = row.try_get("checksum")?;
+            if stored_checksum != checksum {
+                return Ok(PartOutcome::Refused(PartRefusal::Conflict(format!(
+                    "part {} of snapshot {} was received before with different content",
+                    part.part, part.snapshot_id
+                ))));
+            }
+            UploadOutcome::AlreadyHave
+        };
+        tx.commit().await?;
+
+        // Count after committing, so of two processes storing the last two parts at once
+        // the one that commits last sees the snapshot complete.
+        let parts_received = self.count_parts(&part.snapshot_id).await?;
+        let mut received = ReceivedPart {
+            outcome,
+            parts_received,
+            part_count,
+            snapshot_applied: false,
+            applied: None,
+        };
+        if parts_received >= part_count {
+            match self.apply_snapshot(&part.snapshot_id).await? {
+                ApplyResult::Applied(report) => {
+                    received.snapshot_applied = true;
+                    received.applied = Some(report);
+                }
+                ApplyResult::AlreadyApplied => received.snapshot_applied = true,
+                ApplyResult::Incomplete => {}
+                ApplyResult::Refused(refusal) => return Ok(PartOutcome::Refused(refusal)),
+                ApplyResult::Gone => {
+                    return Ok(PartOutcome::Refused(PartRefusal::PayloadInvalid(format!(
+                        "snapshot {} was refused while this part arrived; it will not be applied",
+                        part.snapshot_id
+                    ))));
+                }
+            }
+        }
+        Ok(PartOutcome::Stored(received))
+    }
+
+    async fn count_parts(&self, snapshot_id: &str) -> Result<u32, StoreError> {
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM snapshot_parts WHERE snapshot_id = $1")
+            .bind(snapshot_id)
+            .fetch_one(self.pool())
+            .await?;
+        let count: i64 = row.try_get("n")?;
+        Ok(u32::try_from(count).unwrap_or(u32::MAX))
+    }
+
+    /// `receiving`, `applied`, or `None` when the platform has no such snapshot.
+    pub async fn snapshot_state(&self, snapshot_id: &str) -> Result<Option<String>, StoreError> {
+        let row = sqlx::query("SELECT state FROM snapshots WHERE id = $1")
+            .bind(snapshot_id)
+            .fetch_optional(self.pool())
+            .await?;
+        row.map(|row| row.try_get("state").map_err(StoreError::from))
+            .transpose()
+    }
+}
