@@ -317,6 +317,12 @@ fn status_error(
         404 => HumaansError::NotFound { url },
         408 => HumaansError::Timeout { url },
         429 => HumaansError::RateLimited { url, retry_after },
+        // 501 Not Implemented and 505 HTTP Version Not Supported will not change.
+        501 | 505 => HumaansError::Rejected {
+            url,
+            status: status.as_u16(),
+            message,
+        },
         500..=599 => HumaansError::Server {
             url,
             status: status.as_u16(),

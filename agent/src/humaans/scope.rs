@@ -110,7 +110,7 @@ impl HumaansClient {
                 })
             }
             Err(HumaansError::NotFound { .. } | HumaansError::Forbidden { .. }) => {
-                let page: ProbePage = self.get_json("/api/people?%24limit=250").await?;
+                let page: ProbePage = self.get_json("/api/people?%24limit=250&%24skip=0").await?;
                 Ok(Access {
                     person_id: me.id,
                     company_id: me.company_id,

@@ -3,3 +3,5 @@
 mod config;
 mod dryrun;
 mod engine;
+mod humaans;
+mod spool;
