@@ -4,4 +4,3 @@ mod config;
 mod dryrun;
 mod engine;
 mod humaans;
-mod spool;
