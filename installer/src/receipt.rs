@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::layout::Layout;
-use crate::plan::{Action, InstallPlan, Scope, TargetOs};
+use crate::plan::{Action, Scope, TargetOs};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Receipt {
@@ -30,10 +30,12 @@ pub struct ReceiptEntry {
 }
 
 impl Receipt {
-    pub(crate) fn from_plan(plan: &InstallPlan, layout: &Layout) -> Self {
-        let entries = plan
-            .actions
-            .iter()
+    /// The receipt for the paths `actions` write.
+    pub(crate) fn from_actions<'a>(
+        actions: impl Iterator<Item = &'a Action>,
+        layout: &Layout,
+    ) -> Self {
+        let entries = actions
             .filter_map(|action| {
                 let (path, kind, mode, owner) = match action {
                     Action::CreateDir { path, mode, owner } => (path, "dir", mode, owner),

@@ -251,9 +251,33 @@ pub(crate) fn kept_credential_notes(
     notes
 }
 
-/// Appends the receipt (a record of every path written) as the plan's last write.
-pub(crate) fn finish(mut plan: InstallPlan, layout: &Layout) -> InstallPlan {
-    let receipt = Receipt::from_plan(&plan, layout);
+/// Appends the receipt as the plan's last write: every path this plan writes, plus the
+/// config and credentials an earlier install left and this one keeps.
+pub(crate) fn finish(mut plan: InstallPlan, layout: &Layout, facts: &Facts) -> InstallPlan {
+    let mut kept = Vec::new();
+    let written =
+        |path: &crate::plan::TargetPath| plan.actions.iter().any(|a| a.path() == Some(path));
+    if facts.config_exists && !written(&layout.config_file) {
+        kept.push(Action::WriteFile {
+            path: layout.config_file.clone(),
+            mode: layout.mode(0o644),
+            owner: layout.admin_owner.clone(),
+            contents: Contents::text("", "kept"),
+        });
+    }
+    let (_, (file_mode, file_owner)) = credential_perms(layout);
+    for name in &facts.credentials {
+        let path = layout.credential(name);
+        if !written(&path) {
+            kept.push(Action::WriteFile {
+                path,
+                mode: file_mode,
+                owner: file_owner.clone(),
+                contents: Contents::text("", "kept"),
+            });
+        }
+    }
+    let receipt = Receipt::from_actions(plan.actions.iter().chain(&kept), layout);
     plan.actions.push(Action::WriteFile {
         path: layout.receipt.clone(),
         mode: layout.mode(0o644),
@@ -274,7 +298,7 @@ pub fn plan_install(
         TargetOs::Macos => macos::plan_install(req, layout, facts)?,
         TargetOs::Windows => windows::plan_install(req, layout, facts)?,
     };
-    Ok(finish(plan, layout))
+    Ok(finish(plan, layout, facts))
 }
 
 /// The plan for `uninstall`: stop and remove the service and binary; with `purge` also the
