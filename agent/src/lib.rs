@@ -4,8 +4,15 @@
 //! usage engine ([`engine`]), keeps every snapshot in a durable spool, and uploads it to the
 //! platform once an administrator has approved the agent and its source.
 
+pub mod collector;
+pub mod config;
 pub mod dryrun;
 pub mod engine;
 pub mod humaans;
-pub mod config;
+pub mod logging;
+pub mod paths;
+pub mod scheduler;
+pub mod service;
 pub mod spool;
+pub mod state;
+pub mod uplink;

@@ -95,7 +95,12 @@ fn find_key(lines: &[&str], key: &str, min_indent: isize) -> Option<(usize, usiz
         } else if number > 0 || min_indent < 0 {
             child_indent = Some(column);
         }
-        let name = rest.split(':').next().unwrap_or("").trim().trim_matches(['"', '\'']);
+        let name = rest
+            .split(':')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .trim_matches(['"', '\'']);
         if name == key && rest.contains(':') {
             return Some((number, column));
         }

@@ -79,7 +79,11 @@ impl Config {
             let key = error.path().to_string();
             let inner = error.into_inner();
             let syntax = key == "?";
-            let key = if key == "." || syntax { String::new() } else { key };
+            let key = if key == "." || syntax {
+                String::new()
+            } else {
+                key
+            };
             // serde_norway places errors raised by a value's own parser at the start of the
             // enclosing mapping; the key's own line is more useful then.
             let reported = inner.location().map(|l| (l.line(), l.column()));
@@ -234,8 +238,9 @@ impl Config {
 
 /// Checks a URL: http(s), a host, and plain http only to loopback unless allowed.
 fn check_url(url: &str, allow_insecure_http: bool, what: &str) -> Result<(), String> {
-    let parsed = reqwest::Url::parse(url)
-        .map_err(|e| format!("`{url}` is not a URL ({e}); write e.g. https://seatbroker.example.com"))?;
+    let parsed = reqwest::Url::parse(url).map_err(|e| {
+        format!("`{url}` is not a URL ({e}); write e.g. https://seatbroker.example.com")
+    })?;
     match parsed.scheme() {
         "https" => Ok(()),
         "http" if allow_insecure_http || is_loopback(&parsed) => Ok(()),

@@ -4,8 +4,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use serde::Deserialize;
 use seatbroker_protocol::UsagePolicy;
+use serde::Deserialize;
 
 use super::secret::SecretRef;
 use super::units::{ByteSize, Fraction, HumanDuration};

@@ -26,9 +26,13 @@ pub enum SecretError {
     },
     #[error("the secret file {} is empty; put the token in it", path.display())]
     EmptyFile { path: PathBuf },
-    #[error("the environment variable {name} is not set or empty; set it to the token, or use a token file")]
+    #[error(
+        "the environment variable {name} is not set or empty; set it to the token, or use a token file"
+    )]
     Env { name: String },
-    #[error("the systemd credential {name} is not available: CREDENTIALS_DIRECTORY is not set; add `LoadCredential={name}:<path>` to the service, or use a token file")]
+    #[error(
+        "the systemd credential {name} is not available: CREDENTIALS_DIRECTORY is not set; add `LoadCredential={name}:<path>` to the service, or use a token file"
+    )]
     NoCredentialsDirectory { name: String },
 }
 
@@ -71,9 +75,8 @@ impl SecretRef {
                 .map(Secret::new)
                 .ok_or_else(|| SecretError::Env { name: name.clone() }),
             Self::Credential(name) => {
-                let dir = env("CREDENTIALS_DIRECTORY").ok_or_else(|| {
-                    SecretError::NoCredentialsDirectory { name: name.clone() }
-                })?;
+                let dir = env("CREDENTIALS_DIRECTORY")
+                    .ok_or_else(|| SecretError::NoCredentialsDirectory { name: name.clone() })?;
                 read_secret_file(&Path::new(&dir).join(name))
             }
         }

@@ -4,8 +4,8 @@
 use std::fmt;
 use std::time::Duration;
 
-use serde::de::{self, Deserializer, Visitor};
 use serde::Deserialize;
+use serde::de::{self, Deserializer, Visitor};
 
 /// A duration written as a number and a unit: `90s`, `30m`, `6h`, `1d`, or combined `1h30m`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,7 +39,9 @@ impl HumanDuration {
                 }
             };
             if number.is_empty() {
-                return Err(format!("`{text}` is not a duration; a unit needs a number before it"));
+                return Err(format!(
+                    "`{text}` is not a duration; a unit needs a number before it"
+                ));
             }
             let value: u64 = number
                 .parse()
@@ -222,16 +224,27 @@ mod tests {
         check("h", Err("needs a number"));
         check("6x", Err("not a duration"));
         check("", Err("empty"));
-        assert_eq!(HumanDuration(Duration::from_secs(5400)).to_string(), "1h30m");
+        assert_eq!(
+            HumanDuration(Duration::from_secs(5400)).to_string(),
+            "1h30m"
+        );
     }
 
     #[test]
     fn fractions_and_sizes() {
         assert_eq!(Fraction::parse("10%"), Ok(Fraction(0.1)));
         assert_eq!(Fraction::parse("0.25"), Ok(Fraction(0.25)));
-        assert!(Fraction::parse("60%").unwrap_err().contains("between 0% and 50%"));
+        assert!(
+            Fraction::parse("60%")
+                .unwrap_err()
+                .contains("between 0% and 50%")
+        );
         assert_eq!(ByteSize::parse("256 MiB"), Ok(ByteSize(256 << 20)));
         assert_eq!(ByteSize::parse("1000"), Ok(ByteSize(1000)));
-        assert!(ByteSize::parse("5 PB").unwrap_err().contains("unknown size unit"));
+        assert!(
+            ByteSize::parse("5 PB")
+                .unwrap_err()
+                .contains("unknown size unit")
+        );
     }
 }

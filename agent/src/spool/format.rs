@@ -56,9 +56,7 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<(Header, &[u8]), String> {
         return Err(format!("unsupported spool file version {version}"));
     }
     let hlen = u32::from_le_bytes(bytes[12..16].try_into().unwrap_or_default()) as usize;
-    let header_bytes = bytes
-        .get(16..16 + hlen)
-        .ok_or("the header is truncated")?;
+    let header_bytes = bytes.get(16..16 + hlen).ok_or("the header is truncated")?;
     let header: Header =
         serde_json::from_slice(header_bytes).map_err(|e| format!("unreadable header: {e}"))?;
     let content = &bytes[16 + hlen..];

@@ -247,10 +247,19 @@ impl Spool {
     /// Test support: what a crash in the middle of [`Spool::write`] leaves behind (a
     /// reserved sequence number and a half-written temporary file).
     #[doc(hidden)]
-    pub fn write_torn(&self, source: &str, snapshot_id: &str, content: &[u8]) -> Result<(), SpoolError> {
+    pub fn write_torn(
+        &self,
+        source: &str,
+        snapshot_id: &str,
+        content: &[u8],
+    ) -> Result<(), SpoolError> {
         let header = self.header(source, snapshot_id, Utc::now(), content)?;
         let bytes = format::encode(&header, content);
-        let tmp = self.dir.join(format!("{}{}", format::TMP_PREFIX, format::file_name(&header)));
+        let tmp = self.dir.join(format!(
+            "{}{}",
+            format::TMP_PREFIX,
+            format::file_name(&header)
+        ));
         fs::write(&tmp, &bytes[..bytes.len() / 2]).map_err(io("write", &tmp))
     }
 
@@ -352,7 +361,10 @@ impl Spool {
 
     fn move_to_quarantine(&self, path: &Path) -> Result<PathBuf, SpoolError> {
         let dir = self.dir.join("quarantine");
-        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         let mut target = dir.join(&name);
         let mut n = 1;
         while target.exists() {

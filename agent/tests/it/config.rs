@@ -24,7 +24,10 @@ fn good_config_has_documented_defaults() {
     assert_eq!(source.interval(), Duration::from_secs(6 * 3600));
     assert_eq!(source.jitter.0, 0.1);
     assert_eq!(source.concurrency, 4);
-    assert_eq!(source.policy.to_policy(), seatbroker_protocol::UsagePolicy::default());
+    assert_eq!(
+        source.policy.to_policy(),
+        seatbroker_protocol::UsagePolicy::default()
+    );
     assert!(source.pseudonymize.is_none());
     assert_eq!(config.spool.max_bytes.0, 256 << 20);
     assert_eq!(config.logging.retention_days, 14);
@@ -111,10 +114,7 @@ fn bad_configs_name_file_line_column_and_key() {
             "platform:\n  url: https://p.example\nsources: []\n",
             "agent.yaml:3:1: sources: no source configured; add at least one Humaans source",
         ),
-        (
-            "sources: []\n",
-            "agent.yaml:1:1: missing field `platform`",
-        ),
+        ("sources: []\n", "agent.yaml:1:1: missing field `platform`"),
         (
             "platform:\n  url: https://p.example\nsources:\n  - name: a\n    kind: humaans\n    token_file: /t\nlogging:\n  retention_days: 0\n",
             "agent.yaml:8:3: logging.retention_days: 0 is out of range; keep logs 1 to 3650 days",
@@ -146,7 +146,9 @@ fn bad_configs_name_file_line_column_and_key() {
             .map(|_| "<accepted>".to_owned())
             .unwrap_or_else(|e| e.to_string());
         if got != *expected {
-            failures.push(format!("config:\n{text}\nexpected: {expected}\n     got: {got}\n"));
+            failures.push(format!(
+                "config:\n{text}\nexpected: {expected}\n     got: {got}\n"
+            ));
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));

@@ -4,3 +4,4 @@ mod config;
 mod dryrun;
 mod engine;
 mod humaans;
+mod spool;

@@ -1,0 +1,196 @@
+//! Logging: `tracing` to stderr and to daily files in the log directory
+//! (`seatbroker-agent.YYYY-MM-DD.log`), text or JSON. The file writer runs on its own thread
+//! and is not lossy: when it falls behind, logging waits rather than dropping lines. Files
+//! older than the retention are deleted at start and once a day.
+//!
+//! Secrets never reach a log line: they are `Secret` values, whose `Debug` and `Display`
+//! print `[REDACTED]`.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use tracing_appender::non_blocking::WorkerGuard;
+use tracing_subscriber::EnvFilter;
+use tracing_subscriber::fmt::writer::MakeWriterExt;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+
+use crate::config::LogFormat;
+
+const PREFIX: &str = "seatbroker-agent";
+const SUFFIX: &str = "log";
+
+/// How to log.
+#[derive(Debug, Clone)]
+pub struct LogSettings {
+    pub format: LogFormat,
+    /// A tracing filter; `RUST_LOG` overrides it when set.
+    pub level: String,
+    /// Where the daily files go; `None` logs to stderr only.
+    pub dir: Option<PathBuf>,
+    pub retention_days: u32,
+}
+
+/// Keeps the file writer alive; logs are flushed when it is dropped.
+#[derive(Debug)]
+pub struct LogGuard {
+    _file: Option<WorkerGuard>,
+}
+
+/// Logging could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum LoggingError {
+    #[error("cannot create the log directory {}: {source}; pass --log-dir with a directory the agent may write", path.display())]
+    Dir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot open the log file in {}: {message}", path.display())]
+    File { path: PathBuf, message: String },
+}
+
+/// Installs the global subscriber. Call once, early in `main`.
+pub fn init(settings: &LogSettings) -> Result<LogGuard, LoggingError> {
+    let filter = EnvFilter::try_from_default_env()
+        .or_else(|_| EnvFilter::try_new(&settings.level))
+        .unwrap_or_else(|_| EnvFilter::new("info"));
+    let mut guard = None;
+    let file_writer = match &settings.dir {
+        Some(dir) => {
+            std::fs::create_dir_all(dir).map_err(|source| LoggingError::Dir {
+                path: dir.clone(),
+                source,
+            })?;
+            prune(dir, settings.retention_days, SystemTime::now());
+            let appender = tracing_appender::rolling::Builder::new()
+                .rotation(tracing_appender::rolling::Rotation::DAILY)
+                .filename_prefix(PREFIX)
+                .filename_suffix(SUFFIX)
+                .build(dir)
+                .map_err(|e| LoggingError::File {
+                    path: dir.clone(),
+                    message: e.to_string(),
+                })?;
+            let (writer, file_guard) =
+                tracing_appender::non_blocking::NonBlockingBuilder::default()
+                    .lossy(false)
+                    .finish(appender);
+            guard = Some(file_guard);
+            Some(writer)
+        }
+        None => None,
+    };
+    let registry = tracing_subscriber::registry().with(filter);
+    let result = match (settings.format, file_writer) {
+        (LogFormat::Text, Some(file)) => registry
+            .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .with_ansi(false)
+                    .with_writer(file.with_max_level(tracing::Level::TRACE)),
+            )
+            .try_init(),
+        (LogFormat::Json, Some(file)) => registry
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .json()
+                    .with_writer(std::io::stderr),
+            )
+            .with(tracing_subscriber::fmt::layer().json().with_writer(file))
+            .try_init(),
+        (LogFormat::Text, None) => registry
+            .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
+            .try_init(),
+        (LogFormat::Json, None) => registry
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .json()
+                    .with_writer(std::io::stderr),
+            )
+            .try_init(),
+    };
+    // Already installed (tests): keep the existing one.
+    let _ = result;
+    Ok(LogGuard { _file: guard })
+}
+
+/// Deletes this agent's log files last modified more than `retention_days` ago.
+/// Returns how many were deleted. Errors are logged, never fatal.
+pub fn prune(dir: &Path, retention_days: u32, now: SystemTime) -> usize {
+    let keep = Duration::from_secs(u64::from(retention_days) * 86_400);
+    let Ok(items) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    let mut deleted = 0;
+    for item in items.flatten() {
+        let name = item.file_name().to_string_lossy().into_owned();
+        if !name.starts_with(PREFIX) || !name.ends_with(SUFFIX) {
+            continue;
+        }
+        let old = item
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|modified| now.duration_since(modified).ok())
+            .is_some_and(|age| age > keep);
+        if old {
+            match std::fs::remove_file(item.path()) {
+                Ok(()) => deleted += 1,
+                Err(error) => {
+                    tracing::warn!(path = %item.path().display(), %error, "Cannot delete an old log file.")
+                }
+            }
+        }
+    }
+    deleted
+}
+
+/// Prunes old log files once a day until cancelled.
+pub async fn prune_daily(
+    dir: PathBuf,
+    retention_days: u32,
+    cancel: tokio_util::sync::CancellationToken,
+) {
+    loop {
+        tokio::select! {
+            () = cancel.cancelled() => return,
+            () = tokio::time::sleep(Duration::from_secs(86_400)) => {}
+        }
+        let deleted = prune(&dir, retention_days, SystemTime::now());
+        if deleted > 0 {
+            tracing::info!(deleted, "Deleted old log files.");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prune_deletes_only_old_agent_logs() {
+        let dir = tempfile::tempdir().unwrap();
+        for name in [
+            "seatbroker-agent.2026-01-01.log",
+            "seatbroker-agent.2026-01-20.log",
+            "other.log",
+        ] {
+            std::fs::write(dir.path().join(name), b"x").unwrap();
+        }
+        let old = SystemTime::now() - Duration::from_secs(30 * 86_400);
+        let file = std::fs::File::options()
+            .write(true)
+            .open(dir.path().join("seatbroker-agent.2026-01-01.log"))
+            .unwrap();
+        file.set_modified(old).unwrap();
+        let other = std::fs::File::options()
+            .write(true)
+            .open(dir.path().join("other.log"))
+            .unwrap();
+        other.set_modified(old).unwrap();
+        assert_eq!(prune(dir.path(), 14, SystemTime::now()), 1);
+        assert!(!dir.path().join("seatbroker-agent.2026-01-01.log").exists());
+        assert!(dir.path().join("seatbroker-agent.2026-01-20.log").exists());
+        assert!(dir.path().join("other.log").exists());
+    }
+}

@@ -1,0 +1,274 @@
+//! What the agent remembers between runs, in the state directory:
+//!
+//! - `install_id`: random, created once, sent with every enrollment;
+//! - `credential`: the agent credential from the last enrollment (mode 0600);
+//! - `state.json`: agent id, last known approval state of the agent and of each source,
+//!   the last collection of each source, the last error.
+//!
+//! Every file is written atomically (temporary file, fsync, rename), so a crash leaves the
+//! old or the new version, never a mix.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+use rand::RngCore;
+use seatbroker_protocol::{
+    CollectionOutcome, CollectionReport, Secret, SourceState, StatusResponse,
+};
+use serde::{Deserialize, Serialize};
+
+/// A state file that cannot be read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error("cannot {action} {}: {source}; check that the agent may write its state directory", path.display())]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("the state file {} is damaged ({message}); move it away and run `seatbroker-agent enroll` again", path.display())]
+    Damaged { path: PathBuf, message: String },
+}
+
+fn io(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> StateError {
+    let path = path.to_owned();
+    move |source| StateError::Io {
+        action,
+        path,
+        source,
+    }
+}
+
+/// The state directory.
+#[derive(Debug, Clone)]
+pub struct StateStore {
+    dir: PathBuf,
+}
+
+/// The contents of `state.json`. Internal: not a wire type.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AgentRecord {
+    pub agent_id: Option<String>,
+    pub enrolled_at: Option<DateTime<Utc>>,
+    /// `pending`, `approved`, `rejected`, `revoked` (as the platform said), or `None`
+    /// before enrollment.
+    pub agent_state: Option<String>,
+    /// The platform's note about the agent (e.g. why it was revoked).
+    pub agent_message: Option<String>,
+    /// When the platform last answered a status request.
+    pub status_at: Option<DateTime<Utc>>,
+    pub sources: BTreeMap<String, SourceRecord>,
+    /// The most recent error, in words, and when it happened.
+    pub last_error: Option<String>,
+    pub last_error_at: Option<DateTime<Utc>>,
+}
+
+/// What the agent knows about one of its sources.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SourceRecord {
+    /// The platform's id uploads name (the target's id for a merged source).
+    pub source_id: Option<String>,
+    /// `pending`, `approved`, `merged`, `rejected`, `revoked`.
+    pub state: Option<String>,
+    pub message: Option<String>,
+    pub last_collection: Option<LastCollection>,
+    /// When the last successful collection finished: the schedule counts from it.
+    pub last_success_at: Option<DateTime<Utc>>,
+    pub next_collection_at: Option<DateTime<Utc>>,
+    pub last_upload_at: Option<DateTime<Utc>>,
+}
+
+/// The result of the last collection of a source.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LastCollection {
+    pub at: DateTime<Utc>,
+    pub succeeded: bool,
+    pub people: u64,
+    pub error: Option<String>,
+}
+
+impl LastCollection {
+    pub fn to_report(&self) -> CollectionReport {
+        CollectionReport {
+            at: self.at,
+            outcome: if self.succeeded {
+                CollectionOutcome::Succeeded
+            } else {
+                CollectionOutcome::Failed
+            },
+            people: self.people,
+            error: self.error.clone(),
+        }
+    }
+}
+
+impl SourceRecord {
+    /// Uploads may go to the platform for this source.
+    pub fn accepts_uploads(&self) -> bool {
+        matches!(self.state.as_deref(), Some("approved" | "merged")) && self.source_id.is_some()
+    }
+
+    /// The platform will never take this source's data: stop collecting it.
+    pub fn is_refused(&self) -> bool {
+        matches!(self.state.as_deref(), Some("rejected" | "revoked"))
+    }
+}
+
+impl AgentRecord {
+    /// Takes in a status answer from the platform.
+    pub fn apply_status(&mut self, status: &StatusResponse, now: DateTime<Utc>) {
+        self.agent_id = Some(status.agent_id.clone());
+        self.agent_state = Some(status.state.as_str().to_owned());
+        self.agent_message = status.message.clone();
+        self.status_at = Some(now);
+        for source in &status.sources {
+            let record = self.sources.entry(source.local_name.clone()).or_default();
+            record.source_id = Some(source.source_id.clone());
+            record.state = Some(source.state.as_str().to_owned());
+            record.message = source.message.clone();
+            if source.state == SourceState::Merged
+                && let Some(target) = &source.merged_into
+            {
+                record.source_id = Some(target.clone());
+            }
+        }
+    }
+
+    pub fn is_revoked(&self) -> bool {
+        self.agent_state.as_deref() == Some("revoked")
+    }
+
+    pub fn record_error(&mut self, error: impl Into<String>, now: DateTime<Utc>) {
+        self.last_error = Some(error.into());
+        self.last_error_at = Some(now);
+    }
+}
+
+impl StateStore {
+    /// Opens the state directory, creating it (mode 0700 on Unix) if needed.
+    pub fn open(dir: &Path) -> Result<Self, StateError> {
+        fs::create_dir_all(dir).map_err(io("create", dir))?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let _ = fs::set_permissions(dir, fs::Permissions::from_mode(0o700));
+        }
+        Ok(Self {
+            dir: dir.to_owned(),
+        })
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn spool_dir(&self) -> PathBuf {
+        self.dir.join("spool")
+    }
+
+    /// The install id, created (random, 32 hex characters) on first use.
+    pub fn install_id(&self) -> Result<String, StateError> {
+        let path = self.dir.join("install_id");
+        match fs::read_to_string(&path) {
+            Ok(text) if seatbroker_protocol::is_valid_id(text.trim()) => {
+                return Ok(text.trim().to_owned());
+            }
+            Ok(_) => {
+                return Err(StateError::Damaged {
+                    path,
+                    message: "not a valid install id".into(),
+                });
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(io("read", &path)(e)),
+        }
+        let id = random_hex_id();
+        self.write("install_id", id.as_bytes(), false)?;
+        Ok(id)
+    }
+
+    /// The agent credential, if the agent has enrolled.
+    pub fn credential(&self) -> Result<Option<Secret>, StateError> {
+        let path = self.dir.join("credential");
+        match fs::read_to_string(&path) {
+            Ok(text) if !text.trim().is_empty() => Ok(Some(Secret::new(text.trim()))),
+            Ok(_) => Ok(None),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(io("read", &path)(e)),
+        }
+    }
+
+    /// Stores a new credential, readable only by the agent's user.
+    pub fn store_credential(&self, credential: &Secret) -> Result<(), StateError> {
+        self.write("credential", credential.expose().as_bytes(), true)
+    }
+
+    /// `state.json`, or an empty record before the first run.
+    pub fn load(&self) -> Result<AgentRecord, StateError> {
+        let path = self.dir.join("state.json");
+        match fs::read(&path) {
+            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| StateError::Damaged {
+                path,
+                message: e.to_string(),
+            }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(AgentRecord::default()),
+            Err(e) => Err(io("read", &path)(e)),
+        }
+    }
+
+    pub fn save(&self, record: &AgentRecord) -> Result<(), StateError> {
+        let json = serde_json::to_vec_pretty(record).map_err(|e| StateError::Damaged {
+            path: self.dir.join("state.json"),
+            message: e.to_string(),
+        })?;
+        self.write("state.json", &json, false)
+    }
+
+    /// Loads, changes and saves `state.json`.
+    pub fn update<T>(&self, change: impl FnOnce(&mut AgentRecord) -> T) -> Result<T, StateError> {
+        let mut record = self.load()?;
+        let result = change(&mut record);
+        self.save(&record)?;
+        Ok(result)
+    }
+
+    fn write(&self, name: &str, bytes: &[u8], private: bool) -> Result<(), StateError> {
+        use std::io::Write;
+        let tmp = self.dir.join(format!(".tmp-{name}"));
+        let target = self.dir.join(name);
+        // A leftover from a crash may have other permissions; start afresh.
+        let _ = fs::remove_file(&tmp);
+        let mut options = fs::OpenOptions::new();
+        options.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(if private { 0o600 } else { 0o644 });
+        }
+        #[cfg(not(unix))]
+        let _ = private;
+        let mut file = options.open(&tmp).map_err(io("create", &tmp))?;
+        file.write_all(bytes).map_err(io("write", &tmp))?;
+        file.sync_all().map_err(io("sync", &tmp))?;
+        drop(file);
+        fs::rename(&tmp, &target).map_err(io("rename", &tmp))?;
+        #[cfg(unix)]
+        {
+            fs::File::open(&self.dir)
+                .and_then(|d| d.sync_all())
+                .map_err(io("sync", &self.dir))?;
+        }
+        Ok(())
+    }
+}
+
+/// 32 random lowercase hex characters (128 bits): install and snapshot ids.
+pub fn random_hex_id() -> String {
+    let mut bytes = [0u8; 16];
+    rand::rng().fill_bytes(&mut bytes);
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
