@@ -47,7 +47,8 @@ pub struct Collection {
     /// Job-role records received, parsed or not.
     pub job_roles_seen: u64,
     /// Whether the token sees private data (pre-hires, leavers, end dates). When false,
-    /// report [`NO_PRIVATE_ACCESS`]: the numbers are incomplete.
+    /// report [`NO_PRIVATE_ACCESS`]: the numbers are incomplete (and `job_roles` is empty
+    /// if Humaans refused them to the token).
     pub private_access: bool,
     pub duration: Duration,
 }
@@ -72,7 +73,20 @@ impl HumaansClient {
         }
         let company = self.company(access.company_id.as_deref()).await?;
         let people = paging::list_all::<Person>(self, Resource::People, progress).await?;
-        let roles = paging::list_all::<JobRole>(self, Resource::JobRoles, progress).await?;
+        let roles = match paging::list_all::<JobRole>(self, Resource::JobRoles, progress).await {
+            Ok(roles) => roles,
+            // A public-only token may not read job roles at all. The collection then says
+            // `private_access: false`, which callers report; with private access a 403 is
+            // a real failure.
+            Err(HumaansError::Forbidden { url, .. }) if !access.private_access => {
+                tracing::warn!(
+                    url,
+                    "The Humaans token may not read job roles; collecting without them."
+                );
+                paging::Listing::empty()
+            }
+            Err(e) => return Err(e),
+        };
 
         let sees_private_people = people.records.iter().any(|p| {
             matches!(

@@ -34,6 +34,16 @@ pub(crate) struct Listing<T> {
     pub(crate) seen: u64,
 }
 
+impl<T> Listing<T> {
+    pub(crate) fn empty() -> Self {
+        Self {
+            records: Vec::new(),
+            unparsable_ids: Vec::new(),
+            seen: 0,
+        }
+    }
+}
+
 /// The list envelope, with records kept as JSON only until each is parsed.
 #[derive(Deserialize)]
 struct Envelope {
