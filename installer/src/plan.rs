@@ -51,8 +51,8 @@ pub enum Scope {
     User,
 }
 
-/// A path as the target OS spells it (`/etc/seatbroker/agent.yaml`,
-/// `C:\ProgramData\Seatbroker\agent.yaml`). [`TargetPath::on_host`] maps it under `--root`.
+/// A path as the target OS spells it (`/etc/seatbroker/config.yaml`,
+/// `C:\ProgramData\Seatbroker\config.yaml`). [`TargetPath::on_host`] maps it under `--root`.
 #[derive(
     Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
 )]

@@ -5,6 +5,7 @@
 mod cli;
 mod plist;
 mod root_install;
+mod skeleton;
 mod snapshots;
 mod systemd;
 mod windows;

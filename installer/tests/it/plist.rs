@@ -146,7 +146,7 @@ fn daemon_plist_has_the_launchd_keys() {
             s("/usr/local/bin/seatbroker-agent"),
             s("run"),
             s("--config"),
-            s("/Library/Application Support/Seatbroker/agent.yaml"),
+            s("/Library/Application Support/Seatbroker/config.yaml"),
         ])
     );
     assert_eq!(d["UserName"], s("_seatbroker"));

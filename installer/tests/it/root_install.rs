@@ -189,7 +189,7 @@ fn check_files(f: &Fixture, receipt_path: &str, expected: &[(&str, u32, &str)], 
 const LINUX_FILES: &[(&str, u32, &str)] = &[
     ("/usr/local/bin/seatbroker-agent", 0o755, "root:root"),
     ("/etc/seatbroker", 0o755, "root:root"),
-    ("/etc/seatbroker/agent.yaml", 0o644, "root:root"),
+    ("/etc/seatbroker/config.yaml", 0o644, "root:root"),
     ("/etc/seatbroker/credentials", 0o700, "root:root"),
     (
         "/etc/seatbroker/credentials/humaans-token",
@@ -241,7 +241,7 @@ fn linux_install_upgrade_and_uninstall_under_root() {
         "enroll-secret"
     );
     assert!(
-        f.text("/etc/seatbroker/agent.yaml")
+        f.text("/etc/seatbroker/config.yaml")
             .contains("url: \"https://seatbroker.example.com\"")
     );
     assert_eq!(
@@ -254,8 +254,8 @@ fn linux_install_upgrade_and_uninstall_under_root() {
     std::fs::create_dir_all(f.rooted("/var/lib/private/seatbroker/spool")).unwrap();
     std::fs::write(f.rooted("/var/lib/private/seatbroker/spool/snap-1"), "data").unwrap();
     std::os::unix::fs::symlink("private/seatbroker", f.rooted("/var/lib/seatbroker")).unwrap();
-    let edited = format!("{}# local edit\n", f.text("/etc/seatbroker/agent.yaml"));
-    std::fs::write(f.rooted("/etc/seatbroker/agent.yaml"), &edited).unwrap();
+    let edited = format!("{}# local edit\n", f.text("/etc/seatbroker/config.yaml"));
+    std::fs::write(f.rooted("/etc/seatbroker/config.yaml"), &edited).unwrap();
     std::fs::write(
         f.rooted("/etc/systemd/system/seatbroker-agent.service"),
         "[Unit]\n",
@@ -290,7 +290,7 @@ fn linux_install_upgrade_and_uninstall_under_root() {
         "kept credential still loaded"
     );
     assert_eq!(
-        f.text("/etc/seatbroker/agent.yaml"),
+        f.text("/etc/seatbroker/config.yaml"),
         edited,
         "upgrade replaced the config"
     );
@@ -340,7 +340,7 @@ fn linux_install_upgrade_and_uninstall_under_root() {
     ] {
         assert!(!f.rooted(gone).exists(), "{gone} survived uninstall");
     }
-    assert_eq!(f.text("/etc/seatbroker/agent.yaml"), edited);
+    assert_eq!(f.text("/etc/seatbroker/config.yaml"), edited);
     assert_eq!(
         f.text("/etc/seatbroker/credentials/humaans-token"),
         "hm-secret-2"
@@ -390,7 +390,7 @@ fn macos_install_under_root_records_the_service_owner() {
         &receipt_path,
         &[
             ("/usr/local/bin/seatbroker-agent", 0o755, "root:wheel"),
-            (&format!("{base}/agent.yaml"), 0o644, "root:wheel"),
+            (&format!("{base}/config.yaml"), 0o644, "root:wheel"),
             (&format!("{base}/secrets"), 0o750, "root:_seatbroker"),
             (
                 &format!("{base}/secrets/humaans-token"),

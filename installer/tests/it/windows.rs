@@ -25,7 +25,7 @@ fn service_runs_under_its_virtual_account_with_delayed_auto_start() {
     assert_eq!(arg_after("start="), "delayed-auto");
     assert_eq!(
         arg_after("binPath="),
-        r#""C:\Program Files\Seatbroker\seatbroker-agent.exe" run --config "C:\ProgramData\Seatbroker\agent.yaml""#
+        r#""C:\Program Files\Seatbroker\seatbroker-agent.exe" run --config "C:\ProgramData\Seatbroker\config.yaml""#
     );
     assert!(
         !create.args.iter().any(|a| a == "password="),
