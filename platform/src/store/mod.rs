@@ -220,7 +220,9 @@ impl Store {
         self.backend
     }
 
-    pub(crate) fn pool(&self) -> &AnyPool {
+    /// The connection pool. Crate code adds `impl Store` blocks that use it; outside the
+    /// crate it is for tests and tools that read tables directly.
+    pub fn pool(&self) -> &AnyPool {
         &self.pool
     }
 
