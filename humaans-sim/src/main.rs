@@ -1,1 +1,298 @@
-fn main() {}
+//! `humaans-sim`: serve a simulated Humaans company, or print its ground truth.
+
+use std::io::Write;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use chrono::NaiveDate;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use humaans_sim::{
+    CompanySpec, Faults, PrivateFields, PublicView, RateLimit, RateLimitWhen, SimConfig, SimError,
+    Simulator, SlowBody, Tokens, Truncate, TruncateMode,
+};
+use serde::Serialize;
+
+/// Exit code for a configuration the simulator cannot use (EX_USAGE).
+const EXIT_CONFIG: u8 = 64;
+
+#[derive(Parser)]
+#[command(
+    name = "humaans-sim",
+    version,
+    about = "A simulator of the Humaans REST API with a seeded synthetic company"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the company; prints one JSON line {"url":..,"tokens":{..}} once listening.
+    Serve(ServeArgs),
+    /// Print the seat-state counts the generator planted, as JSON.
+    Truth(CompanyArgs),
+}
+
+#[derive(Args)]
+struct CompanyArgs {
+    /// Number of people in the company.
+    #[arg(long, default_value_t = 100)]
+    people: usize,
+    /// Seed: the same seed always gives the same company.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// The "today" the company is built around, YYYY-MM-DD (default: today, UTC).
+    #[arg(long)]
+    as_of: Option<NaiveDate>,
+    /// Share of people with an unknown status value, per mille.
+    #[arg(long, default_value_t = 10)]
+    unknown_status_permille: u32,
+}
+
+impl CompanyArgs {
+    fn spec(&self) -> CompanySpec {
+        CompanySpec {
+            people: self.people,
+            seed: self.seed,
+            as_of: self
+                .as_of
+                .unwrap_or_else(|| chrono::Utc::now().date_naive()),
+            unknown_status_permille: self.unknown_status_permille,
+        }
+    }
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    #[command(flatten)]
+    company: CompanyArgs,
+    #[arg(long, default_value_t = IpAddr::V4(Ipv4Addr::LOCALHOST))]
+    host: IpAddr,
+    /// Port to listen on; 0 picks a free one.
+    #[arg(long, default_value_t = 0)]
+    port: u16,
+    /// Delay added to every request, in milliseconds.
+    #[arg(long, default_value_t = 0)]
+    latency_ms: u64,
+    /// Answer 429 on every k-th request.
+    #[arg(long, value_name = "K", conflicts_with = "rate_limit_from")]
+    rate_limit_every: Option<u64>,
+    /// Answer 429 on a burst of requests starting at this request number (1-based)...
+    #[arg(long, value_name = "N", requires = "rate_limit_count")]
+    rate_limit_from: Option<u64>,
+    /// ... for this many requests.
+    #[arg(long, value_name = "COUNT", requires = "rate_limit_from")]
+    rate_limit_count: Option<u64>,
+    /// Retry-After value sent with each 429, in seconds.
+    #[arg(long, default_value_t = 1)]
+    retry_after_secs: u64,
+    /// Answer 502 with a plain-text body on every k-th request.
+    #[arg(long, value_name = "K")]
+    server_error_every: Option<u64>,
+    /// Truncate the body of every k-th response.
+    #[arg(long, value_name = "K")]
+    truncate_every: Option<u64>,
+    /// How to truncate: cut-json (honest Content-Length) or close-mid-body.
+    #[arg(long, value_enum, default_value_t = TruncateArg::CutJson)]
+    truncate_mode: TruncateArg,
+    /// Trickle the body of every k-th response.
+    #[arg(long, value_name = "K")]
+    slow_body_every: Option<u64>,
+    #[arg(long, default_value_t = 1024)]
+    slow_body_chunk_bytes: usize,
+    #[arg(long, default_value_t = 10)]
+    slow_body_delay_ms: u64,
+    /// What a public-only token gets for private fields: omitted keys or nulls.
+    #[arg(long, value_enum, default_value_t = PrivateArg::Omit)]
+    public_private_fields: PrivateArg,
+    /// Let a public-only token see people of every status (default: active only).
+    #[arg(long)]
+    public_sees_everyone: bool,
+    /// Let a public-only token read /api/job-roles (default: 403).
+    #[arg(long)]
+    public_job_roles: bool,
+    /// Token with public:read and private:read (default: derived from the seed).
+    #[arg(long, env = "HUMAANS_SIM_TOKEN_FULL", hide_env_values = true)]
+    token_full: Option<String>,
+    /// Token with public:read only (default: derived from the seed).
+    #[arg(long, env = "HUMAANS_SIM_TOKEN_PUBLIC_ONLY", hide_env_values = true)]
+    token_public_only: Option<String>,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum TruncateArg {
+    CutJson,
+    CloseMidBody,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum PrivateArg {
+    Omit,
+    Null,
+}
+
+impl ServeArgs {
+    fn config(&self) -> SimConfig {
+        let spec = self.company.spec();
+        let rate_limit = match (
+            self.rate_limit_every,
+            self.rate_limit_from,
+            self.rate_limit_count,
+        ) {
+            (Some(k), _, _) => Some(RateLimitWhen::Every(k)),
+            (None, Some(from), Some(count)) => Some(RateLimitWhen::Requests { from, count }),
+            _ => None,
+        };
+        let seed_tokens = Tokens::for_seed(spec.seed);
+        SimConfig {
+            people: spec.people,
+            seed: spec.seed,
+            as_of: spec.as_of,
+            unknown_status_permille: spec.unknown_status_permille,
+            bind: SocketAddr::new(self.host, self.port),
+            faults: Faults {
+                latency: Duration::from_millis(self.latency_ms),
+                rate_limit: rate_limit.map(|when| RateLimit {
+                    when,
+                    retry_after_secs: self.retry_after_secs,
+                }),
+                server_error_every: self.server_error_every,
+                truncate: self.truncate_every.map(|every| Truncate {
+                    every,
+                    mode: match self.truncate_mode {
+                        TruncateArg::CutJson => TruncateMode::CutJson,
+                        TruncateArg::CloseMidBody => TruncateMode::CloseMidBody,
+                    },
+                }),
+                slow_body: self.slow_body_every.map(|every| SlowBody {
+                    every,
+                    chunk_bytes: self.slow_body_chunk_bytes,
+                    chunk_delay: Duration::from_millis(self.slow_body_delay_ms),
+                }),
+            },
+            public_view: PublicView {
+                hide_non_active: !self.public_sees_everyone,
+                private_fields: match self.public_private_fields {
+                    PrivateArg::Omit => PrivateFields::Omit,
+                    PrivateArg::Null => PrivateFields::Null,
+                },
+                job_roles_need_private: !self.public_job_roles,
+            },
+            tokens: Some(Tokens {
+                full: self.token_full.clone().unwrap_or(seed_tokens.full),
+                public_only: self
+                    .token_public_only
+                    .clone()
+                    .unwrap_or(seed_tokens.public_only),
+            }),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct Listening<'a> {
+    url: &'a str,
+    tokens: ListeningTokens<'a>,
+}
+
+#[derive(Serialize)]
+struct ListeningTokens<'a> {
+    full: &'a str,
+    public_only: &'a str,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("HUMAANS_SIM_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    match cli.command {
+        Command::Truth(args) => match humaans_sim::truth(&args.spec()) {
+            Ok(truth) => {
+                println!(
+                    "{}",
+                    serde_json::to_string(&truth).expect("truth is plain numbers")
+                );
+                ExitCode::SUCCESS
+            }
+            Err(error) => {
+                eprintln!("humaans-sim: {error}");
+                ExitCode::from(EXIT_CONFIG)
+            }
+        },
+        Command::Serve(args) => {
+            let runtime = match tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(runtime) => runtime,
+                Err(error) => {
+                    eprintln!("humaans-sim: cannot start the async runtime: {error}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            match runtime.block_on(serve(args.config())) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(error @ (SimError::Spec(_) | SimError::Tokens)) => {
+                    eprintln!("humaans-sim: {error}");
+                    ExitCode::from(EXIT_CONFIG)
+                }
+                Err(error) => {
+                    eprintln!("humaans-sim: {error}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}
+
+async fn serve(config: SimConfig) -> Result<(), SimError> {
+    let sim = Simulator::start(config).await?;
+    let line = serde_json::to_string(&Listening {
+        url: sim.url(),
+        tokens: ListeningTokens {
+            full: &sim.tokens().full,
+            public_only: &sim.tokens().public_only,
+        },
+    })
+    .expect("plain strings");
+    {
+        let mut stdout = std::io::stdout().lock();
+        // If stdout is gone nobody can learn the URL, but the server can still be used.
+        let _ = writeln!(stdout, "{line}");
+        let _ = stdout.flush();
+    }
+    wait_for_stop().await;
+    tracing::info!("Stopping the Humaans simulator.");
+    sim.shutdown().await;
+    Ok(())
+}
+
+async fn wait_for_stop() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

@@ -1,0 +1,261 @@
+//! The HTTP server: [`Simulator`] runs the Humaans endpoints over a generated [`Company`].
+
+mod auth;
+pub(crate) mod config;
+mod error;
+mod faults;
+mod query;
+mod routes;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use self::auth::{Grant, PRIVATE_READ, PUBLIC_READ, TokenTable};
+use self::config::{Faults, PublicView, SimConfig, Tokens};
+use crate::company::{Company, SpecError};
+use crate::truth::Truth;
+
+/// Why a simulator could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum SimError {
+    #[error(transparent)]
+    Spec(#[from] SpecError),
+    #[error(
+        "cannot listen on {addr}: {source}; choose another --host/--port (port 0 picks a free one)"
+    )]
+    Bind {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(
+        "the two simulator tokens must differ and be non-empty (--token-full, --token-public-only)"
+    )]
+    Tokens,
+    #[error("company generation failed: {0}")]
+    Generation(String),
+}
+
+pub(crate) struct AppState {
+    company: Arc<Company>,
+    view: PublicView,
+    tokens: TokenTable,
+    faults: RwLock<Faults>,
+    requests: AtomicU64,
+    all_people: Vec<u32>,
+    public_people: Vec<u32>,
+    all_roles: Vec<u32>,
+    public_roles: Vec<u32>,
+}
+
+impl AppState {
+    fn faults(&self) -> Faults {
+        self.faults
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+}
+
+/// A running simulator. Dropping it stops the server too; [`Simulator::shutdown`] also
+/// waits for it.
+#[derive(Debug)]
+pub struct Simulator {
+    url: String,
+    addr: SocketAddr,
+    tokens: Tokens,
+    state: Arc<AppState>,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState")
+            .field("company", &self.company.id())
+            .field("people", &self.company.people().len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Simulator {
+    /// Generates the company `config` describes (on a blocking thread) and starts serving it.
+    pub async fn start(config: SimConfig) -> Result<Simulator, SimError> {
+        let spec = config.company_spec();
+        spec.validate()?;
+        let company = tokio::task::spawn_blocking(move || Company::generate(&spec))
+            .await
+            .map_err(|e| SimError::Generation(e.to_string()))??;
+        Self::start_with(Arc::new(company), config).await
+    }
+
+    /// Serves an already generated company (the `people`, `seed`, `as_of` and
+    /// `unknown_status_permille` of `config` are ignored; tokens still derive from the
+    /// company's seed unless given). Lets tests share one company between simulators.
+    pub async fn start_with(
+        company: Arc<Company>,
+        config: SimConfig,
+    ) -> Result<Simulator, SimError> {
+        let tokens = config
+            .tokens
+            .clone()
+            .unwrap_or_else(|| Tokens::for_seed(company.spec().seed));
+        if tokens.full.is_empty()
+            || tokens.public_only.is_empty()
+            || tokens.full == tokens.public_only
+        {
+            return Err(SimError::Tokens);
+        }
+        let (owner_full, owner_public) = company.owner_positions();
+        let mut id_rng = crate::rng::Rng::derive(company.spec().seed, 0x746F_6B69);
+        let grants = HashMap::from([
+            (
+                tokens.full.clone(),
+                Grant {
+                    id: id_rng.id(24),
+                    label: "Seat monitoring (full)",
+                    person_pos: owner_full,
+                    scopes: vec![PUBLIC_READ, PRIVATE_READ],
+                },
+            ),
+            (
+                tokens.public_only.clone(),
+                Grant {
+                    id: id_rng.id(24),
+                    label: "Seat monitoring (public only)",
+                    person_pos: owner_public,
+                    scopes: vec![PUBLIC_READ],
+                },
+            ),
+        ]);
+        let people = company.people();
+        let all_people: Vec<u32> = (0..people.len() as u32).collect();
+        let is_active = |p: usize| people[p].status.as_deref() == Some("active");
+        let public_people: Vec<u32> = if config.public_view.hide_non_active {
+            all_people
+                .iter()
+                .copied()
+                .filter(|&p| is_active(p as usize))
+                .collect()
+        } else {
+            all_people.clone()
+        };
+        let all_roles: Vec<u32> = (0..company.job_roles().len() as u32).collect();
+        let public_roles: Vec<u32> = all_roles
+            .iter()
+            .copied()
+            .filter(|&r| {
+                let role = &company.job_roles()[r as usize];
+                company.position(&role.person_id).is_some_and(is_active)
+            })
+            .collect();
+        let state = Arc::new(AppState {
+            company,
+            view: config.public_view.clone(),
+            tokens: TokenTable::new(grants),
+            faults: RwLock::new(config.faults.clone()),
+            requests: AtomicU64::new(0),
+            all_people,
+            public_people,
+            all_roles,
+            public_roles,
+        });
+
+        let listener = tokio::net::TcpListener::bind(config.bind)
+            .await
+            .map_err(|source| SimError::Bind {
+                addr: config.bind,
+                source,
+            })?;
+        let addr = listener.local_addr().map_err(|source| SimError::Bind {
+            addr: config.bind,
+            source,
+        })?;
+        let app = routes::router(state.clone()).layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            faults::inject,
+        ));
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            let served = axum::serve(listener, app)
+                .with_graceful_shutdown(async move {
+                    // A dropped sender stops the server as well.
+                    let _ = stopped.await;
+                })
+                .await;
+            if let Err(error) = served {
+                tracing::error!(%error, "The simulator's HTTP server stopped with an error.");
+            }
+        });
+        tracing::info!(%addr, people = state.company.people().len(), "Humaans simulator listening.");
+        Ok(Simulator {
+            url: format!("http://{addr}"),
+            addr,
+            tokens,
+            state,
+            stop: Some(stop),
+            task: Some(task),
+        })
+    }
+
+    /// Base URL without a trailing slash, e.g. `http://127.0.0.1:41234` (the API is under `/api`).
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+    pub fn tokens(&self) -> &Tokens {
+        &self.tokens
+    }
+    pub fn company(&self) -> &Arc<Company> {
+        &self.state.company
+    }
+    pub fn truth(&self) -> &Truth {
+        self.state.company.truth()
+    }
+    /// Requests received so far (faulted ones included).
+    pub fn requests(&self) -> u64 {
+        self.state.requests.load(Ordering::Relaxed)
+    }
+    /// Replaces the faults from the next request on. The request counter keeps running.
+    pub fn set_faults(&self, faults: Faults) {
+        *self
+            .state
+            .faults
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = faults;
+    }
+    /// Makes `token` answer 401 from now on. Returns false for a token the simulator never knew.
+    pub fn revoke_token(&self, token: &str) -> bool {
+        self.state.tokens.revoke(token)
+    }
+
+    /// Stops accepting connections and waits (at most 5 s) for open responses to finish.
+    pub async fn shutdown(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(mut task) = self.task.take()
+            && tokio::time::timeout(Duration::from_secs(5), &mut task)
+                .await
+                .is_err()
+        {
+            task.abort();
+        }
+    }
+}
+
+impl Drop for Simulator {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}

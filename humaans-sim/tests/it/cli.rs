@@ -1,0 +1,124 @@
+//! The `humaans-sim` binary: the truth command's exact shape, and serve's JSON line.
+
+use std::process::Stdio;
+
+use humaans_sim::CompanySpec;
+use serde_json::Value;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::Command;
+
+use crate::support::as_of;
+
+const BIN: &str = env!("CARGO_BIN_EXE_humaans-sim");
+
+#[tokio::test]
+async fn truth_prints_the_documented_shape() {
+    let output = Command::new(BIN)
+        .args([
+            "truth",
+            "--people",
+            "800",
+            "--seed",
+            "4",
+            "--as-of",
+            "2026-03-15",
+        ])
+        .output()
+        .await
+        .unwrap();
+    assert!(output.status.success());
+    let text = String::from_utf8(output.stdout).unwrap();
+    assert_eq!(text.lines().count(), 1);
+    let truth: Value = serde_json::from_str(&text).unwrap();
+    let keys = |v: &Value| {
+        let mut keys: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
+        keys.sort();
+        keys
+    };
+    assert_eq!(
+        keys(&truth["counts"]),
+        [
+            "active",
+            "inactive",
+            "leaving",
+            "offboarded",
+            "pre_hire",
+            "unknown"
+        ]
+    );
+    assert_eq!(
+        keys(&truth["inactive_reasons"]),
+        ["ended_not_offboarded", "never_verified"]
+    );
+    // The documented order, as printed.
+    let order = [
+        "\"counts\":{\"pre_hire\":",
+        "\"active\":",
+        "\"leaving\":",
+        "\"inactive\":",
+        "\"offboarded\":",
+        "\"unknown\":",
+        "},\"inactive_reasons\":{\"ended_not_offboarded\":",
+        "\"never_verified\":",
+    ];
+    let positions: Vec<usize> = order.iter().map(|key| text.find(key).expect(key)).collect();
+    assert!(positions.windows(2).all(|w| w[0] < w[1]), "{text}");
+    assert!(text.starts_with("{\"counts\":{\"pre_hire\":"));
+    let library = humaans_sim::truth(&CompanySpec::new(800, 4, as_of())).unwrap();
+    assert_eq!(truth, serde_json::to_value(&library).unwrap());
+}
+
+#[tokio::test]
+async fn bad_configuration_exits_64() {
+    let status = Command::new(BIN)
+        .args(["truth", "--people", "0"])
+        .status()
+        .await
+        .unwrap();
+    assert_eq!(status.code(), Some(64));
+}
+
+#[tokio::test]
+async fn serve_prints_one_json_line_then_serves() {
+    let mut child = Command::new(BIN)
+        .args([
+            "serve",
+            "--people",
+            "40",
+            "--seed",
+            "8",
+            "--port",
+            "0",
+            "--as-of",
+            "2026-03-15",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .await
+        .unwrap();
+    let hello: Value = serde_json::from_str(&line).unwrap();
+    let url = hello["url"].as_str().unwrap();
+    assert!(url.starts_with("http://127.0.0.1:"));
+    assert!(line.starts_with(r#"{"url":"#));
+    let tokens = &hello["tokens"];
+    let expected = humaans_sim::Tokens::for_seed(8);
+    assert_eq!(tokens["full"], expected.full.as_str());
+    assert_eq!(tokens["public_only"], expected.public_only.as_str());
+    let page: Value = reqwest::Client::new()
+        .get(format!("{url}/api/people"))
+        .bearer_auth(&expected.full)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(page["total"], 40);
+    child.kill().await.unwrap();
+}
