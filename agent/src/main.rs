@@ -1,1 +1,30 @@
-fn main() {}
+//! `seatbroker-agent`: parses the command line and runs [`seatbroker_agent::cli::run`].
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use seatbroker_agent::cli::{self, Cli, Exit};
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => {
+            let usage = error.use_stderr();
+            let _ = error.print();
+            // Help and version are not errors; a bad command line is a usage error (64).
+            return if usage { Exit::Config } else { Exit::Ok }.into();
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return Exit::Failure.into();
+        }
+    };
+    runtime.block_on(cli::run(cli)).into()
+}
