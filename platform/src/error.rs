@@ -14,14 +14,15 @@ use crate::store::StoreError;
 /// An error answered as `application/problem+json`.
 #[derive(Debug, Clone)]
 pub struct ApiProblem {
-    pub problem: Problem,
+    /// Boxed: the problem is large, and `Result<_, ApiProblem>` travels a lot.
+    pub problem: Box<Problem>,
     pub retry_after: Option<u32>,
 }
 
 impl ApiProblem {
     pub fn new(status: StatusCode, code: ErrorCode, detail: impl Into<String>) -> Self {
         Self {
-            problem: Problem::new(status.as_u16(), code, detail),
+            problem: Box::new(Problem::new(status.as_u16(), code, detail)),
             retry_after: None,
         }
     }
@@ -54,7 +55,11 @@ impl ApiProblem {
     /// does not leak internals; the error is logged here.
     pub fn from_store(error: &StoreError) -> Self {
         match error {
-            StoreError::NotFound { .. } => Self::new(StatusCode::NOT_FOUND, ErrorCode::NotFound, error.to_string()),
+            StoreError::NotFound { .. } => Self::new(
+                StatusCode::NOT_FOUND,
+                ErrorCode::NotFound,
+                error.to_string(),
+            ),
             _ if error.is_retriable() => {
                 tracing::warn!(%error, "Database busy or unreachable; asking the agent to retry.");
                 Self::new(
@@ -88,7 +93,7 @@ impl From<StoreError> for ApiProblem {
 impl From<Box<Problem>> for ApiProblem {
     fn from(problem: Box<Problem>) -> Self {
         Self {
-            problem: *problem,
+            problem,
             retry_after: None,
         }
     }
@@ -106,7 +111,7 @@ impl IntoResponse for ApiProblem {
         if let Some(secs) = self.retry_after {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
-        response.extensions_mut().insert(self.problem.code);
+        response.extensions_mut().insert(self.problem.code.clone());
         response
     }
 }

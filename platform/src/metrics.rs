@@ -104,7 +104,8 @@ impl Metrics {
     /// Counts an applied snapshot and how long applying it took.
     pub fn record_apply(&self, seats: usize, took: Duration) {
         self.snapshots_applied.fetch_add(1, Ordering::Relaxed);
-        self.seats_applied.fetch_add(seats as u64, Ordering::Relaxed);
+        self.seats_applied
+            .fetch_add(seats as u64, Ordering::Relaxed);
         self.apply_seconds_micros
             .fetch_add(took.as_micros() as u64, Ordering::Relaxed);
         let secs = took.as_secs_f64();
@@ -167,16 +168,48 @@ impl Metrics {
             }
         }
         let simple: [(&str, &str, &AtomicU64); 7] = [
-            ("seatbroker_parts_accepted_total", "Snapshot parts stored.", &self.parts_accepted),
-            ("seatbroker_parts_duplicate_total", "Snapshot parts received again (already stored).", &self.parts_duplicate),
-            ("seatbroker_part_bytes_total", "Compressed bytes of stored snapshot parts.", &self.part_bytes),
-            ("seatbroker_snapshots_applied_total", "Snapshots applied.", &self.snapshots_applied),
-            ("seatbroker_seats_applied_total", "Seats in applied snapshots.", &self.seats_applied),
-            ("seatbroker_enrollments_total", "Agents enrolled.", &self.enrollments),
-            ("seatbroker_heartbeats_total", "Agent heartbeats received.", &self.heartbeats),
+            (
+                "seatbroker_parts_accepted_total",
+                "Snapshot parts stored.",
+                &self.parts_accepted,
+            ),
+            (
+                "seatbroker_parts_duplicate_total",
+                "Snapshot parts received again (already stored).",
+                &self.parts_duplicate,
+            ),
+            (
+                "seatbroker_part_bytes_total",
+                "Compressed bytes of stored snapshot parts.",
+                &self.part_bytes,
+            ),
+            (
+                "seatbroker_snapshots_applied_total",
+                "Snapshots applied.",
+                &self.snapshots_applied,
+            ),
+            (
+                "seatbroker_seats_applied_total",
+                "Seats in applied snapshots.",
+                &self.seats_applied,
+            ),
+            (
+                "seatbroker_enrollments_total",
+                "Agents enrolled.",
+                &self.enrollments,
+            ),
+            (
+                "seatbroker_heartbeats_total",
+                "Agent heartbeats received.",
+                &self.heartbeats,
+            ),
         ];
         for (name, help, counter) in simple {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}", load(counter));
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}",
+                load(counter)
+            );
         }
         out.push_str("# HELP seatbroker_refusals_total Agent requests refused, by problem code.\n");
         out.push_str("# TYPE seatbroker_refusals_total counter\n");
@@ -192,10 +225,17 @@ impl Metrics {
         out.push_str("# HELP seatbroker_apply_seconds Time to apply one snapshot.\n");
         out.push_str("# TYPE seatbroker_apply_seconds histogram\n");
         for (bucket, bound) in self.apply_buckets.iter().zip(APPLY_BUCKETS) {
-            let _ = writeln!(out, "seatbroker_apply_seconds_bucket{{le=\"{bound}\"}} {}", load(bucket));
+            let _ = writeln!(
+                out,
+                "seatbroker_apply_seconds_bucket{{le=\"{bound}\"}} {}",
+                load(bucket)
+            );
         }
         let count = load(&self.snapshots_applied);
-        let _ = writeln!(out, "seatbroker_apply_seconds_bucket{{le=\"+Inf\"}} {count}");
+        let _ = writeln!(
+            out,
+            "seatbroker_apply_seconds_bucket{{le=\"+Inf\"}} {count}"
+        );
         let _ = writeln!(
             out,
             "seatbroker_apply_seconds_sum {}",

@@ -2,10 +2,10 @@
 
 use std::collections::HashSet;
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 use seatbroker_protocol::{
     AgentState, EnrollRequest, EnrollResponse, ErrorCode, SourceStatus, is_valid_id, limits,
     version,
@@ -40,8 +40,12 @@ pub(crate) async fn enroll(
 async fn handle(state: &AppState, request: EnrollRequest) -> Result<Response, ApiProblem> {
     version::negotiate(request.protocol_version)?;
     validate(&request).map_err(|detail| {
-        ApiProblem::new(StatusCode::UNPROCESSABLE_ENTITY, ErrorCode::BadRequest, detail)
-            .with_action("fix the agent's configuration and enroll again")
+        ApiProblem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            ErrorCode::BadRequest,
+            detail,
+        )
+        .with_action("fix the agent's configuration and enroll again")
     })?;
     let token_action = "create a new enrollment token in the console (Enrollment tokens) and run `seatbroker-agent enroll` with it";
     let enrolled = match state.store.enroll(&request).await? {
@@ -52,7 +56,9 @@ async fn handle(state: &AppState, request: EnrollRequest) -> Result<Response, Ap
                 ErrorCode::EnrollmentTokenInvalid,
                 "the enrollment token is not known to this platform",
             )
-            .with_action(format!("check the token was copied whole, or {token_action}")));
+            .with_action(format!(
+                "check the token was copied whole, or {token_action}"
+            )));
         }
         EnrollmentOutcome::TokenExpired => {
             return Err(ApiProblem::new(

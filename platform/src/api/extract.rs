@@ -41,7 +41,10 @@ fn json_problem(rejection: &JsonRejection) -> ApiProblem {
         JsonRejection::JsonDataError(error) => ApiProblem::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             ErrorCode::BadRequest,
-            format!("the JSON body does not have the expected shape: {}", error.body_text()),
+            format!(
+                "the JSON body does not have the expected shape: {}",
+                error.body_text()
+            ),
         )
         .with_action("fix the request; retrying it unchanged will fail again"),
         JsonRejection::JsonSyntaxError(error) => {
@@ -50,7 +53,10 @@ fn json_problem(rejection: &JsonRejection) -> ApiProblem {
         JsonRejection::BytesRejection(_) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
             too_large()
         }
-        other => ApiProblem::bad_request(format!("the request body cannot be read: {}", other.body_text())),
+        other => ApiProblem::bad_request(format!(
+            "the request body cannot be read: {}",
+            other.body_text()
+        )),
     }
 }
 
@@ -79,14 +85,19 @@ pub(crate) struct AuthedAgent(pub(crate) AgentRecord);
 impl FromRequestParts<AppState> for AuthedAgent {
     type Rejection = ApiProblem;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let unauthenticated = || {
             ApiProblem::new(
                 StatusCode::UNAUTHORIZED,
                 ErrorCode::Unauthenticated,
                 "the request has no valid Authorization header",
             )
-            .with_action("send Authorization: Bearer <agent credential>; enroll first if the agent has none")
+            .with_action(
+                "send Authorization: Bearer <agent credential>; enroll first if the agent has none",
+            )
         };
         let value = parts
             .headers
@@ -107,7 +118,9 @@ impl FromRequestParts<AppState> for AuthedAgent {
                 ErrorCode::InvalidCredential,
                 "the agent credential is unknown or was rotated",
             )
-            .with_action("enroll the agent again with `seatbroker-agent enroll` and a new enrollment token")),
+            .with_action(
+                "enroll the agent again with `seatbroker-agent enroll` and a new enrollment token",
+            )),
         }
     }
 }

@@ -56,10 +56,18 @@ fn status_of(agent: &AgentRecord, poll_after_secs: u32) -> StatusResponse {
             .map(|link| {
                 let view = link.agent_view();
                 let message = match view.state {
-                    SourceState::Pending => Some("waiting for an administrator to approve this source"),
-                    SourceState::Rejected => Some("an administrator rejected this source; it will not be uploaded"),
-                    SourceState::Revoked => Some("an administrator revoked this source; it will not be uploaded"),
-                    SourceState::Merged => Some("approved: continues an existing source; upload to source_id"),
+                    SourceState::Pending => {
+                        Some("waiting for an administrator to approve this source")
+                    }
+                    SourceState::Rejected => {
+                        Some("an administrator rejected this source; it will not be uploaded")
+                    }
+                    SourceState::Revoked => {
+                        Some("an administrator revoked this source; it will not be uploaded")
+                    }
+                    SourceState::Merged => {
+                        Some("approved: continues an existing source; upload to source_id")
+                    }
                     _ => None,
                 };
                 SourceStatus {
@@ -78,7 +86,10 @@ fn status_of(agent: &AgentRecord, poll_after_secs: u32) -> StatusResponse {
 }
 
 /// 403 for an agent that may not do anything but read its status.
-pub(crate) fn refuse_agent_state(agent: &AgentRecord, allow_pending: bool) -> Result<(), ApiProblem> {
+pub(crate) fn refuse_agent_state(
+    agent: &AgentRecord,
+    allow_pending: bool,
+) -> Result<(), ApiProblem> {
     match agent.state {
         AgentState::Approved => Ok(()),
         AgentState::Pending if allow_pending => Ok(()),
@@ -99,7 +110,9 @@ pub(crate) fn refuse_agent_state(agent: &AgentRecord, allow_pending: bool) -> Re
             ErrorCode::AgentRevoked,
             format!("agent {} was revoked", agent.id),
         )
-        .with_action("run `seatbroker-agent enroll` with a new enrollment token; the spool is kept")),
+        .with_action(
+            "run `seatbroker-agent enroll` with a new enrollment token; the spool is kept",
+        )),
     }
 }
 

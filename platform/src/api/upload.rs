@@ -61,8 +61,12 @@ pub(crate) async fn upload_part(
 }
 
 fn out_of_range(detail: String) -> ApiProblem {
-    ApiProblem::new(StatusCode::UNPROCESSABLE_ENTITY, ErrorCode::PartOutOfRange, detail)
-        .with_action("fix the agent's part numbering; this part will never be accepted")
+    ApiProblem::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        ErrorCode::PartOutOfRange,
+        detail,
+    )
+    .with_action("fix the agent's part numbering; this part will never be accepted")
 }
 
 /// Checks a part on its own and returns its decoded chunk.
@@ -101,7 +105,10 @@ fn check_part(path_id: &str, path_part: &str, upload: &UploadPart) -> Result<Vec
         return Err(ApiProblem::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             ErrorCode::PayloadInvalid,
-            format!("payload encoding {:?} is not supported", upload.encoding.as_str()),
+            format!(
+                "payload encoding {:?} is not supported",
+                upload.encoding.as_str()
+            ),
         )
         .with_action("upgrade the platform or send gzip+json"));
     }
@@ -124,7 +131,10 @@ fn check_part(path_id: &str, path_part: &str, upload: &UploadPart) -> Result<Vec
         other => ApiProblem::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             ErrorCode::ChecksumMismatch,
-            format!("snapshot {} part {}: {other}", upload.snapshot_id, upload.part),
+            format!(
+                "snapshot {} part {}: {other}",
+                upload.snapshot_id, upload.part
+            ),
         )
         .with_action("resend the part; it was damaged in transit"),
     })?;
@@ -136,7 +146,10 @@ fn check_part(path_id: &str, path_part: &str, upload: &UploadPart) -> Result<Vec
 
 fn is_checksum(value: &str) -> bool {
     value.strip_prefix("sha256:").is_some_and(|hex| {
-        hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        hex.len() == 64
+            && hex
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
     })
 }
 

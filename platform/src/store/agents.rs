@@ -135,7 +135,10 @@ fn agent_from_row(row: &AnyRow) -> Result<AgentRecord, StoreError> {
 
 /// A new credential for `agent_id`: `sbk_<agent_id>_<32 random bytes, base64url>`.
 fn new_credential(agent_id: &str) -> Secret {
-    Secret::new(format!("{CREDENTIAL_PREFIX}{agent_id}_{}", random_token(32)))
+    Secret::new(format!(
+        "{CREDENTIAL_PREFIX}{agent_id}_{}",
+        random_token(32)
+    ))
 }
 
 impl Store {
@@ -311,14 +314,12 @@ impl Store {
         state: Option<AgentState>,
     ) -> Result<Vec<AgentRecord>, StoreError> {
         let rows = match &state {
-            Some(state) => {
-                sqlx::query(&format!(
-                    "SELECT {AGENT_COLUMNS} FROM agents WHERE state = $1 ORDER BY enrolled_at DESC, id"
-                ))
-                .bind(state.as_str())
-                .fetch_all(self.pool())
-                .await?
-            }
+            Some(state) => sqlx::query(&format!(
+                "SELECT {AGENT_COLUMNS} FROM agents WHERE state = $1 ORDER BY enrolled_at DESC, id"
+            ))
+            .bind(state.as_str())
+            .fetch_all(self.pool())
+            .await?,
             None => {
                 sqlx::query(&format!(
                     "SELECT {AGENT_COLUMNS} FROM agents ORDER BY enrolled_at DESC, id"
@@ -345,7 +346,10 @@ impl Store {
         Ok(agents)
     }
 
-    pub(crate) async fn links_of_agent(&self, agent_id: &str) -> Result<Vec<LinkRecord>, StoreError> {
+    pub(crate) async fn links_of_agent(
+        &self,
+        agent_id: &str,
+    ) -> Result<Vec<LinkRecord>, StoreError> {
         let rows = sqlx::query(&format!(
             "SELECT {LINK_COLUMNS} FROM agent_sources l JOIN agents a ON a.id = l.agent_id \
              WHERE l.agent_id = $1 ORDER BY l.created_at, l.local_name"
@@ -358,8 +362,14 @@ impl Store {
 
     /// Approves a pending (or previously rejected) agent.
     pub async fn approve_agent(&self, actor: &str, id: &str) -> Result<(), StoreError> {
-        self.decide_agent(actor, id, AgentState::Approved, &["pending", "rejected"], None)
-            .await
+        self.decide_agent(
+            actor,
+            id,
+            AgentState::Approved,
+            &["pending", "rejected"],
+            None,
+        )
+        .await
     }
 
     /// Rejects a pending agent: it can never upload; its sources stay pending.
@@ -466,8 +476,15 @@ impl Store {
         if updated == 0 {
             return Err(StoreError::not_found("agent", id));
         }
-        audit::write(&mut tx, now, actor, "agent.rotate_credential", id, &serde_json::json!({}))
-            .await?;
+        audit::write(
+            &mut tx,
+            now,
+            actor,
+            "agent.rotate_credential",
+            id,
+            &serde_json::json!({}),
+        )
+        .await?;
         tx.commit().await?;
         Ok(credential)
     }
@@ -479,8 +496,9 @@ impl Store {
         heartbeat: &Heartbeat,
     ) -> Result<(), StoreError> {
         let now = self.now();
-        let json = serde_json::to_string(heartbeat)
-            .map_err(|error| StoreError::Corrupt(format!("heartbeat does not serialize: {error}")))?;
+        let json = serde_json::to_string(heartbeat).map_err(|error| {
+            StoreError::Corrupt(format!("heartbeat does not serialize: {error}"))
+        })?;
         sqlx::query(
             "UPDATE agents SET last_heartbeat_at = $1, last_seen_at = $1, spool_snapshots = $2, \
              spool_bytes = $3, last_error = $4, heartbeat_json = $5, agent_version = $6 WHERE id = $7",

@@ -109,11 +109,7 @@ impl SeatRow {
 }
 
 /// Checks a decoded payload against the link it was uploaded for.
-fn validate(
-    payload: &SnapshotPayload,
-    local_name: &str,
-    tenant_id: &str,
-) -> Result<(), String> {
+fn validate(payload: &SnapshotPayload, local_name: &str, tenant_id: &str) -> Result<(), String> {
     if payload.local_source != local_name {
         return Err(format!(
             "the snapshot is of local source {:?} but was uploaded for {:?}",
@@ -147,10 +143,10 @@ fn validate(
             &seat.department,
             &seat.manager_id,
         ];
-        if fields
-            .iter()
-            .any(|f| f.as_ref().is_some_and(|v| v.chars().count() > MAX_FIELD_CHARS))
-            || seat.status.as_str().len() > 64
+        if fields.iter().any(|f| {
+            f.as_ref()
+                .is_some_and(|v| v.chars().count() > MAX_FIELD_CHARS)
+        }) || seat.status.as_str().len() > 64
             || seat.state.as_str().len() > 64
         {
             return Err(format!(
@@ -238,10 +234,12 @@ impl Store {
             part_count: row.try_get("part_count")?,
             snapshot_checksum: row.try_get("snapshot_checksum")?,
         };
-        let parts = sqlx::query("SELECT part, bytes FROM snapshot_parts WHERE snapshot_id = $1 ORDER BY part")
-            .bind(snapshot_id)
-            .fetch_all(&mut *tx)
-            .await?;
+        let parts = sqlx::query(
+            "SELECT part, bytes FROM snapshot_parts WHERE snapshot_id = $1 ORDER BY part",
+        )
+        .bind(snapshot_id)
+        .fetch_all(&mut *tx)
+        .await?;
         if i64::try_from(parts.len()).unwrap_or(i64::MAX) != snap.part_count {
             tx.rollback().await?;
             return Ok(ApplyResult::Incomplete);
@@ -297,7 +295,9 @@ impl Store {
                             "snapshot {snapshot_id}: {error}; the snapshot was discarded, upload all its parts again"
                         ))
                     }
-                    other => PartRefusal::PayloadInvalid(format!("snapshot {snapshot_id}: {other}")),
+                    other => {
+                        PartRefusal::PayloadInvalid(format!("snapshot {snapshot_id}: {other}"))
+                    }
                 };
                 discard(&mut tx, snapshot_id).await?;
                 tx.commit().await?;

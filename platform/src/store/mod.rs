@@ -41,7 +41,9 @@ use sha2::{Digest, Sha256};
 use sqlx::any::AnyPoolOptions;
 use sqlx::{Any, AnyPool, Transaction};
 
-pub use agents::{AgentRecord, AgentSourceView, CREDENTIAL_PREFIX, EnrolledAgent, EnrollmentOutcome};
+pub use agents::{
+    AgentRecord, AgentSourceView, CREDENTIAL_PREFIX, EnrolledAgent, EnrollmentOutcome,
+};
 pub use apply::{ApplyReport, ApplyResult};
 pub use audit::AuditEntry;
 pub use snapshots::{PartOutcome, PartRefusal, ReceivedPart};
@@ -62,13 +64,17 @@ pub enum StoreError {
         "unsupported database URL scheme in {url:?}: use sqlite://PATH or postgres://USER@HOST/DB"
     )]
     UnsupportedUrl { url: String },
-    #[error("cannot connect to the database at {url}: {source}; check that it is running and the URL is right")]
+    #[error(
+        "cannot connect to the database at {url}: {source}; check that it is running and the URL is right"
+    )]
     Connect {
         url: String,
         #[source]
         source: sqlx::Error,
     },
-    #[error("cannot migrate the database schema: {0}; the database may belong to a newer platform release")]
+    #[error(
+        "cannot migrate the database schema: {0}; the database may belong to a newer platform release"
+    )]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
@@ -88,13 +94,15 @@ impl StoreError {
     pub fn is_retriable(&self) -> bool {
         match self {
             Self::Connect { .. } => true,
-            Self::Database(error) => matches!(
-                error,
-                sqlx::Error::Io(_)
-                    | sqlx::Error::PoolTimedOut
-                    | sqlx::Error::PoolClosed
-                    | sqlx::Error::WorkerCrashed
-            ) || is_busy(error),
+            Self::Database(error) => {
+                matches!(
+                    error,
+                    sqlx::Error::Io(_)
+                        | sqlx::Error::PoolTimedOut
+                        | sqlx::Error::PoolClosed
+                        | sqlx::Error::WorkerCrashed
+                ) || is_busy(error)
+            }
             _ => false,
         }
     }
@@ -168,21 +176,23 @@ impl Store {
             });
         };
         let options = match backend {
-            Backend::Sqlite => AnyPoolOptions::new()
-                .max_connections(4)
-                .after_connect(|conn, _meta| {
-                    Box::pin(async move {
-                        for pragma in [
-                            "PRAGMA journal_mode = WAL",
-                            "PRAGMA busy_timeout = 30000",
-                            "PRAGMA foreign_keys = ON",
-                            "PRAGMA synchronous = NORMAL",
-                        ] {
-                            sqlx::query(pragma).execute(&mut *conn).await?;
-                        }
-                        Ok(())
+            Backend::Sqlite => {
+                AnyPoolOptions::new()
+                    .max_connections(4)
+                    .after_connect(|conn, _meta| {
+                        Box::pin(async move {
+                            for pragma in [
+                                "PRAGMA journal_mode = WAL",
+                                "PRAGMA busy_timeout = 30000",
+                                "PRAGMA foreign_keys = ON",
+                                "PRAGMA synchronous = NORMAL",
+                            ] {
+                                sqlx::query(pragma).execute(&mut *conn).await?;
+                            }
+                            Ok(())
+                        })
                     })
-                }),
+            }
             Backend::Postgres => AnyPoolOptions::new().max_connections(16),
         };
         let pool = options

@@ -33,7 +33,10 @@ pub enum PartRefusal {
     /// Same id, different content or metadata, or another agent's snapshot id.
     Conflict(String),
     /// Not newer than the last snapshot applied for this agent's source.
-    Stale { sequence: u64, last_applied: i64 },
+    Stale {
+        sequence: u64,
+        last_applied: i64,
+    },
     /// The assembled snapshot does not match its checksum.
     ChecksumMismatch(String),
     /// The assembled payload does not decode or fails validation.
@@ -194,7 +197,7 @@ impl Store {
             SourceState::Revoked => Some(PartRefusal::SourceRevoked),
             _ => Some(PartRefusal::SourcePending),
         }
-        .or_else(|| match source_state.as_deref() {
+        .or(match source_state.as_deref() {
             Some("approved") => None,
             _ => Some(PartRefusal::SourceRevoked),
         });

@@ -259,8 +259,7 @@ impl Store {
         let now = self.now();
         let mut tx = self.begin_write().await?;
         let link = pending_link(&mut tx, link_id).await?;
-        if link.state == SourceState::Merged && link.source_id.as_deref() == Some(into_source_id)
-        {
+        if link.state == SourceState::Merged && link.source_id.as_deref() == Some(into_source_id) {
             tx.rollback().await?;
             return self
                 .get_source(into_source_id)
@@ -270,11 +269,13 @@ impl Store {
         if link.state != SourceState::Pending {
             return Err(already_decided(&link));
         }
-        let target = sqlx::query(&format!("SELECT {SOURCE_COLUMNS} FROM sources WHERE id = $1"))
-            .bind(into_source_id)
-            .fetch_optional(&mut *tx)
-            .await?
-            .ok_or_else(|| StoreError::not_found("source", into_source_id))?;
+        let target = sqlx::query(&format!(
+            "SELECT {SOURCE_COLUMNS} FROM sources WHERE id = $1"
+        ))
+        .bind(into_source_id)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or_else(|| StoreError::not_found("source", into_source_id))?;
         let target = source_from_row(&target)?;
         if target.state != "approved" {
             return Err(StoreError::InvalidState(format!(
@@ -285,7 +286,13 @@ impl Store {
         if target.kind != link.kind || target.tenant_id != link.tenant_id {
             return Err(StoreError::InvalidState(format!(
                 "source {:?} reads {} tenant {:?} but source {} ({}) is {} tenant {:?}; only the same tenant can be merged",
-                link.local_name, link.kind, link.tenant_id, target.id, target.name, target.kind, target.tenant_id
+                link.local_name,
+                link.kind,
+                link.tenant_id,
+                target.id,
+                target.name,
+                target.kind,
+                target.tenant_id
             )));
         }
         sqlx::query(
@@ -435,10 +442,12 @@ impl Store {
     }
 
     pub async fn get_source(&self, id: &str) -> Result<Option<SourceRecord>, StoreError> {
-        let row = sqlx::query(&format!("SELECT {SOURCE_COLUMNS} FROM sources WHERE id = $1"))
-            .bind(id)
-            .fetch_optional(self.pool())
-            .await?;
+        let row = sqlx::query(&format!(
+            "SELECT {SOURCE_COLUMNS} FROM sources WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(self.pool())
+        .await?;
         row.as_ref().map(source_from_row).transpose()
     }
 

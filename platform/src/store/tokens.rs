@@ -16,7 +16,9 @@ use seatbroker_protocol::Secret;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::{Store, StoreError, audit, hash_secret, new_id, parse_opt_ts, parse_ts, random_token, ts};
+use super::{
+    Store, StoreError, audit, hash_secret, new_id, parse_opt_ts, parse_ts, random_token, ts,
+};
 
 /// Prefix of every enrollment token, so a leaked one is recognisable.
 pub const TOKEN_PREFIX: &str = "sbe_";
@@ -190,8 +192,15 @@ impl Store {
             .bind(id)
             .execute(&mut *tx)
             .await?;
-            audit::write(&mut tx, now, actor, "token.revoke", id, &serde_json::json!({}))
-                .await?;
+            audit::write(
+                &mut tx,
+                now,
+                actor,
+                "token.revoke",
+                id,
+                &serde_json::json!({}),
+            )
+            .await?;
         }
         tx.commit().await?;
         Ok(())

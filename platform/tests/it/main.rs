@@ -6,8 +6,6 @@
 //! database `sb_test_<random>` and drops it afterwards. Override the server with
 //! `SEATBROKER_TEST_POSTGRES=postgres://user@host:port`.
 
-use std::future::Future;
-
 use chrono::{DateTime, NaiveDate, Utc};
 use seatbroker_platform::store::{Clock, Store};
 use seatbroker_protocol::{
@@ -104,9 +102,10 @@ impl Drop for TestDb {
                     .unwrap();
                 runtime.block_on(async move {
                     if let Ok(mut admin) = sqlx::PgConnection::connect(&admin_url).await {
-                        let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                            .execute(&mut admin)
-                            .await;
+                        let _ =
+                            sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                                .execute(&mut admin)
+                                .await;
                     }
                 });
             })
@@ -135,15 +134,6 @@ macro_rules! on_both_backends {
 
 mod api;
 mod store;
-
-/// Runs `f` on a SQLite store only (for tests of the API layer).
-pub(crate) async fn with_sqlite<F, Fut>(f: F)
-where
-    F: FnOnce(TestDb) -> Fut,
-    Fut: Future<Output = ()>,
-{
-    f(TestDb::sqlite().await).await;
-}
 
 pub(crate) fn enroll_request(token: &Secret, sources: &[(&str, &str)]) -> EnrollRequest {
     EnrollRequest {
@@ -174,7 +164,10 @@ pub(crate) fn seat(person_id: &str, state: SeatState) -> SeatRecord {
         SeatState::Leaving => (PersonStatus::Active, Some(SeatReason::EndDateWithinWindow)),
         SeatState::Inactive => (PersonStatus::Active, Some(SeatReason::NeverVerified)),
         SeatState::Offboarded => (PersonStatus::Offboarded, Some(SeatReason::Offboarded)),
-        _ => (PersonStatus::Other("weird".to_owned()), Some(SeatReason::UnknownStatus)),
+        _ => (
+            PersonStatus::Other("weird".to_owned()),
+            Some(SeatReason::UnknownStatus),
+        ),
     };
     SeatRecord {
         person_id: person_id.to_owned(),
@@ -261,5 +254,7 @@ pub(crate) fn parts(
 
 /// `n` people `p0000`... all active.
 pub(crate) fn people(n: usize) -> Vec<SeatRecord> {
-    (0..n).map(|i| seat(&format!("p{i:04}"), SeatState::Active)).collect()
+    (0..n)
+        .map(|i| seat(&format!("p{i:04}"), SeatState::Active))
+        .collect()
 }

@@ -16,7 +16,11 @@ async fn enroll(store: &Store, sources: &[(&str, &str)]) -> EnrolledAgent {
         .create_enrollment_token("admin", "test", None, None)
         .await
         .unwrap();
-    match store.enroll(&enroll_request(&token.token, sources)).await.unwrap() {
+    match store
+        .enroll(&enroll_request(&token.token, sources))
+        .await
+        .unwrap()
+    {
         EnrollmentOutcome::Enrolled(agent) => agent,
         other => panic!("enrollment failed: {other:?}"),
     }
@@ -99,21 +103,28 @@ async fn current(store: &Store, source_id: &str) -> Vec<(String, String, Option<
 
 /// (person_id, state, open?) of the history of a source, in insertion order.
 async fn history(store: &Store, source_id: &str) -> Vec<(String, String, bool)> {
-    sqlx::query("SELECT person_id, state, valid_to FROM seat_history WHERE source_id = $1 ORDER BY id")
-        .bind(source_id)
-        .fetch_all(store.pool())
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| (r.get(0), r.get(1), r.get::<Option<String>, _>(2).is_none()))
-        .collect()
+    sqlx::query(
+        "SELECT person_id, state, valid_to FROM seat_history WHERE source_id = $1 ORDER BY id",
+    )
+    .bind(source_id)
+    .fetch_all(store.pool())
+    .await
+    .unwrap()
+    .iter()
+    .map(|r| (r.get(0), r.get(1), r.get::<Option<String>, _>(2).is_none()))
+    .collect()
 }
 
 on_both_backends!(enrollment_tokens, enrollment_tokens_body);
 async fn enrollment_tokens_body(db: TestDb) {
     let store = &db.store;
     let limited = store
-        .create_enrollment_token("admin", "two uses", Some(t0() + Duration::hours(1)), Some(2))
+        .create_enrollment_token(
+            "admin",
+            "two uses",
+            Some(t0() + Duration::hours(1)),
+            Some(2),
+        )
         .await
         .unwrap();
     assert!(limited.token.expose().starts_with("sbe_"));
@@ -132,7 +143,12 @@ async fn enrollment_tokens_body(db: TestDb) {
     let EnrollmentOutcome::Enrolled(first) = first else {
         panic!("first enrollment refused: {first:?}")
     };
-    assert!(first.credential.expose().starts_with(&format!("sbk_{}_", first.agent_id)));
+    assert!(
+        first
+            .credential
+            .expose()
+            .starts_with(&format!("sbk_{}_", first.agent_id))
+    );
     assert_eq!(first.links.len(), 1);
     assert_eq!(first.links[0].state, SourceState::Pending);
     // A reinstall (same install id) is a new agent.
@@ -152,8 +168,14 @@ async fn enrollment_tokens_body(db: TestDb) {
         };
         assert_eq!(got, expected);
     };
-    check(store.enroll(&request(&limited.token)).await.unwrap(), "exhausted");
-    check(store.enroll(&request(&revoked.token)).await.unwrap(), "revoked");
+    check(
+        store.enroll(&request(&limited.token)).await.unwrap(),
+        "exhausted",
+    );
+    check(
+        store.enroll(&request(&revoked.token)).await.unwrap(),
+        "revoked",
+    );
     let bogus = seatbroker_protocol::Secret::new("sbe_nope");
     check(store.enroll(&request(&bogus)).await.unwrap(), "invalid");
     let expiring = store
@@ -161,7 +183,10 @@ async fn enrollment_tokens_body(db: TestDb) {
         .await
         .unwrap();
     db.clock.set(t0() + Duration::minutes(10));
-    check(store.enroll(&request(&expiring.token)).await.unwrap(), "expired");
+    check(
+        store.enroll(&request(&expiring.token)).await.unwrap(),
+        "expired",
+    );
 
     // Revoking the token does not touch agents enrolled with it.
     store
@@ -174,12 +199,24 @@ async fn enrollment_tokens_body(db: TestDb) {
         .unwrap()
         .expect("credential still valid");
     assert_eq!(agent.state, AgentState::Pending);
-    assert_eq!(agent.enrolled_with_token.as_deref(), Some(limited.record.id.as_str()));
+    assert_eq!(
+        agent.enrolled_with_token.as_deref(),
+        Some(limited.record.id.as_str())
+    );
 
     let tokens = store.list_enrollment_tokens().await.unwrap();
-    let states: Vec<_> = tokens.iter().map(|t| (t.label.as_str(), t.state, t.uses)).collect();
-    assert!(states.contains(&("two uses", TokenState::Revoked, 2)), "{states:?}");
-    assert!(states.contains(&("short", TokenState::Expired, 0)), "{states:?}");
+    let states: Vec<_> = tokens
+        .iter()
+        .map(|t| (t.label.as_str(), t.state, t.uses))
+        .collect();
+    assert!(
+        states.contains(&("two uses", TokenState::Revoked, 2)),
+        "{states:?}"
+    );
+    assert!(
+        states.contains(&("short", TokenState::Expired, 0)),
+        "{states:?}"
+    );
     let actions: Vec<String> = store
         .list_audit(100, None)
         .await
@@ -203,7 +240,11 @@ async fn agent_decisions_body(db: TestDb) {
         (&["approve", "reject"], &[true, false], AgentState::Approved),
         (&["approve", "approve"], &[true, true], AgentState::Approved),
         (&["revoke", "approve"], &[true, false], AgentState::Revoked),
-        (&["approve", "revoke", "revoke"], &[true, true, true], AgentState::Revoked),
+        (
+            &["approve", "revoke", "revoke"],
+            &[true, true, true],
+            AgentState::Revoked,
+        ),
     ];
     for (ops, ok, expected) in cases {
         let agent = enroll(store, &[("hr", "acme")]).await;
@@ -211,7 +252,11 @@ async fn agent_decisions_body(db: TestDb) {
             let result = match *op {
                 "approve" => store.approve_agent("admin", &agent.agent_id).await,
                 "reject" => store.reject_agent("admin", &agent.agent_id).await,
-                _ => store.revoke_agent("admin", &agent.agent_id, Some("lost laptop")).await,
+                _ => {
+                    store
+                        .revoke_agent("admin", &agent.agent_id, Some("lost laptop"))
+                        .await
+                }
             };
             assert_eq!(result.is_ok(), *ok, "{ops:?}: {op} gave {result:?}");
             if let Err(error) = result {
@@ -232,21 +277,47 @@ async fn agent_decisions_body(db: TestDb) {
         .rotate_agent_credential("admin", &agent.agent_id)
         .await
         .unwrap();
-    assert!(store.authenticate_agent(agent.credential.expose()).await.unwrap().is_none());
-    let found = store.authenticate_agent(new.expose()).await.unwrap().unwrap();
+    assert!(
+        store
+            .authenticate_agent(agent.credential.expose())
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let found = store
+        .authenticate_agent(new.expose())
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(found.id, agent.agent_id);
     assert_eq!(found.links.len(), 1);
 
     // Sources of a rejected agent cannot be approved.
     let rejected = enroll(store, &[("hr", "acme")]).await;
-    store.reject_agent("admin", &rejected.agent_id).await.unwrap();
+    store
+        .reject_agent("admin", &rejected.agent_id)
+        .await
+        .unwrap();
     assert!(matches!(
-        store.approve_source_as_new("admin", &rejected.links[0].id, None).await,
+        store
+            .approve_source_as_new("admin", &rejected.links[0].id, None)
+            .await,
         Err(StoreError::InvalidState(_))
     ));
-    assert!(store.list_pending_links().await.unwrap().iter().all(|l| l.agent_id != rejected.agent_id));
+    assert!(
+        store
+            .list_pending_links()
+            .await
+            .unwrap()
+            .iter()
+            .all(|l| l.agent_id != rejected.agent_id)
+    );
     let pending = store.list_agents(Some(AgentState::Pending)).await.unwrap();
-    assert!(pending.iter().any(|a| a.id == agent.agent_id && a.links.len() == 1));
+    assert!(
+        pending
+            .iter()
+            .any(|a| a.id == agent.agent_id && a.links.len() == 1)
+    );
 
     let audit = store.list_audit(500, None).await.unwrap();
     assert!(audit.iter().any(|e| e.action == "agent.revoke"
@@ -263,29 +334,67 @@ async fn apply_tracks_changes_body(db: TestDb) {
     let day1 = t0();
     let day2 = t0() + Duration::days(1);
 
-    let s1 = payload("hr", "acme", day1, vec![
-        seat("a", SeatState::Active),
-        seat("b", SeatState::Active),
-        seat("c", SeatState::PreHire),
-    ]);
+    let s1 = payload(
+        "hr",
+        "acme",
+        day1,
+        vec![
+            seat("a", SeatState::Active),
+            seat("b", SeatState::Active),
+            seat("c", SeatState::PreHire),
+        ],
+    );
     let report = apply(store, id, &s1, "snap1", &source, 1).await;
-    assert_eq!((report.people, report.added, report.state_changes, report.removed), (3, 3, 3, 0));
-    assert_eq!(count(store, "SELECT COUNT(*) FROM snapshot_parts").await, 0, "parts are deleted after apply");
+    assert_eq!(
+        (
+            report.people,
+            report.added,
+            report.state_changes,
+            report.removed
+        ),
+        (3, 3, 3, 0)
+    );
+    assert_eq!(
+        count(store, "SELECT COUNT(*) FROM snapshot_parts").await,
+        0,
+        "parts are deleted after apply"
+    );
 
     // a becomes inactive, b changes title only, c disappears, d appears.
     let mut b = seat("b", SeatState::Active);
     b.job_title = Some("Manager".to_owned());
-    let s2 = payload("hr", "acme", day2, vec![seat("a", SeatState::Inactive), b.clone(), seat("d", SeatState::Active)]);
+    let s2 = payload(
+        "hr",
+        "acme",
+        day2,
+        vec![
+            seat("a", SeatState::Inactive),
+            b.clone(),
+            seat("d", SeatState::Active),
+        ],
+    );
     let report = apply(store, id, &s2, "snap2", &source, 2).await;
     assert_eq!(
-        (report.added, report.updated, report.state_changes, report.removed),
+        (
+            report.added,
+            report.updated,
+            report.state_changes,
+            report.removed
+        ),
         (1, 2, 2, 1)
     );
-    assert_eq!(current(store, &source).await, vec![
-        ("a".to_owned(), "inactive".to_owned(), Some("never_verified".to_owned())),
-        ("b".to_owned(), "active".to_owned(), None),
-        ("d".to_owned(), "active".to_owned(), None),
-    ]);
+    assert_eq!(
+        current(store, &source).await,
+        vec![
+            (
+                "a".to_owned(),
+                "inactive".to_owned(),
+                Some("never_verified".to_owned())
+            ),
+            ("b".to_owned(), "active".to_owned(), None),
+            ("d".to_owned(), "active".to_owned(), None),
+        ]
+    );
     let s = |p: &str, st: &str, open: bool| (p.to_owned(), st.to_owned(), open);
     let expected_history = vec![
         s("a", "active", false),
@@ -297,25 +406,67 @@ async fn apply_tracks_changes_body(db: TestDb) {
     assert_eq!(history(store, &source).await, expected_history);
 
     // The same content again, later on day 2: no history rows, the day's summary moves on.
-    let s3 = payload("hr", "acme", day2 + Duration::hours(3), vec![seat("a", SeatState::Inactive), b, seat("d", SeatState::Active)]);
+    let s3 = payload(
+        "hr",
+        "acme",
+        day2 + Duration::hours(3),
+        vec![
+            seat("a", SeatState::Inactive),
+            b,
+            seat("d", SeatState::Active),
+        ],
+    );
     let report = apply(store, id, &s3, "snap3", &source, 3).await;
-    assert_eq!((report.added, report.updated, report.state_changes, report.removed), (0, 0, 0, 0));
-    assert_eq!(history(store, &source).await, expected_history, "history rows only on change");
+    assert_eq!(
+        (
+            report.added,
+            report.updated,
+            report.state_changes,
+            report.removed
+        ),
+        (0, 0, 0, 0)
+    );
+    assert_eq!(
+        history(store, &source).await,
+        expected_history,
+        "history rows only on change"
+    );
 
     let days = sqlx::query("SELECT day, snapshot_id, people, active, inactive, billable, in_use, inactive_never_verified, findings FROM daily_summaries WHERE source_id = $1 ORDER BY day")
         .bind(&source)
         .fetch_all(store.pool())
         .await
         .unwrap();
-    let days: Vec<(String, String, i64, i64, i64, i64, i64, i64, i64)> = days
+    // (day, snapshot, [people, active, inactive, billable, in_use, never_verified, findings])
+    let days: Vec<(String, String, Vec<i64>)> = days
         .iter()
-        .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4), r.get(5), r.get(6), r.get(7), r.get(8)))
+        .map(|r| {
+            (
+                r.get(0),
+                r.get(1),
+                (2..9).map(|i| r.get::<i64, _>(i)).collect(),
+            )
+        })
         .collect();
-    assert_eq!(days, vec![
-        ("2025-06-02".to_owned(), "snap1".to_owned(), 3, 2, 0, 2, 2, 0, 3),
-        ("2025-06-03".to_owned(), "snap3".to_owned(), 3, 2, 1, 3, 2, 1, 3),
-    ]);
-    assert_eq!(count(store, "SELECT COUNT(*) FROM findings_current").await, 3);
+    assert_eq!(
+        days,
+        vec![
+            (
+                "2025-06-02".to_owned(),
+                "snap1".to_owned(),
+                vec![3, 2, 0, 2, 2, 0, 3]
+            ),
+            (
+                "2025-06-03".to_owned(),
+                "snap3".to_owned(),
+                vec![3, 2, 1, 3, 2, 1, 3]
+            ),
+        ]
+    );
+    assert_eq!(
+        count(store, "SELECT COUNT(*) FROM findings_current").await,
+        3
+    );
 
     let sources = store.list_sources().await.unwrap();
     assert_eq!(sources.len(), 1);
@@ -336,7 +487,11 @@ async fn idempotency_and_refusals_body(db: TestDb) {
     let id = &agent.agent_id;
     let big = payload("hr", "acme", t0(), people(400));
     let snapshot = parts(&big, "multi", &source, 5, 512);
-    assert!(snapshot.len() >= 3, "need several parts, got {}", snapshot.len());
+    assert!(
+        snapshot.len() >= 3,
+        "need several parts, got {}",
+        snapshot.len()
+    );
 
     let send = |n: usize| {
         let part = snapshot[n].clone();
@@ -346,11 +501,18 @@ async fn idempotency_and_refusals_body(db: TestDb) {
         }
     };
     let stored = |outcome: PartOutcome| match outcome {
-        PartOutcome::Stored(received) => (received.outcome, received.parts_received, received.snapshot_applied),
+        PartOutcome::Stored(received) => (
+            received.outcome,
+            received.parts_received,
+            received.snapshot_applied,
+        ),
         PartOutcome::Refused(refusal) => panic!("refused: {refusal:?}"),
     };
     assert_eq!(stored(send(0).await), (UploadOutcome::Accepted, 1, false));
-    assert_eq!(stored(send(0).await), (UploadOutcome::AlreadyHave, 1, false));
+    assert_eq!(
+        stored(send(0).await),
+        (UploadOutcome::AlreadyHave, 1, false)
+    );
 
     // Same part, other bytes → conflict; other metadata → conflict; nothing stored.
     let mut other = snapshot[1].clone();
@@ -405,7 +567,13 @@ async fn idempotency_and_refusals_body(db: TestDb) {
     let old = payload("hr", "acme", t0(), people(2));
     for (snapshot_id, sequence) in [("older", 4), ("same", 5)] {
         let outcomes = upload(store, id, &old, snapshot_id, &source, sequence).await;
-        assert_eq!(refusal(&outcomes), PartRefusal::Stale { sequence, last_applied: 5 });
+        assert_eq!(
+            refusal(&outcomes),
+            PartRefusal::Stale {
+                sequence,
+                last_applied: 5
+            }
+        );
         assert_eq!(store.snapshot_state(snapshot_id).await.unwrap(), None);
     }
     assert_eq!(count(store, "SELECT COUNT(*) FROM snapshot_parts").await, 0);
@@ -416,13 +584,27 @@ async fn idempotency_and_refusals_body(db: TestDb) {
     let slow_parts = parts(&slow, "slow", &source, 7, 512);
     let first = slow_parts[0].clone();
     let chunk = first.chunk().unwrap();
-    assert!(matches!(store.receive_part(id, &first, chunk).await.unwrap(), PartOutcome::Stored(_)));
-    apply(store, id, &payload("hr", "acme", t0(), people(5)), "fast", &source, 8).await;
+    assert!(matches!(
+        store.receive_part(id, &first, chunk).await.unwrap(),
+        PartOutcome::Stored(_)
+    ));
+    apply(
+        store,
+        id,
+        &payload("hr", "acme", t0(), people(5)),
+        "fast",
+        &source,
+        8,
+    )
+    .await;
     let second = slow_parts[1].clone();
     let chunk = second.chunk().unwrap();
     assert_eq!(
         store.receive_part(id, &second, chunk).await.unwrap(),
-        PartOutcome::Refused(PartRefusal::Stale { sequence: 7, last_applied: 8 })
+        PartOutcome::Refused(PartRefusal::Stale {
+            sequence: 7,
+            last_applied: 8
+        })
     );
     assert_eq!(store.snapshot_state("slow").await.unwrap(), None);
     assert_eq!(count(store, "SELECT COUNT(*) FROM snapshot_parts").await, 0);
@@ -436,8 +618,16 @@ async fn invalid_payloads_body(db: TestDb) {
     let mut duplicate = payload("hr", "acme", t0(), people(3));
     duplicate.seats.push(seat("p0001", SeatState::Inactive));
     let cases: Vec<(&str, SnapshotPayload, &str)> = vec![
-        ("wrong-local", payload("other", "acme", t0(), people(3)), "local source"),
-        ("wrong-tenant", payload("hr", "globex", t0(), people(3)), "tenant"),
+        (
+            "wrong-local",
+            payload("other", "acme", t0(), people(3)),
+            "local source",
+        ),
+        (
+            "wrong-tenant",
+            payload("hr", "globex", t0(), people(3)),
+            "tenant",
+        ),
         ("duplicate", duplicate, "more than once"),
     ];
     for (snapshot_id, body, expected) in cases {
@@ -475,36 +665,77 @@ async fn source_approval_paths_body(db: TestDb) {
     let [hr, side, junk] = [&agent.links[0], &agent.links[1], &agent.links[2]];
     let body = payload("hr", "acme", t0(), people(2));
 
-    assert_eq!(refusal(&upload(store, id, &body, "s1", &hr.id, 1).await), PartRefusal::SourcePending);
+    assert_eq!(
+        refusal(&upload(store, id, &body, "s1", &hr.id, 1).await),
+        PartRefusal::SourcePending
+    );
     store.reject_source("admin", &junk.id).await.unwrap();
     let junk_body = payload("junk", "x", t0(), people(2));
-    assert_eq!(refusal(&upload(store, id, &junk_body, "s2", &junk.id, 1).await), PartRefusal::SourceRejected);
+    assert_eq!(
+        refusal(&upload(store, id, &junk_body, "s2", &junk.id, 1).await),
+        PartRefusal::SourceRejected
+    );
     assert!(matches!(
         store.approve_source_as_new("admin", &junk.id, None).await,
         Err(StoreError::InvalidState(_))
     ));
 
-    let created = store.approve_source_as_new("admin", &hr.id, Some("Acme HR")).await.unwrap();
-    assert_eq!(created.id, hr.id, "a new source keeps the id the agent already has");
+    let created = store
+        .approve_source_as_new("admin", &hr.id, Some("Acme HR"))
+        .await
+        .unwrap();
+    assert_eq!(
+        created.id, hr.id,
+        "a new source keeps the id the agent already has"
+    );
     assert_eq!(created.name, "Acme HR");
     apply(store, id, &body, "s3", &hr.id, 1).await;
     // Approving twice is harmless; the pending list shrinks.
-    store.approve_source_as_new("admin", &hr.id, None).await.unwrap();
-    let pending: Vec<String> = store.list_pending_links().await.unwrap().into_iter().map(|l| l.local_name).collect();
+    store
+        .approve_source_as_new("admin", &hr.id, None)
+        .await
+        .unwrap();
+    let pending: Vec<String> = store
+        .list_pending_links()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|l| l.local_name)
+        .collect();
     assert_eq!(pending, vec!["side".to_owned()]);
 
     store.revoke_source_link("admin", &hr.id).await.unwrap();
-    assert_eq!(refusal(&upload(store, id, &body, "s4", &hr.id, 2).await), PartRefusal::SourceRevoked);
-    assert!(store.merge_candidates(&side.id).await.unwrap().is_empty(), "other tenant");
+    assert_eq!(
+        refusal(&upload(store, id, &body, "s4", &hr.id, 2).await),
+        PartRefusal::SourceRevoked
+    );
+    assert!(
+        store.merge_candidates(&side.id).await.unwrap().is_empty(),
+        "other tenant"
+    );
     assert!(matches!(
         store.approve_and_merge("admin", &side.id, &hr.id).await,
         Err(StoreError::InvalidState(detail)) if detail.contains("tenant")
     ));
     assert_eq!(count(store, "SELECT COUNT(*) FROM snapshots").await, 1);
 
-    let audit: Vec<String> = store.list_audit(100, None).await.unwrap().into_iter().map(|e| e.action).collect();
-    for action in ["agent.approve", "source.reject", "source.approve", "source.revoke"] {
-        assert!(audit.iter().any(|a| a == action), "{action} missing from {audit:?}");
+    let audit: Vec<String> = store
+        .list_audit(100, None)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.action)
+        .collect();
+    for action in [
+        "agent.approve",
+        "source.reject",
+        "source.approve",
+        "source.revoke",
+    ] {
+        assert!(
+            audit.iter().any(|a| a == action),
+            "{action} missing from {audit:?}"
+        );
     }
 }
 
@@ -512,35 +743,77 @@ on_both_backends!(merge_continues_history, merge_continues_history_body);
 async fn merge_continues_history_body(db: TestDb) {
     let store = &db.store;
     let (old_agent, source) = approved_agent(store).await;
-    let before = payload("hr", "acme", t0(), vec![seat("a", SeatState::Active), seat("b", SeatState::Active)]);
+    let before = payload(
+        "hr",
+        "acme",
+        t0(),
+        vec![seat("a", SeatState::Active), seat("b", SeatState::Active)],
+    );
     apply(store, &old_agent.agent_id, &before, "old1", &source, 10).await;
 
     // The machine is reinstalled: a new agent, same tenant.
     let new_agent = enroll(store, &[("hr", "acme")]).await;
-    store.approve_agent("admin", &new_agent.agent_id).await.unwrap();
+    store
+        .approve_agent("admin", &new_agent.agent_id)
+        .await
+        .unwrap();
     let link = &new_agent.links[0];
     let candidates = store.merge_candidates(&link.id).await.unwrap();
-    assert_eq!(candidates.iter().map(|s| s.id.clone()).collect::<Vec<_>>(), vec![source.clone()]);
-    store.approve_and_merge("admin", &link.id, &source).await.unwrap();
-    let view = store.get_link(&link.id).await.unwrap().unwrap().agent_view();
+    assert_eq!(
+        candidates.iter().map(|s| s.id.clone()).collect::<Vec<_>>(),
+        vec![source.clone()]
+    );
+    store
+        .approve_and_merge("admin", &link.id, &source)
+        .await
+        .unwrap();
+    let view = store
+        .get_link(&link.id)
+        .await
+        .unwrap()
+        .unwrap()
+        .agent_view();
     assert_eq!(view.state, SourceState::Merged);
     assert_eq!(view.source_id, source);
     assert_eq!(view.merged_into.as_deref(), Some(source.as_str()));
 
     // Its sequence starts again at 1, and it names the target source.
-    let after = payload("hr", "acme", t0() + Duration::days(1), vec![seat("a", SeatState::Active), seat("b", SeatState::Leaving)]);
+    let after = payload(
+        "hr",
+        "acme",
+        t0() + Duration::days(1),
+        vec![seat("a", SeatState::Active), seat("b", SeatState::Leaving)],
+    );
     let report = apply(store, &new_agent.agent_id, &after, "new1", &source, 1).await;
-    assert_eq!((report.source_id.as_str(), report.added, report.state_changes), (source.as_str(), 0, 1));
+    assert_eq!(
+        (
+            report.source_id.as_str(),
+            report.added,
+            report.state_changes
+        ),
+        (source.as_str(), 0, 1)
+    );
     // Naming its own link id works as well (snapshots spooled before the merge).
-    let later = payload("hr", "acme", t0() + Duration::days(2), vec![seat("a", SeatState::Active), seat("b", SeatState::Leaving)]);
+    let later = payload(
+        "hr",
+        "acme",
+        t0() + Duration::days(2),
+        vec![seat("a", SeatState::Active), seat("b", SeatState::Leaving)],
+    );
     apply(store, &new_agent.agent_id, &later, "new2", &link.id, 2).await;
     let s = |p: &str, st: &str, open: bool| (p.to_owned(), st.to_owned(), open);
-    assert_eq!(history(store, &source).await, vec![
-        s("a", "active", true),
-        s("b", "active", false),
-        s("b", "leaving", true),
-    ]);
-    assert_eq!(count(store, "SELECT COUNT(*) FROM daily_summaries").await, 3);
+    assert_eq!(
+        history(store, &source).await,
+        vec![
+            s("a", "active", true),
+            s("b", "active", false),
+            s("b", "leaving", true),
+        ]
+    );
+    assert_eq!(
+        count(store, "SELECT COUNT(*) FROM daily_summaries").await,
+        3
+    );
     assert_eq!(count(store, "SELECT COUNT(*) FROM sources").await, 1);
 }
 
@@ -550,7 +823,12 @@ async fn two_processes_apply_once_body(db: TestDb) {
     let two = db.second_process().await;
     let (agent, source) = approved_agent(&one).await;
     for round in 0..3u64 {
-        let body = payload("hr", "acme", t0() + Duration::hours(round as i64), people(300 + round as usize));
+        let body = payload(
+            "hr",
+            "acme",
+            t0() + Duration::hours(round as i64),
+            people(300 + round as usize),
+        );
         let snapshot_id = format!("race{round}");
         let all = parts(&body, &snapshot_id, &source, round + 1, 1024);
         assert!(all.len() >= 4);
@@ -564,7 +842,9 @@ async fn two_processes_apply_once_body(db: TestDb) {
                     let part = all[n].clone();
                     let chunk = part.chunk().unwrap();
                     match store.receive_part(&agent_id, &part, chunk).await.unwrap() {
-                        PartOutcome::Stored(received) => applied += usize::from(received.applied.is_some()),
+                        PartOutcome::Stored(received) => {
+                            applied += usize::from(received.applied.is_some())
+                        }
                         PartOutcome::Refused(refusal) => panic!("refused: {refusal:?}"),
                     }
                 }
@@ -574,8 +854,15 @@ async fn two_processes_apply_once_body(db: TestDb) {
         let forward: Vec<usize> = (0..all.len()).collect();
         let backward: Vec<usize> = (0..all.len()).rev().collect();
         let (a, b) = tokio::join!(run(one.clone(), forward), run(two.clone(), backward));
-        assert_eq!(a.unwrap() + b.unwrap(), 1, "round {round}: applied exactly once");
-        assert_eq!(one.snapshot_state(&snapshot_id).await.unwrap().as_deref(), Some("applied"));
+        assert_eq!(
+            a.unwrap() + b.unwrap(),
+            1,
+            "round {round}: applied exactly once"
+        );
+        assert_eq!(
+            one.snapshot_state(&snapshot_id).await.unwrap().as_deref(),
+            Some("applied")
+        );
         assert_eq!(current(&one, &source).await.len(), 300 + round as usize);
     }
     assert_eq!(count(&one, "SELECT COUNT(*) FROM seat_history").await, 302);
@@ -590,12 +877,26 @@ async fn stale_sources_body(db: TestDb) {
     db.clock.set(t0() + Duration::minutes(119));
     assert!(!store.list_sources().await.unwrap()[0].stale);
     db.clock.set(t0() + Duration::minutes(121));
-    assert!(store.list_sources().await.unwrap()[0].stale, "never uploaded, approved long ago");
-    apply(store, &agent.agent_id, &payload("hr", "acme", t0(), people(1)), "s", &source, 1).await;
+    assert!(
+        store.list_sources().await.unwrap()[0].stale,
+        "never uploaded, approved long ago"
+    );
+    apply(
+        store,
+        &agent.agent_id,
+        &payload("hr", "acme", t0(), people(1)),
+        "s",
+        &source,
+        1,
+    )
+    .await;
     assert!(!store.list_sources().await.unwrap()[0].stale);
     db.clock.set(t0() + Duration::minutes(121 + 121));
     let sources = store.list_sources().await.unwrap();
     assert!(sources[0].stale);
-    assert_eq!(sources[0].source.last_upload_at, Some(t0() + Duration::minutes(121)));
+    assert_eq!(
+        sources[0].source.last_upload_at,
+        Some(t0() + Duration::minutes(121))
+    );
     let _ = date("2025-01-01");
 }
