@@ -1,2 +1,833 @@
-//! Console storage: users, sessions, login rate limits and report queries.
-//! Owned by the console (web) side of the platform; adds an `impl Store` block.
+//! The console's queries: users, sessions, login limits, and the report queries.
+//!
+//! Report rows are the types of [`crate::reports`]; pure logic (health, trend filling)
+//! lives there, this file only reads and writes rows.
+
+use chrono::{Duration, NaiveDate};
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use super::{Store, StoreError, audit, day, new_id, parse_day, parse_opt_ts, parse_ts, ts};
+use crate::auth::{LoginUser, Role, SessionUser};
+use crate::reports::model::{
+    self, AgentRow, DailyRow, DepartmentRow, FindingCount, FindingRow, LinkRow, OverviewRow,
+    SeatFilter, SeatFilterChoices, SeatRow, TrendPoint, UserRow,
+};
+
+fn opt_bool(value: Option<i64>) -> Option<bool> {
+    value.map(|v| v != 0)
+}
+
+fn role_of(text: &str) -> Result<Role, StoreError> {
+    text.parse()
+        .map_err(|_| StoreError::Corrupt(format!("unknown role {text:?} in users")))
+}
+
+impl Store {
+    // ----- users -----
+
+    /// Number of console users (disabled ones included).
+    pub async fn count_users(&self) -> Result<i64, StoreError> {
+        let row = sqlx::query("SELECT CAST(COUNT(*) AS BIGINT) AS n FROM users")
+            .fetch_one(self.pool())
+            .await?;
+        Ok(row.try_get("n")?)
+    }
+
+    /// Creates a user with an already computed argon2id hash, or, when the username
+    /// exists, replaces its password hash and role and enables it. Writes the audit log.
+    /// Returns whether a new user was created.
+    pub async fn upsert_user(
+        &self,
+        actor: &str,
+        username: &str,
+        role: Role,
+        password_hash: &str,
+    ) -> Result<bool, StoreError> {
+        let now = self.now();
+        let mut tx = self.begin_write().await?;
+        let existing = sqlx::query("SELECT id FROM users WHERE username = $1")
+            .bind(username)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let created = match existing {
+            Some(row) => {
+                let id: String = row.try_get("id")?;
+                sqlx::query(
+                    "UPDATE users SET password_hash = $1, role = $2, disabled = 0 WHERE id = $3",
+                )
+                .bind(password_hash)
+                .bind(role.as_str())
+                .bind(&id)
+                .execute(&mut *tx)
+                .await?;
+                // A reset password ends every session of the user.
+                sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+                    .bind(&id)
+                    .execute(&mut *tx)
+                    .await?;
+                false
+            }
+            None => {
+                sqlx::query(
+                    "INSERT INTO users (id, username, password_hash, role, created_at, disabled) \
+                     VALUES ($1, $2, $3, $4, $5, 0)",
+                )
+                .bind(new_id())
+                .bind(username)
+                .bind(password_hash)
+                .bind(role.as_str())
+                .bind(ts(now))
+                .execute(&mut *tx)
+                .await?;
+                true
+            }
+        };
+        let action = if created {
+            "user.create"
+        } else {
+            "user.reset_password"
+        };
+        audit::write(
+            &mut tx,
+            now,
+            actor,
+            action,
+            username,
+            &serde_json::json!({"role": role.as_str()}),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(created)
+    }
+
+    /// Creates the first user only if there is no user at all. Returns whether it did
+    /// (another process may have been first).
+    pub async fn create_first_user(
+        &self,
+        username: &str,
+        password_hash: &str,
+    ) -> Result<bool, StoreError> {
+        let now = self.now();
+        let mut tx = self.begin_write().await?;
+        let n: i64 = sqlx::query("SELECT CAST(COUNT(*) AS BIGINT) AS n FROM users")
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get("n")?;
+        if n > 0 {
+            return Ok(false);
+        }
+        let inserted = sqlx::query(
+            "INSERT INTO users (id, username, password_hash, role, created_at, disabled) \
+             VALUES ($1, $2, $3, 'admin', $4, 0) ON CONFLICT (username) DO NOTHING",
+        )
+        .bind(new_id())
+        .bind(username)
+        .bind(password_hash)
+        .bind(ts(now))
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if inserted == 0 {
+            return Ok(false);
+        }
+        audit::write(
+            &mut tx,
+            now,
+            "system",
+            "user.create",
+            username,
+            &serde_json::json!({"role": "admin", "first_start": true}),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    pub async fn user_for_login(&self, username: &str) -> Result<Option<LoginUser>, StoreError> {
+        let row = sqlx::query(
+            "SELECT id, username, role, password_hash, disabled FROM users WHERE username = $1",
+        )
+        .bind(username)
+        .fetch_optional(self.pool())
+        .await?;
+        row.map(|row| {
+            Ok(LoginUser {
+                user_id: row.try_get("id")?,
+                username: row.try_get("username")?,
+                role: role_of(&row.try_get::<String, _>("role")?)?,
+                password_hash: row.try_get("password_hash")?,
+                disabled: row.try_get::<i64, _>("disabled")? != 0,
+            })
+        })
+        .transpose()
+    }
+
+    pub async fn list_users(&self) -> Result<Vec<UserRow>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, username, role, created_at, disabled FROM users ORDER BY username",
+        )
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(UserRow {
+                    id: row.try_get("id")?,
+                    username: row.try_get("username")?,
+                    role: role_of(&row.try_get::<String, _>("role")?)?,
+                    created_at: parse_ts(&row.try_get::<String, _>("created_at")?)?,
+                    disabled: row.try_get::<i64, _>("disabled")? != 0,
+                })
+            })
+            .collect()
+    }
+
+    /// Disables or enables a user; disabling ends its sessions. A user cannot disable
+    /// themself, and the last enabled admin cannot be disabled.
+    pub async fn set_user_disabled(
+        &self,
+        actor: &SessionUser,
+        username: &str,
+        disabled: bool,
+    ) -> Result<(), StoreError> {
+        let now = self.now();
+        let mut tx = self.begin_write().await?;
+        let row = sqlx::query("SELECT id, role FROM users WHERE username = $1")
+            .bind(username)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or_else(|| StoreError::not_found("user", username))?;
+        let id: String = row.try_get("id")?;
+        let role: String = row.try_get("role")?;
+        if disabled {
+            if id == actor.user_id {
+                return Err(StoreError::InvalidState(
+                    "you cannot disable your own account; ask another admin".into(),
+                ));
+            }
+            let admins: i64 = sqlx::query(
+                "SELECT CAST(COUNT(*) AS BIGINT) AS n FROM users \
+                 WHERE role = 'admin' AND disabled = 0 AND id <> $1",
+            )
+            .bind(&id)
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get("n")?;
+            if role == "admin" && admins == 0 {
+                return Err(StoreError::InvalidState(format!(
+                    "{username} is the last enabled admin; create another admin first"
+                )));
+            }
+        }
+        sqlx::query("UPDATE users SET disabled = $1 WHERE id = $2")
+            .bind(i64::from(disabled))
+            .bind(&id)
+            .execute(&mut *tx)
+            .await?;
+        if disabled {
+            sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+                .bind(&id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        let action = if disabled {
+            "user.disable"
+        } else {
+            "user.enable"
+        };
+        audit::write(
+            &mut tx,
+            now,
+            &actor.username,
+            action,
+            username,
+            &serde_json::json!({}),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    // ----- sessions -----
+
+    pub async fn create_session(
+        &self,
+        user_id: &str,
+        id_hash: &str,
+        csrf: &str,
+        lifetime: Duration,
+    ) -> Result<(), StoreError> {
+        let now = self.now();
+        sqlx::query(
+            "INSERT INTO sessions (id_hash, user_id, csrf_token, created_at, expires_at, last_seen_at) \
+             VALUES ($1, $2, $3, $4, $5, $4)",
+        )
+        .bind(id_hash)
+        .bind(user_id)
+        .bind(csrf)
+        .bind(ts(now))
+        .bind(ts(now + lifetime))
+        .execute(self.pool())
+        .await?;
+        // Housekeeping: expired sessions of anyone go now.
+        sqlx::query("DELETE FROM sessions WHERE expires_at < $1")
+            .bind(ts(now))
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// The user of an unexpired session of an enabled user.
+    pub async fn session_user(&self, id_hash: &str) -> Result<Option<SessionUser>, StoreError> {
+        let row = sqlx::query(
+            "SELECT s.csrf_token, u.id, u.username, u.role FROM sessions s \
+             JOIN users u ON u.id = s.user_id \
+             WHERE s.id_hash = $1 AND s.expires_at > $2 AND u.disabled = 0",
+        )
+        .bind(id_hash)
+        .bind(ts(self.now()))
+        .fetch_optional(self.pool())
+        .await?;
+        row.map(|row| {
+            Ok(SessionUser {
+                user_id: row.try_get("id")?,
+                username: row.try_get("username")?,
+                role: role_of(&row.try_get::<String, _>("role")?)?,
+                csrf: row.try_get("csrf_token")?,
+                session_hash: id_hash.to_owned(),
+            })
+        })
+        .transpose()
+    }
+
+    pub async fn delete_session(&self, id_hash: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
+            .bind(id_hash)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    // ----- login rate limits (fixed windows shared by every process) -----
+
+    /// Failures counted for `key` in the current window (0 once the window is over).
+    pub async fn login_failures(&self, key: &str, window: Duration) -> Result<i64, StoreError> {
+        let now = self.now().timestamp();
+        let row = sqlx::query("SELECT window_start, count FROM login_attempts WHERE key = $1")
+            .bind(key)
+            .fetch_optional(self.pool())
+            .await?;
+        Ok(match row {
+            Some(row) if row.try_get::<i64, _>("window_start")? > now - window.num_seconds() => {
+                row.try_get("count")?
+            }
+            _ => 0,
+        })
+    }
+
+    /// Counts one failed login for `key`, starting a new window when the last is over.
+    pub async fn record_login_failure(
+        &self,
+        key: &str,
+        window: Duration,
+    ) -> Result<(), StoreError> {
+        let now = self.now().timestamp();
+        let cutoff = now - window.num_seconds();
+        sqlx::query(
+            "INSERT INTO login_attempts (key, window_start, count) VALUES ($1, $2, 1) \
+             ON CONFLICT (key) DO UPDATE SET \
+               count = CASE WHEN login_attempts.window_start <= $3 THEN 1 ELSE login_attempts.count + 1 END, \
+               window_start = CASE WHEN login_attempts.window_start <= $3 THEN $2 ELSE login_attempts.window_start END",
+        )
+        .bind(key)
+        .bind(now)
+        .bind(cutoff)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    pub async fn clear_login_failures(&self, key: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM login_attempts WHERE key = $1")
+            .bind(key)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    // ----- reports -----
+
+    /// One row per source, with the figures of its latest daily summary.
+    pub async fn report_overview(&self) -> Result<Vec<OverviewRow>, StoreError> {
+        let now = self.now();
+        let rows = sqlx::query(
+            "SELECT s.id, s.name, s.kind, s.tenant_id, s.tenant_name, s.state, s.interval_secs, \
+                    s.last_upload_at, s.people AS source_people, s.private_access AS source_private, \
+                    d.day, d.people, d.active, d.leaving, d.inactive, d.pre_hire, d.offboarded, \
+                    d.unknown, d.billable, d.in_use, d.pre_hires_soon, d.recent_leavers, d.findings \
+             FROM sources s \
+             LEFT JOIN daily_summaries d ON d.source_id = s.id \
+               AND d.day = (SELECT MAX(d2.day) FROM daily_summaries d2 WHERE d2.source_id = s.id) \
+             ORDER BY s.name, s.id",
+        )
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let n = |col: &str| -> Result<i64, StoreError> {
+                    Ok(row.try_get::<Option<i64>, _>(col)?.unwrap_or(0))
+                };
+                let last_upload_at = parse_opt_ts(row.try_get("last_upload_at")?)?;
+                let interval_secs: i64 = row.try_get("interval_secs")?;
+                let state: String = row.try_get("state")?;
+                let billable = n("billable")?;
+                let in_use = n("in_use")?;
+                let as_of = row
+                    .try_get::<Option<String>, _>("day")?
+                    .map(|d| parse_day(&d))
+                    .transpose()?;
+                Ok(OverviewRow {
+                    source_id: row.try_get("id")?,
+                    name: row.try_get("name")?,
+                    kind: row.try_get("kind")?,
+                    tenant_id: row.try_get("tenant_id")?,
+                    tenant_name: row.try_get("tenant_name")?,
+                    health: model::health(state == "revoked", last_upload_at, interval_secs, now),
+                    last_upload_at,
+                    as_of,
+                    interval_secs,
+                    people: n("people")?,
+                    billable,
+                    in_use,
+                    active: n("active")?,
+                    leaving: n("leaving")?,
+                    inactive: n("inactive")?,
+                    pre_hires: n("pre_hire")?,
+                    pre_hires_starting_soon: n("pre_hires_soon")?,
+                    offboarded: n("offboarded")?,
+                    recent_leavers: n("recent_leavers")?,
+                    unknown: n("unknown")?,
+                    findings: n("findings")?,
+                    utilisation: (as_of.is_some() && billable > 0)
+                        .then(|| in_use as f64 / billable as f64),
+                    private_access: opt_bool(row.try_get("source_private")?),
+                })
+            })
+            .collect()
+    }
+
+    /// Seats matching `filter`, sorted, at most `limit` rows from `offset`; and the total
+    /// number of matches.
+    pub async fn report_seats(
+        &self,
+        filter: &SeatFilter,
+        limit: i64,
+        offset: i64,
+    ) -> Result<(Vec<SeatRow>, i64), StoreError> {
+        let now = self.now();
+        let today = now.date_naive();
+        let mut clauses = Vec::new();
+        let mut args: Vec<String> = Vec::new();
+        let arg = |value: &str, args: &mut Vec<String>| -> String {
+            args.push(value.to_owned());
+            format!("${}", args.len())
+        };
+        match filter.state_or_default() {
+            "all" => clauses.push("c.state <> 'active'".to_owned()),
+            state => {
+                let p = arg(state, &mut args);
+                clauses.push(format!("c.state = {p}"));
+            }
+        }
+        for (value, column) in [
+            (&filter.source, "c.source_id"),
+            (&filter.reason, "c.reason"),
+            (&filter.manager, "c.manager_id"),
+        ] {
+            if !value.is_empty() {
+                let p = arg(value, &mut args);
+                clauses.push(format!("{column} = {p}"));
+            }
+        }
+        if !filter.department.is_empty() {
+            let p = arg(&filter.department, &mut args);
+            clauses.push(format!("COALESCE(c.department, '') = {p}"));
+        }
+        let where_sql = clauses.join(" AND ");
+        let dir = if filter.descending() { "DESC" } else { "ASC" };
+        // Days since `since` grows as `since` falls, so "days" sorts on since reversed.
+        let order = match filter.sort_or_default() {
+            "person" => format!("COALESCE(c.name, c.person_id) {dir}"),
+            "email" => format!("COALESCE(c.work_email, '') {dir}"),
+            "department" => format!("COALESCE(c.department, '') {dir}"),
+            "manager" => format!("COALESCE(m.name, '') {dir}"),
+            "state" => format!("c.state {dir}"),
+            "reason" => format!("COALESCE(c.reason, '') {dir}"),
+            "since" => format!("COALESCE(c.since, '') {dir}"),
+            "source" => format!("s.name {dir}"),
+            _ => format!(
+                "COALESCE(c.since, '9999-12-31') {}",
+                if filter.descending() { "ASC" } else { "DESC" }
+            ),
+        };
+        let from_sql = "FROM seats_current c \
+             JOIN sources s ON s.id = c.source_id \
+             LEFT JOIN seats_current m ON m.source_id = c.source_id AND m.person_id = c.manager_id";
+        let count_sql =
+            format!("SELECT CAST(COUNT(*) AS BIGINT) AS n {from_sql} WHERE {where_sql}");
+        let mut count_query = sqlx::query(&count_sql);
+        for value in &args {
+            count_query = count_query.bind(value.as_str());
+        }
+        let total: i64 = count_query.fetch_one(self.pool()).await?.try_get("n")?;
+
+        let sql = format!(
+            "SELECT c.source_id, s.name AS source_name, s.interval_secs, s.last_upload_at, s.state AS source_state, \
+                    c.person_id, c.name, c.work_email, c.department, c.job_title, c.manager_id, \
+                    m.name AS manager_name, c.state, c.reason, c.since \
+             {from_sql} WHERE {where_sql} ORDER BY {order}, c.source_id, c.person_id \
+             LIMIT {limit} OFFSET {offset}",
+            limit = limit.max(0),
+            offset = offset.max(0),
+        );
+        let mut query = sqlx::query(&sql);
+        for value in &args {
+            query = query.bind(value.as_str());
+        }
+        let rows = query.fetch_all(self.pool()).await?;
+        let seats = rows
+            .iter()
+            .map(|row| {
+                let since = row
+                    .try_get::<Option<String>, _>("since")?
+                    .map(|d| parse_day(&d))
+                    .transpose()?;
+                let health = model::health(
+                    row.try_get::<String, _>("source_state")? == "revoked",
+                    parse_opt_ts(row.try_get("last_upload_at")?)?,
+                    row.try_get("interval_secs")?,
+                    now,
+                );
+                Ok(SeatRow {
+                    source_id: row.try_get("source_id")?,
+                    source_name: row.try_get("source_name")?,
+                    person_id: row.try_get("person_id")?,
+                    name: row.try_get("name")?,
+                    work_email: row.try_get("work_email")?,
+                    department: row.try_get("department")?,
+                    job_title: row.try_get("job_title")?,
+                    manager_id: row.try_get("manager_id")?,
+                    manager_name: row.try_get("manager_name")?,
+                    state: row.try_get("state")?,
+                    reason: row.try_get("reason")?,
+                    since,
+                    days: since.map(|s| (today - s).num_days()),
+                    source_stale: health == model::Health::Stale,
+                })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        Ok((seats, total))
+    }
+
+    /// The values the inactive-seat filters offer (from non-active seats).
+    pub async fn seat_filter_choices(&self) -> Result<SeatFilterChoices, StoreError> {
+        let strings = |rows: Vec<AnyRow>, col: &str| -> Result<Vec<String>, StoreError> {
+            rows.iter()
+                .map(|r| Ok(r.try_get::<Option<String>, _>(col)?.unwrap_or_default()))
+                .collect()
+        };
+        let sources = sqlx::query("SELECT id, name FROM sources ORDER BY name")
+            .fetch_all(self.pool())
+            .await?
+            .iter()
+            .map(|r| Ok((r.try_get("id")?, r.try_get("name")?)))
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        let reasons = strings(
+            sqlx::query("SELECT DISTINCT reason FROM seats_current WHERE reason IS NOT NULL ORDER BY reason")
+                .fetch_all(self.pool())
+                .await?,
+            "reason",
+        )?;
+        let departments = strings(
+            sqlx::query(
+                "SELECT DISTINCT COALESCE(department, '') AS department FROM seats_current \
+                 WHERE state <> 'active' ORDER BY 1",
+            )
+            .fetch_all(self.pool())
+            .await?,
+            "department",
+        )?;
+        let managers = sqlx::query(
+            "SELECT DISTINCT c.manager_id, COALESCE(m.name, c.manager_id) AS manager_name \
+             FROM seats_current c \
+             LEFT JOIN seats_current m ON m.source_id = c.source_id AND m.person_id = c.manager_id \
+             WHERE c.state <> 'active' AND c.manager_id IS NOT NULL ORDER BY 2",
+        )
+        .fetch_all(self.pool())
+        .await?
+        .iter()
+        .map(|r| Ok((r.try_get("manager_id")?, r.try_get("manager_name")?)))
+        .collect::<Result<Vec<_>, StoreError>>()?;
+        Ok(SeatFilterChoices {
+            sources,
+            reasons,
+            departments,
+            managers,
+        })
+    }
+
+    /// Stored daily summaries from `from` (inclusive) on, plus each source's last summary
+    /// before `from` (so the trend can carry it forward), ordered by source and day.
+    pub async fn report_daily(
+        &self,
+        source: Option<&str>,
+        from: NaiveDate,
+    ) -> Result<Vec<DailyRow>, StoreError> {
+        let mut sql = String::from(
+            "SELECT d.source_id, d.day, d.active, d.leaving, d.inactive, d.pre_hire, d.offboarded, \
+                    d.unknown, d.billable, d.in_use \
+             FROM daily_summaries d \
+             WHERE (d.day >= $1 OR d.day = (SELECT MAX(d2.day) FROM daily_summaries d2 \
+                                             WHERE d2.source_id = d.source_id AND d2.day < $1))",
+        );
+        if source.is_some() {
+            sql.push_str(" AND d.source_id = $2");
+        }
+        sql.push_str(" ORDER BY d.source_id, d.day");
+        let from = day(from);
+        let mut query = sqlx::query(&sql).bind(from.as_str());
+        if let Some(source) = source {
+            query = query.bind(source);
+        }
+        let rows = query.fetch_all(self.pool()).await?;
+        rows.iter()
+            .map(|row| {
+                Ok(DailyRow {
+                    source_id: row.try_get("source_id")?,
+                    point: TrendPoint {
+                        day: parse_day(&row.try_get::<String, _>("day")?)?,
+                        active: row.try_get("active")?,
+                        leaving: row.try_get("leaving")?,
+                        inactive: row.try_get("inactive")?,
+                        pre_hire: row.try_get("pre_hire")?,
+                        offboarded: row.try_get("offboarded")?,
+                        unknown: row.try_get("unknown")?,
+                        billable: row.try_get("billable")?,
+                        in_use: row.try_get("in_use")?,
+                    },
+                })
+            })
+            .collect()
+    }
+
+    /// Seat counts per department, over one source or all.
+    pub async fn report_departments(
+        &self,
+        source: Option<&str>,
+    ) -> Result<Vec<DepartmentRow>, StoreError> {
+        let mut sql = String::from(
+            "SELECT COALESCE(department, '') AS department, state, CAST(COUNT(*) AS BIGINT) AS n \
+             FROM seats_current",
+        );
+        if source.is_some() {
+            sql.push_str(" WHERE source_id = $1");
+        }
+        sql.push_str(" GROUP BY COALESCE(department, ''), state ORDER BY 1");
+        let mut query = sqlx::query(&sql);
+        if let Some(source) = source {
+            query = query.bind(source);
+        }
+        let rows = query.fetch_all(self.pool()).await?;
+        let mut out: Vec<DepartmentRow> = Vec::new();
+        for row in &rows {
+            let department: String = row.try_get("department")?;
+            let state: String = row.try_get("state")?;
+            let n: i64 = row.try_get("n")?;
+            if out.last().is_none_or(|d| d.department != department) {
+                out.push(DepartmentRow {
+                    department,
+                    ..Default::default()
+                });
+            }
+            let Some(dept) = out.last_mut() else { continue };
+            dept.people += n;
+            match state.as_str() {
+                "active" => dept.active += n,
+                "leaving" => dept.leaving += n,
+                "inactive" => dept.inactive += n,
+                "pre_hire" => dept.pre_hire += n,
+                "offboarded" => dept.offboarded += n,
+                _ => dept.unknown += n,
+            }
+        }
+        for dept in &mut out {
+            dept.billable = dept.active + dept.leaving + dept.inactive;
+            dept.utilisation = (dept.billable > 0)
+                .then(|| (dept.active + dept.leaving) as f64 / dept.billable as f64);
+        }
+        Ok(out)
+    }
+
+    /// Data-quality findings: counts per kind and one row per finding (at most `limit`).
+    pub async fn report_findings(
+        &self,
+        source: Option<&str>,
+        kind: Option<&str>,
+        limit: i64,
+    ) -> Result<(Vec<FindingCount>, Vec<FindingRow>), StoreError> {
+        let mut counts_sql =
+            String::from("SELECT kind, CAST(COUNT(*) AS BIGINT) AS n FROM findings_current f");
+        let mut where_parts = Vec::new();
+        let mut args = Vec::new();
+        if let Some(source) = source {
+            args.push(source);
+            where_parts.push(format!("f.source_id = ${}", args.len()));
+        }
+        let counts_where = where_parts.clone();
+        if let Some(kind) = kind {
+            args.push(kind);
+            where_parts.push(format!("f.kind = ${}", args.len()));
+        }
+        if !counts_where.is_empty() {
+            counts_sql.push_str(&format!(" WHERE {}", counts_where.join(" AND ")));
+        }
+        counts_sql.push_str(" GROUP BY kind ORDER BY kind");
+        let mut query = sqlx::query(&counts_sql);
+        if let Some(source) = source {
+            query = query.bind(source);
+        }
+        let counts = query
+            .fetch_all(self.pool())
+            .await?
+            .iter()
+            .map(|r| {
+                Ok(FindingCount {
+                    kind: r.try_get("kind")?,
+                    count: r.try_get("n")?,
+                })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+
+        let mut sql = String::from(
+            "SELECT f.source_id, s.name AS source_name, f.person_id, c.name, c.work_email, \
+                    c.department, f.kind, f.detail \
+             FROM findings_current f JOIN sources s ON s.id = f.source_id \
+             LEFT JOIN seats_current c ON c.source_id = f.source_id AND c.person_id = f.person_id",
+        );
+        if !where_parts.is_empty() {
+            sql.push_str(&format!(" WHERE {}", where_parts.join(" AND ")));
+        }
+        sql.push_str(&format!(
+            " ORDER BY f.kind, COALESCE(c.name, f.person_id), f.source_id LIMIT {}",
+            limit.max(0)
+        ));
+        let mut query = sqlx::query(&sql);
+        for value in &args {
+            query = query.bind(*value);
+        }
+        let rows = query
+            .fetch_all(self.pool())
+            .await?
+            .iter()
+            .map(|r| {
+                Ok(FindingRow {
+                    source_id: r.try_get("source_id")?,
+                    source_name: r.try_get("source_name")?,
+                    person_id: r.try_get("person_id")?,
+                    name: r.try_get("name")?,
+                    work_email: r.try_get("work_email")?,
+                    department: r.try_get("department")?,
+                    kind: r.try_get("kind")?,
+                    detail: r.try_get("detail")?,
+                })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        Ok((counts, rows))
+    }
+
+    /// Every agent with its configured sources; pending links carry a proposed merge
+    /// target (an approved source with the same kind and tenant).
+    pub async fn report_agents(&self, only_pending: bool) -> Result<Vec<AgentRow>, StoreError> {
+        let mut sql = String::from(
+            "SELECT id, host_name, agent_version, os, state, enrolled_at, last_heartbeat_at, \
+                    last_seen_at, spool_snapshots, spool_bytes, last_error FROM agents",
+        );
+        if only_pending {
+            sql.push_str(
+                " WHERE state = 'pending' OR id IN (SELECT agent_id FROM agent_sources WHERE state = 'pending')",
+            );
+        }
+        sql.push_str(" ORDER BY enrolled_at DESC");
+        let agents = sqlx::query(&sql).fetch_all(self.pool()).await?;
+        let links = sqlx::query(
+            "SELECT l.id, l.agent_id, l.local_name, l.kind, l.tenant_id, l.tenant_name, l.state, \
+                    l.source_id, \
+                    (SELECT MIN(s.id) FROM sources s WHERE s.kind = l.kind AND s.tenant_id = l.tenant_id \
+                       AND s.state = 'approved') AS proposed \
+             FROM agent_sources l ORDER BY l.agent_id, l.local_name",
+        )
+        .fetch_all(self.pool())
+        .await?;
+        let mut out = Vec::with_capacity(agents.len());
+        for row in &agents {
+            let agent_id: String = row.try_get("id")?;
+            let sources = links
+                .iter()
+                .filter(|l| {
+                    l.try_get::<String, _>("agent_id")
+                        .is_ok_and(|a| a == agent_id)
+                })
+                .map(|l| {
+                    let state: String = l.try_get("state")?;
+                    Ok(LinkRow {
+                        link_id: l.try_get("id")?,
+                        agent_id: l.try_get("agent_id")?,
+                        local_name: l.try_get("local_name")?,
+                        kind: l.try_get("kind")?,
+                        tenant_id: l.try_get("tenant_id")?,
+                        tenant_name: l.try_get("tenant_name")?,
+                        proposed_merge: if state == "pending" {
+                            l.try_get("proposed")?
+                        } else {
+                            None
+                        },
+                        state,
+                        source_id: l.try_get("source_id")?,
+                    })
+                })
+                .collect::<Result<Vec<_>, StoreError>>()?;
+            out.push(AgentRow {
+                agent_id,
+                host_name: row.try_get("host_name")?,
+                agent_version: row.try_get("agent_version")?,
+                os: row.try_get("os")?,
+                state: row.try_get("state")?,
+                enrolled_at: parse_ts(&row.try_get::<String, _>("enrolled_at")?)?,
+                last_heartbeat_at: parse_opt_ts(row.try_get("last_heartbeat_at")?)?,
+                last_seen_at: parse_opt_ts(row.try_get("last_seen_at")?)?,
+                spool_snapshots: row.try_get("spool_snapshots")?,
+                spool_bytes: row.try_get("spool_bytes")?,
+                last_error: row.try_get("last_error")?,
+                sources,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Approved sources a pending link may be merged into: (id, label).
+    pub async fn merge_targets(&self) -> Result<Vec<(String, String)>, StoreError> {
+        sqlx::query(
+            "SELECT id, name, tenant_name, tenant_id FROM sources WHERE state = 'approved' ORDER BY name",
+        )
+        .fetch_all(self.pool())
+        .await?
+        .iter()
+        .map(|r| {
+            let name: String = r.try_get("name")?;
+            let tenant: String = r.try_get("tenant_name")?;
+            let tenant_id: String = r.try_get("tenant_id")?;
+            Ok((r.try_get("id")?, format!("{name} ({tenant} {tenant_id})")))
+        })
+        .collect()
+    }
+}

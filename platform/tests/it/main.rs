@@ -133,6 +133,9 @@ macro_rules! on_both_backends {
 }
 
 mod api;
+mod browser;
+mod console;
+mod processes;
 mod store;
 
 pub(crate) fn enroll_request(token: &Secret, sources: &[(&str, &str)]) -> EnrollRequest {

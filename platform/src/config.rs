@@ -1,0 +1,268 @@
+//! Command line of `seatbroker-platform` and the validated serve configuration.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::auth::Role;
+
+/// The Seatbroker central platform: agent API, approvals, console and reports.
+#[derive(Debug, Parser)]
+#[command(name = "seatbroker-platform", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the agent API and the console.
+    Serve(ServeArgs),
+    /// Manage console users.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+}
+
+/// Where the database is: a SQLite file in the data directory, or a URL.
+#[derive(Debug, Clone, Args)]
+pub struct DatabaseArgs {
+    /// Directory for the platform's data (the SQLite database when no URL is given).
+    #[arg(long, env = "SEATBROKER_DATA_DIR", value_name = "DIR")]
+    pub data_dir: PathBuf,
+    /// Database URL: `postgres://user@host/db` or `sqlite:///path/file.db`. Defaults to
+    /// `seatbroker.db` in the data directory. Prefer the environment variable, so a password
+    /// in the URL does not show in the process list.
+    #[arg(
+        long,
+        env = "SEATBROKER_DATABASE_URL",
+        value_name = "URL",
+        hide_env_values = true
+    )]
+    pub database_url: Option<String>,
+}
+
+impl DatabaseArgs {
+    /// The URL to connect to.
+    pub fn url(&self) -> String {
+        match &self.database_url {
+            Some(url) => url.clone(),
+            None => sqlite_url(&self.data_dir.join("seatbroker.db")),
+        }
+    }
+}
+
+/// `sqlite://` URL of a database file, created if missing.
+pub fn sqlite_url(path: &Path) -> String {
+    format!("sqlite://{}?mode=rwc", path.display())
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// Address to listen on, e.g. `0.0.0.0:8443`; port 0 picks a free port.
+    #[arg(
+        long,
+        env = "SEATBROKER_LISTEN",
+        default_value = "127.0.0.1:8080",
+        value_name = "ADDR"
+    )]
+    pub listen: SocketAddr,
+    /// PEM certificate chain for HTTPS. Needs --tls-key.
+    #[arg(
+        long,
+        env = "SEATBROKER_TLS_CERT",
+        value_name = "PEM",
+        requires = "tls_key"
+    )]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key for HTTPS. Needs --tls-cert.
+    #[arg(
+        long,
+        env = "SEATBROKER_TLS_KEY",
+        value_name = "PEM",
+        requires = "tls_cert"
+    )]
+    pub tls_key: Option<PathBuf>,
+    /// The URL people and agents use to reach the platform, e.g. `https://seats.example.com`.
+    /// An `https` URL marks session cookies Secure even when TLS ends at a proxy.
+    #[arg(long, env = "SEATBROKER_PUBLIC_URL", value_name = "URL")]
+    pub public_url: Option<String>,
+    /// The platform runs behind a reverse proxy that terminates TLS: plain HTTP on a public
+    /// address is expected, and the client address is taken from `X-Forwarded-For`.
+    #[arg(long, env = "SEATBROKER_BEHIND_PROXY")]
+    pub behind_proxy: bool,
+    #[arg(long, env = "SEATBROKER_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Create a console user (or reset an existing user's password and role). The password
+    /// is read from --password-file, or from standard input; never from the command line.
+    Create {
+        #[command(flatten)]
+        database: DatabaseArgs,
+        #[arg(long)]
+        username: String,
+        #[arg(long, value_parser = parse_role)]
+        role: Role,
+        /// File whose first line is the password.
+        #[arg(long, value_name = "FILE")]
+        password_file: Option<PathBuf>,
+    },
+}
+
+fn parse_role(s: &str) -> Result<Role, String> {
+    s.parse()
+        .map_err(|e: crate::auth::UnknownRole| e.to_string())
+}
+
+/// A configuration that cannot work, with what to change.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("--public-url {0:?} is not an http:// or https:// URL")]
+    BadPublicUrl(String),
+    #[error("cannot read {what} {path}: {source}; check the path and its permissions")]
+    Read {
+        what: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path} holds no {what} in PEM format; give a PEM file with a `-----BEGIN` block")]
+    NoPem { what: &'static str, path: PathBuf },
+    #[error("the TLS certificate {cert} and key {key} do not form a usable pair: {reason}")]
+    Tls {
+        cert: PathBuf,
+        key: PathBuf,
+        reason: String,
+    },
+}
+
+/// How the listener is protected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    /// HTTPS with the given certificate.
+    Tls,
+    /// Plain HTTP on a loopback address.
+    Loopback,
+    /// Plain HTTP behind a TLS-terminating proxy.
+    Proxy,
+    /// Plain HTTP on a reachable address with nothing in front: warned about.
+    Exposed,
+}
+
+impl ServeArgs {
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if let Some(url) = &self.public_url
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            return Err(ConfigError::BadPublicUrl(url.clone()));
+        }
+        Ok(())
+    }
+
+    pub fn transport(&self) -> Transport {
+        if self.tls_cert.is_some() {
+            Transport::Tls
+        } else if self.listen.ip().is_loopback() {
+            Transport::Loopback
+        } else if self.behind_proxy {
+            Transport::Proxy
+        } else {
+            Transport::Exposed
+        }
+    }
+
+    /// Whether session cookies get the `Secure` attribute.
+    pub fn secure_cookies(&self) -> bool {
+        self.tls_cert.is_some()
+            || self
+                .public_url
+                .as_deref()
+                .is_some_and(|url| url.starts_with("https://"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> ServeArgs {
+        let mut full = vec!["seatbroker-platform", "serve", "--data-dir", "/tmp/x"];
+        full.extend_from_slice(args);
+        match Cli::try_parse_from(full).unwrap().command {
+            Command::Serve(args) => args,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn transport_and_cookie_security() {
+        let check = |args: &[&str], transport: Transport, secure: bool| {
+            let parsed = parse(args);
+            assert_eq!(parsed.transport(), transport, "{args:?}");
+            assert_eq!(parsed.secure_cookies(), secure, "{args:?}");
+        };
+        check(&["--listen", "127.0.0.1:0"], Transport::Loopback, false);
+        check(&["--listen", "[::1]:80"], Transport::Loopback, false);
+        check(&["--listen", "0.0.0.0:80"], Transport::Exposed, false);
+        check(
+            &[
+                "--listen",
+                "0.0.0.0:80",
+                "--behind-proxy",
+                "--public-url",
+                "https://x",
+            ],
+            Transport::Proxy,
+            true,
+        );
+        check(
+            &[
+                "--listen",
+                "0.0.0.0:443",
+                "--tls-cert",
+                "c.pem",
+                "--tls-key",
+                "k.pem",
+            ],
+            Transport::Tls,
+            true,
+        );
+    }
+
+    #[test]
+    fn cert_without_key_is_refused() {
+        let r = Cli::try_parse_from([
+            "seatbroker-platform",
+            "serve",
+            "--data-dir",
+            "/tmp/x",
+            "--tls-cert",
+            "c.pem",
+        ]);
+        assert!(r.is_err());
+    }
+
+    #[test]
+    fn default_database_is_sqlite_in_the_data_dir() {
+        let parsed = parse(&[]);
+        assert_eq!(
+            parsed.database.url(),
+            "sqlite:///tmp/x/seatbroker.db?mode=rwc"
+        );
+        assert!(parse(&["--public-url", "ftp://x"]).validate().is_err());
+    }
+}

@@ -1,0 +1,235 @@
+//! The trend chart: daily counts per seat state as an inline SVG line chart, drawn on the
+//! server so the console needs no JavaScript.
+
+use std::fmt::Write as _;
+
+use chrono::{Datelike, NaiveDate};
+
+/// One line of the chart.
+#[derive(Debug, Clone)]
+pub struct Series {
+    pub name: String,
+    /// CSS colour of the line and its legend swatch.
+    pub colour: &'static str,
+    /// One value per day of [`Chart::days`].
+    pub values: Vec<u64>,
+}
+
+/// A line chart over consecutive days.
+#[derive(Debug, Clone)]
+pub struct Chart {
+    pub title: String,
+    pub days: Vec<NaiveDate>,
+    pub series: Vec<Series>,
+}
+
+const WIDTH: f64 = 900.0;
+const HEIGHT: f64 = 320.0;
+const LEFT: f64 = 56.0;
+const RIGHT: f64 = 150.0;
+const TOP: f64 = 16.0;
+const BOTTOM: f64 = 36.0;
+
+impl Chart {
+    /// The chart as a standalone `<svg>` element. All text is XML-escaped.
+    pub fn to_svg(&self) -> String {
+        let mut svg = String::new();
+        let _ = write!(
+            svg,
+            r#"<svg xmlns="http://www.w3.org/2000/svg" class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-label="{}"><title>{}</title>"#,
+            escape(&self.title),
+            escape(&self.title)
+        );
+        let plot_w = WIDTH - LEFT - RIGHT;
+        let plot_h = HEIGHT - TOP - BOTTOM;
+        if self.days.is_empty() {
+            let _ = write!(
+                svg,
+                r#"<text x="{}" y="{}" text-anchor="middle" class="empty">No daily history in this period yet.</text></svg>"#,
+                WIDTH / 2.0,
+                HEIGHT / 2.0
+            );
+            return svg;
+        }
+        let max = self
+            .series
+            .iter()
+            .flat_map(|s| s.values.iter().copied())
+            .max()
+            .unwrap_or(0);
+        let top_value = nice_ceiling(max);
+        let x_of = |i: usize| -> f64 {
+            if self.days.len() == 1 {
+                LEFT + plot_w / 2.0
+            } else {
+                LEFT + plot_w * i as f64 / (self.days.len() - 1) as f64
+            }
+        };
+        let y_of = |v: u64| -> f64 { TOP + plot_h - plot_h * v as f64 / top_value as f64 };
+
+        // Horizontal grid lines and y labels: five steps.
+        for step in 0..=4u64 {
+            let value = top_value * step / 4;
+            let y = y_of(value);
+            let _ = write!(
+                svg,
+                r#"<line class="grid" x1="{LEFT}" x2="{:.1}" y1="{y:.1}" y2="{y:.1}"/><text class="axis" x="{:.1}" y="{:.1}" text-anchor="end">{value}</text>"#,
+                LEFT + plot_w,
+                LEFT - 6.0,
+                y + 4.0
+            );
+        }
+        // X labels at the first day of each month (and the first day shown), thinned so
+        // that at most about eight fit.
+        let month_starts: Vec<usize> = self
+            .days
+            .iter()
+            .enumerate()
+            .filter(|(i, d)| *i == 0 || d.day() == 1)
+            .map(|(i, _)| i)
+            .collect();
+        let stride = month_starts.len().div_ceil(8).max(1);
+        for &i in month_starts.iter().step_by(stride) {
+            let x = x_of(i);
+            let _ = write!(
+                svg,
+                r#"<line class="tick" x1="{x:.1}" x2="{x:.1}" y1="{:.1}" y2="{:.1}"/><text class="axis" x="{x:.1}" y="{:.1}" text-anchor="middle">{}</text>"#,
+                TOP + plot_h,
+                TOP + plot_h + 4.0,
+                TOP + plot_h + 18.0,
+                self.days[i].format("%b %Y")
+            );
+        }
+        let _ = write!(
+            svg,
+            r#"<line class="axisline" x1="{LEFT}" x2="{:.1}" y1="{:.1}" y2="{:.1}"/>"#,
+            LEFT + plot_w,
+            TOP + plot_h,
+            TOP + plot_h
+        );
+        for (n, series) in self.series.iter().enumerate() {
+            let mut points = String::new();
+            for (i, v) in series.values.iter().enumerate().take(self.days.len()) {
+                let _ = write!(points, "{:.1},{:.1} ", x_of(i), y_of(*v));
+            }
+            let _ = write!(
+                svg,
+                r#"<polyline fill="none" stroke="{}" stroke-width="2" points="{}"><title>{}</title></polyline>"#,
+                series.colour,
+                points.trim_end(),
+                escape(&series.name)
+            );
+            let ly = TOP + 8.0 + 20.0 * n as f64;
+            let lx = WIDTH - RIGHT + 16.0;
+            let last = series.values.last().copied().unwrap_or(0);
+            let _ = write!(
+                svg,
+                r#"<rect x="{lx:.1}" y="{:.1}" width="12" height="12" fill="{}"/><text class="legend" x="{:.1}" y="{:.1}">{} ({last})</text>"#,
+                ly - 10.0,
+                series.colour,
+                lx + 18.0,
+                ly,
+                escape(&series.name)
+            );
+        }
+        svg.push_str("</svg>");
+        svg
+    }
+}
+
+/// The smallest "nice" number (1, 2 or 5 times a power of ten, divisible into four grid
+/// steps) not below `max`; at least 4.
+fn nice_ceiling(max: u64) -> u64 {
+    if max <= 4 {
+        return 4;
+    }
+    let mut magnitude = 1u64;
+    loop {
+        for m in [1, 2, 5] {
+            let candidate = m * magnitude;
+            if candidate >= max {
+                // A multiple of 4, so the grid labels are whole numbers.
+                return candidate.div_ceil(4) * 4;
+            }
+        }
+        magnitude = magnitude.saturating_mul(10);
+    }
+}
+
+fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn day(s: &str) -> NaiveDate {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn nice_ceiling_is_round_and_covers_the_maximum() {
+        for (max, expected) in [
+            (0, 4),
+            (3, 4),
+            (7, 12),
+            (10, 12),
+            (17, 20),
+            (99, 100),
+            (101, 200),
+            (4999, 5000),
+        ] {
+            assert_eq!(nice_ceiling(max), expected, "max {max}");
+        }
+    }
+
+    #[test]
+    fn draws_one_polyline_per_series_with_escaped_names() {
+        let chart = Chart {
+            title: "Seats <by> state".into(),
+            days: vec![day("2026-01-31"), day("2026-02-01"), day("2026-02-02")],
+            series: vec![
+                Series {
+                    name: "active".into(),
+                    colour: "#2b7",
+                    values: vec![10, 12, 11],
+                },
+                Series {
+                    name: "in<active".into(),
+                    colour: "#c33",
+                    values: vec![0, 1, 2],
+                },
+            ],
+        };
+        let svg = chart.to_svg();
+        assert_eq!(svg.matches("<polyline").count(), 2);
+        assert!(svg.contains("in&lt;active (2)"));
+        assert!(svg.contains("Seats &lt;by&gt; state"));
+        assert!(!svg.contains("in<active"));
+        assert!(svg.contains("Feb 2026"));
+        // The highest point (12 of a 12 ceiling) is at the top of the plot.
+        assert!(svg.contains(&format!("{:.1}", TOP)));
+    }
+
+    #[test]
+    fn empty_chart_says_so() {
+        let chart = Chart {
+            title: "t".into(),
+            days: vec![],
+            series: vec![],
+        };
+        assert!(chart.to_svg().contains("No daily history"));
+    }
+}

@@ -1,0 +1,284 @@
+//! Reports: the rows the console shows, their CSV and JSON forms, and the trend chart.
+//!
+//! The store reads rows ([`crate::store::Store`]'s `report_*` queries); this module turns
+//! them into what a person or a spreadsheet reads. Nothing here does I/O.
+
+pub mod chart;
+pub mod csv;
+pub mod model;
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+
+use self::csv::CsvWriter;
+use self::model::{DailyRow, SeatRow, TrendPoint};
+
+/// Daily totals from `from` to `to` (inclusive) summed over sources. A source's last
+/// known counts carry forward over days without an upload, but never past its last
+/// stored day, so a source that stopped uploading drops out instead of freezing.
+/// Days before any source has data are left out.
+pub fn fill_trend(rows: &[DailyRow], from: NaiveDate, to: NaiveDate) -> Vec<TrendPoint> {
+    let mut by_source: BTreeMap<&str, Vec<&TrendPoint>> = BTreeMap::new();
+    for row in rows {
+        by_source
+            .entry(&row.source_id)
+            .or_default()
+            .push(&row.point);
+    }
+    let mut totals: BTreeMap<NaiveDate, TrendPoint> = BTreeMap::new();
+    for points in by_source.values_mut() {
+        points.sort_by_key(|p| p.day);
+        let Some(last_day) = points.last().map(|p| p.day) else {
+            continue;
+        };
+        let mut next = 0;
+        let mut current: Option<&TrendPoint> = None;
+        let mut day = from;
+        while day <= to && day <= last_day {
+            while next < points.len() && points[next].day <= day {
+                current = Some(points[next]);
+                next += 1;
+            }
+            if let Some(p) = current {
+                let total = totals.entry(day).or_insert_with(|| TrendPoint {
+                    day,
+                    ..TrendPoint::default()
+                });
+                total.active += p.active;
+                total.leaving += p.leaving;
+                total.inactive += p.inactive;
+                total.pre_hire += p.pre_hire;
+                total.offboarded += p.offboarded;
+                total.unknown += p.unknown;
+                total.billable += p.billable;
+                total.in_use += p.in_use;
+            }
+            day += Duration::days(1);
+        }
+    }
+    totals.into_values().collect()
+}
+
+/// The trend as a chart with one line per state.
+pub fn trend_chart(points: &[TrendPoint], months: u32) -> chart::Chart {
+    let series = |name: &str, colour: &'static str, f: fn(&TrendPoint) -> i64| chart::Series {
+        name: name.to_owned(),
+        colour,
+        values: points.iter().map(|p| f(p).max(0) as u64).collect(),
+    };
+    chart::Chart {
+        title: format!("Seats per state, daily, last {months} months"),
+        days: points.iter().map(|p| p.day).collect(),
+        series: vec![
+            series("active", "#1f7a3a", |p| p.active),
+            series("leaving", "#c98a00", |p| p.leaving),
+            series("inactive", "#b3261e", |p| p.inactive),
+            series("pre-hire", "#2354c7", |p| p.pre_hire),
+            series("offboarded", "#6b6f7a", |p| p.offboarded),
+            series("unknown", "#8e44ad", |p| p.unknown),
+        ],
+    }
+}
+
+/// Trend CSV: one line per day.
+pub fn trend_csv(points: &[TrendPoint]) -> String {
+    let mut csv = CsvWriter::new();
+    csv.row([
+        "day",
+        "active",
+        "leaving",
+        "inactive",
+        "pre_hire",
+        "offboarded",
+        "unknown",
+        "billable",
+        "in_use",
+    ]);
+    for p in points {
+        csv.row([
+            p.day.to_string(),
+            p.active.to_string(),
+            p.leaving.to_string(),
+            p.inactive.to_string(),
+            p.pre_hire.to_string(),
+            p.offboarded.to_string(),
+            p.unknown.to_string(),
+            p.billable.to_string(),
+            p.in_use.to_string(),
+        ]);
+    }
+    csv.finish()
+}
+
+/// Inactive-seats CSV: the table's columns plus ids.
+pub fn seats_csv(rows: &[SeatRow]) -> String {
+    let mut csv = CsvWriter::new();
+    csv.row([
+        "person",
+        "work_email",
+        "department",
+        "job_title",
+        "manager",
+        "state",
+        "reason",
+        "since",
+        "days",
+        "source",
+        "source_id",
+        "person_id",
+        "manager_id",
+        "source_stale",
+    ]);
+    let text = |v: &Option<String>| v.clone().unwrap_or_default();
+    for r in rows {
+        csv.row([
+            text(&r.name),
+            text(&r.work_email),
+            text(&r.department),
+            text(&r.job_title),
+            text(&r.manager_name),
+            r.state.clone(),
+            text(&r.reason),
+            r.since.map(|d| d.to_string()).unwrap_or_default(),
+            r.days.map(|d| d.to_string()).unwrap_or_default(),
+            r.source_name.clone(),
+            r.source_id.clone(),
+            r.person_id.clone(),
+            text(&r.manager_id),
+            r.source_stale.to_string(),
+        ]);
+    }
+    csv.finish()
+}
+
+/// `0.873` → `87.3%`; `None` → `–`.
+pub fn percent(value: Option<f64>) -> String {
+    match value {
+        Some(v) => format!("{:.1}%", v * 100.0),
+        None => "–".to_owned(),
+    }
+}
+
+/// A past instant relative to `now`: `3 min ago`, `5 h ago`, `2 days ago`, or `never`.
+pub fn ago(at: Option<DateTime<Utc>>, now: DateTime<Utc>) -> String {
+    let Some(at) = at else {
+        return "never".to_owned();
+    };
+    let secs = (now - at).num_seconds().max(0);
+    let rel = match secs {
+        0..60 => "just now".to_owned(),
+        60..3600 => format!("{} min ago", secs / 60),
+        3600..172_800 => format!("{} h ago", secs / 3600),
+        _ => format!("{} days ago", secs / 86_400),
+    };
+    format!("{} ({rel})", at.format("%Y-%m-%d %H:%M UTC"))
+}
+
+/// A collection interval in words.
+pub fn interval(secs: i64) -> String {
+    match secs {
+        s if s <= 0 => "not reported (daily assumed)".to_owned(),
+        s if s % 86_400 == 0 => format!("every {} day(s)", s / 86_400),
+        s if s % 3600 == 0 => format!("every {} h", s / 3600),
+        s => format!("every {} min", (s + 59) / 60),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> NaiveDate {
+        s.parse().unwrap()
+    }
+
+    fn row(source: &str, day: &str, active: i64, inactive: i64) -> DailyRow {
+        DailyRow {
+            source_id: source.to_owned(),
+            point: TrendPoint {
+                day: d(day),
+                active,
+                inactive,
+                billable: active + inactive,
+                in_use: active,
+                ..TrendPoint::default()
+            },
+        }
+    }
+
+    fn actives(points: &[TrendPoint]) -> Vec<(String, i64)> {
+        points
+            .iter()
+            .map(|p| (p.day.to_string(), p.active))
+            .collect()
+    }
+
+    #[test]
+    fn trend_carries_forward_and_sums_sources() {
+        let rows = vec![
+            // Source a: a row before the window (carried in), then a gap.
+            row("a", "2026-01-01", 10, 1),
+            row("a", "2026-01-04", 12, 0),
+            row("a", "2026-01-06", 13, 0),
+            // Source b stops after the 3rd: it drops out, it does not freeze.
+            row("b", "2026-01-02", 100, 5),
+            row("b", "2026-01-03", 101, 5),
+        ];
+        let points = fill_trend(&rows, d("2026-01-02"), d("2026-01-07"));
+        assert_eq!(
+            actives(&points),
+            vec![
+                ("2026-01-02".into(), 110),
+                ("2026-01-03".into(), 111),
+                ("2026-01-04".into(), 12),
+                ("2026-01-05".into(), 12),
+                ("2026-01-06".into(), 13),
+            ]
+        );
+        assert_eq!(points[0].inactive, 6);
+    }
+
+    #[test]
+    fn trend_of_nothing_is_empty() {
+        assert!(fill_trend(&[], d("2026-01-01"), d("2026-03-01")).is_empty());
+    }
+
+    #[test]
+    fn seats_csv_quotes_people_data() {
+        let r = SeatRow {
+            source_id: "src1".into(),
+            source_name: "Acme, Inc".into(),
+            person_id: "p1".into(),
+            name: Some("O'Brien, \"Pat\"".into()),
+            work_email: Some("pat@acme.test".into()),
+            department: Some("=cmd".into()),
+            job_title: None,
+            manager_id: None,
+            manager_name: None,
+            state: "inactive".into(),
+            reason: Some("never_verified".into()),
+            since: Some(d("2026-01-01")),
+            days: Some(30),
+            source_stale: false,
+        };
+        let csv = seats_csv(&[r]);
+        let line = csv.lines().nth(1).unwrap();
+        assert_eq!(
+            line,
+            "\"O'Brien, \"\"Pat\"\"\",pat@acme.test,\"'=cmd\",,,inactive,never_verified,2026-01-01,30,\"Acme, Inc\",src1,p1,,false"
+        );
+    }
+
+    #[test]
+    fn formatting_helpers() {
+        assert_eq!(percent(Some(0.8734)), "87.3%");
+        assert_eq!(percent(None), "–");
+        assert_eq!(interval(86_400), "every 1 day(s)");
+        assert_eq!(interval(7200), "every 2 h");
+        assert_eq!(interval(90), "every 2 min");
+        let now: DateTime<Utc> = "2026-01-10T00:00:00Z".parse().unwrap();
+        assert_eq!(ago(None, now), "never");
+        assert!(ago(Some(now - Duration::hours(3)), now).ends_with("(3 h ago)"));
+    }
+}

@@ -1,0 +1,315 @@
+//! The rows every report is made of. They serialize as the reports' JSON, so field names
+//! are part of the console's JSON API (`/api/v1/reports/...`).
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::Serialize;
+
+/// How fresh a source's figures are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Health {
+    /// Uploads arrive on schedule.
+    Healthy,
+    /// No upload for more than twice the collection interval: the figures are those of the
+    /// last upload, not a change in anyone's seat.
+    Stale,
+    /// Approved, but nothing uploaded yet.
+    AwaitingFirstUpload,
+    /// The source was revoked; its history is kept.
+    Revoked,
+}
+
+impl Health {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Health::Healthy => "healthy",
+            Health::Stale => "stale",
+            Health::AwaitingFirstUpload => "awaiting first upload",
+            Health::Revoked => "revoked",
+        }
+    }
+}
+
+/// Collection interval assumed when an agent did not say (daily collection).
+pub const DEFAULT_INTERVAL_SECS: i64 = 24 * 3600;
+
+/// A source is stale when its last upload is older than twice its interval.
+pub fn health(
+    revoked: bool,
+    last_upload_at: Option<DateTime<Utc>>,
+    interval_secs: i64,
+    now: DateTime<Utc>,
+) -> Health {
+    if revoked {
+        return Health::Revoked;
+    }
+    let Some(last) = last_upload_at else {
+        return Health::AwaitingFirstUpload;
+    };
+    let interval = if interval_secs > 0 {
+        interval_secs
+    } else {
+        DEFAULT_INTERVAL_SECS
+    };
+    if (now - last).num_seconds() > 2 * interval {
+        Health::Stale
+    } else {
+        Health::Healthy
+    }
+}
+
+/// One source on the overview page.
+#[derive(Debug, Clone, Serialize)]
+pub struct OverviewRow {
+    pub source_id: String,
+    pub name: String,
+    pub kind: String,
+    pub tenant_id: String,
+    pub tenant_name: String,
+    pub health: Health,
+    pub last_upload_at: Option<DateTime<Utc>>,
+    /// The day the figures are for (the last applied snapshot's day).
+    pub as_of: Option<NaiveDate>,
+    pub interval_secs: i64,
+    pub people: i64,
+    pub billable: i64,
+    pub in_use: i64,
+    pub active: i64,
+    pub leaving: i64,
+    pub inactive: i64,
+    pub pre_hires: i64,
+    pub pre_hires_starting_soon: i64,
+    pub offboarded: i64,
+    pub recent_leavers: i64,
+    pub unknown: i64,
+    pub findings: i64,
+    /// `in_use / billable`, `null` when nothing is billable or nothing was uploaded.
+    pub utilisation: Option<f64>,
+    /// Whether the last snapshot could see private data (pre-hires, leavers); `false`
+    /// means those figures undercount.
+    pub private_access: Option<bool>,
+}
+
+/// Filters and order of the inactive-seats report.
+#[derive(Debug, Clone, Default, serde::Deserialize, Serialize)]
+#[serde(default)]
+pub struct SeatFilter {
+    /// Source id; empty = all.
+    pub source: String,
+    /// `inactive` (default), `leaving`, `pre_hire`, `offboarded`, `unknown`, or `all`
+    /// (every state but active).
+    pub state: String,
+    pub reason: String,
+    pub department: String,
+    /// Manager's person id.
+    pub manager: String,
+    /// `person`, `email`, `department`, `manager`, `state`, `reason`, `since`, `days`,
+    /// `source`; default `days`.
+    pub sort: String,
+    /// `asc` or `desc` (default `desc` for days, else `asc`).
+    pub dir: String,
+}
+
+impl SeatFilter {
+    /// The state filter with its default.
+    pub fn state_or_default(&self) -> &str {
+        if self.state.is_empty() {
+            "inactive"
+        } else {
+            &self.state
+        }
+    }
+
+    pub fn sort_or_default(&self) -> &str {
+        match self.sort.as_str() {
+            "person" | "email" | "department" | "manager" | "state" | "reason" | "since"
+            | "days" | "source" => &self.sort,
+            _ => "days",
+        }
+    }
+
+    pub fn descending(&self) -> bool {
+        match self.dir.as_str() {
+            "asc" => false,
+            "desc" => true,
+            _ => self.sort_or_default() == "days",
+        }
+    }
+}
+
+/// One row of the inactive-seats report.
+#[derive(Debug, Clone, Serialize)]
+pub struct SeatRow {
+    pub source_id: String,
+    pub source_name: String,
+    pub person_id: String,
+    pub name: Option<String>,
+    pub work_email: Option<String>,
+    pub department: Option<String>,
+    pub job_title: Option<String>,
+    pub manager_id: Option<String>,
+    pub manager_name: Option<String>,
+    pub state: String,
+    pub reason: Option<String>,
+    pub since: Option<NaiveDate>,
+    /// Days from `since` to today; `null` without `since`.
+    pub days: Option<i64>,
+    /// The source has not uploaded for more than twice its interval: this row is as of
+    /// its last upload.
+    pub source_stale: bool,
+}
+
+/// The distinct values the inactive-seat filters offer.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct SeatFilterChoices {
+    pub sources: Vec<(String, String)>,
+    pub reasons: Vec<String>,
+    pub departments: Vec<String>,
+    /// (person id, name)
+    pub managers: Vec<(String, String)>,
+}
+
+/// One day of the trends report (summed over the selected sources).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct TrendPoint {
+    pub day: NaiveDate,
+    pub active: i64,
+    pub leaving: i64,
+    pub inactive: i64,
+    pub pre_hire: i64,
+    pub offboarded: i64,
+    pub unknown: i64,
+    pub billable: i64,
+    pub in_use: i64,
+}
+
+/// One stored daily summary, as the trend query reads it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DailyRow {
+    pub source_id: String,
+    pub point: TrendPoint,
+}
+
+/// Seat counts for one department.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct DepartmentRow {
+    /// Empty for people without a department.
+    pub department: String,
+    pub people: i64,
+    pub active: i64,
+    pub leaving: i64,
+    pub inactive: i64,
+    pub pre_hire: i64,
+    pub offboarded: i64,
+    pub unknown: i64,
+    pub billable: i64,
+    pub utilisation: Option<f64>,
+}
+
+/// Count of findings of one kind.
+#[derive(Debug, Clone, Serialize)]
+pub struct FindingCount {
+    pub kind: String,
+    pub count: i64,
+}
+
+/// One data-quality finding about one person.
+#[derive(Debug, Clone, Serialize)]
+pub struct FindingRow {
+    pub source_id: String,
+    pub source_name: String,
+    pub person_id: String,
+    pub name: Option<String>,
+    pub work_email: Option<String>,
+    pub department: Option<String>,
+    pub kind: String,
+    pub detail: Option<String>,
+}
+
+/// An agent on the sources & agents page.
+#[derive(Debug, Clone, Serialize)]
+pub struct AgentRow {
+    pub agent_id: String,
+    pub host_name: String,
+    pub agent_version: String,
+    pub os: String,
+    pub state: String,
+    pub enrolled_at: DateTime<Utc>,
+    pub last_heartbeat_at: Option<DateTime<Utc>>,
+    pub last_seen_at: Option<DateTime<Utc>>,
+    pub spool_snapshots: Option<i64>,
+    pub spool_bytes: Option<i64>,
+    pub last_error: Option<String>,
+    pub sources: Vec<LinkRow>,
+}
+
+/// One of an agent's configured sources.
+#[derive(Debug, Clone, Serialize)]
+pub struct LinkRow {
+    pub link_id: String,
+    pub agent_id: String,
+    pub local_name: String,
+    pub kind: String,
+    pub tenant_id: String,
+    pub tenant_name: String,
+    pub state: String,
+    pub source_id: Option<String>,
+    /// For a pending link: an existing source with the same kind and tenant, proposed as the
+    /// merge target.
+    pub proposed_merge: Option<String>,
+}
+
+/// A console user.
+#[derive(Debug, Clone, Serialize)]
+pub struct UserRow {
+    pub id: String,
+    pub username: String,
+    pub role: crate::auth::Role,
+    pub created_at: DateTime<Utc>,
+    pub disabled: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::Duration;
+
+    #[test]
+    fn stale_after_twice_the_interval() {
+        let now: DateTime<Utc> = "2026-03-01T12:00:00Z".parse().unwrap();
+        let check = |revoked, last: Option<i64>, interval, expected| {
+            let last = last.map(|hours| now - Duration::hours(hours));
+            assert_eq!(
+                health(revoked, last, interval, now),
+                expected,
+                "{last:?} {interval}"
+            );
+        };
+        check(false, None, 3600, Health::AwaitingFirstUpload);
+        check(false, Some(1), 3600, Health::Healthy);
+        check(false, Some(2), 3600, Health::Healthy);
+        check(false, Some(3), 3600, Health::Stale);
+        // Unknown interval: daily.
+        check(false, Some(47), 0, Health::Healthy);
+        check(false, Some(49), 0, Health::Stale);
+        check(true, Some(1), 3600, Health::Revoked);
+    }
+
+    #[test]
+    fn seat_filter_defaults() {
+        let f = SeatFilter::default();
+        assert_eq!(f.state_or_default(), "inactive");
+        assert_eq!(f.sort_or_default(), "days");
+        assert!(f.descending());
+        let f = SeatFilter {
+            sort: "person; DROP TABLE".into(),
+            ..Default::default()
+        };
+        assert_eq!(f.sort_or_default(), "days");
+        let f = SeatFilter {
+            sort: "person".into(),
+            ..Default::default()
+        };
+        assert!(!f.descending());
+    }
+}

@@ -1,0 +1,468 @@
+//! Serving: the router (agent API + console + `/healthz` + `/metrics`), the listener
+//! (plain TCP or rustls), first-start admin creation and graceful shutdown.
+//!
+//! Architecture Invariant: nothing here keeps state another platform process needs. The
+//! only in-memory state is per-process metrics.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::io;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+use seatbroker_protocol::Secret;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+use tokio_rustls::TlsAcceptor;
+use tokio_rustls::server::TlsStream;
+use tokio_util::sync::CancellationToken;
+
+use crate::auth;
+use crate::config::{ConfigError, ServeArgs, Transport};
+use crate::metrics::RouteClass;
+use crate::state::AppState;
+use crate::store::{Store, StoreError};
+use crate::web::{self, WebSettings, WebState};
+
+/// Why the platform could not start or stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(
+        "cannot create the data directory {path}: {source}; check the path and its permissions"
+    )]
+    DataDir { path: PathBuf, source: io::Error },
+    #[error("cannot listen on {addr}: {source}; is another process using the port?")]
+    Bind { addr: SocketAddr, source: io::Error },
+    #[error("the server failed: {0}")]
+    Io(#[from] io::Error),
+    #[error("cannot create the first admin: {0}")]
+    FirstAdmin(String),
+}
+
+impl ServeError {
+    /// Whether the error is the operator's configuration (exit code 64).
+    pub fn is_config(&self) -> bool {
+        matches!(self, ServeError::Config(_))
+    }
+}
+
+/// Request counts and latencies by matched route, for `/metrics`.
+#[derive(Debug, Default)]
+pub struct HttpMetrics {
+    routes: Mutex<BTreeMap<(String, String), RouteStats>>,
+}
+
+/// Upper bounds (seconds) of the request latency histogram.
+const LATENCY_BUCKETS: [f64; 9] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0];
+
+#[derive(Debug, Default)]
+struct RouteStats {
+    by_status: BTreeMap<u16, u64>,
+    buckets: [u64; LATENCY_BUCKETS.len()],
+    count: u64,
+    sum_secs: f64,
+}
+
+impl HttpMetrics {
+    fn record(&self, method: &str, route: &str, status: u16, took: Duration) {
+        let mut routes = self.routes.lock().unwrap_or_else(|p| p.into_inner());
+        let stats = routes
+            .entry((route.to_owned(), method.to_owned()))
+            .or_default();
+        *stats.by_status.entry(status).or_default() += 1;
+        let secs = took.as_secs_f64();
+        for (bucket, bound) in stats.buckets.iter_mut().zip(LATENCY_BUCKETS) {
+            if secs <= bound {
+                *bucket += 1;
+            }
+        }
+        stats.count += 1;
+        stats.sum_secs += secs;
+    }
+
+    /// Prometheus text: `seatbroker_http_requests_total` and
+    /// `seatbroker_http_request_duration_seconds` by route and method.
+    pub fn render_prometheus(&self) -> String {
+        let routes = self.routes.lock().unwrap_or_else(|p| p.into_inner());
+        let mut out = String::new();
+        out.push_str(
+            "# HELP seatbroker_http_requests_total HTTP requests by route, method and status.\n",
+        );
+        out.push_str("# TYPE seatbroker_http_requests_total counter\n");
+        for ((route, method), stats) in routes.iter() {
+            for (status, n) in &stats.by_status {
+                let _ = writeln!(
+                    out,
+                    "seatbroker_http_requests_total{{route=\"{route}\",method=\"{method}\",status=\"{status}\"}} {n}"
+                );
+            }
+        }
+        out.push_str("# HELP seatbroker_http_request_duration_seconds HTTP request latency by route and method.\n");
+        out.push_str("# TYPE seatbroker_http_request_duration_seconds histogram\n");
+        for ((route, method), stats) in routes.iter() {
+            let labels = format!("route=\"{route}\",method=\"{method}\"");
+            for (bound, n) in LATENCY_BUCKETS.iter().zip(stats.buckets) {
+                let _ = writeln!(
+                    out,
+                    "seatbroker_http_request_duration_seconds_bucket{{{labels},le=\"{bound}\"}} {n}"
+                );
+            }
+            let _ = writeln!(
+                out,
+                "seatbroker_http_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}",
+                stats.count
+            );
+            let _ = writeln!(
+                out,
+                "seatbroker_http_request_duration_seconds_sum{{{labels}}} {}",
+                stats.sum_secs
+            );
+            let _ = writeln!(
+                out,
+                "seatbroker_http_request_duration_seconds_count{{{labels}}} {}",
+                stats.count
+            );
+        }
+        out
+    }
+}
+
+#[derive(Debug, Clone)]
+struct ServerState {
+    app: AppState,
+    http: Arc<HttpMetrics>,
+}
+
+async fn track(State(state): State<ServerState>, request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = request.method().as_str().to_owned();
+    // The route template, never the raw path: ids must not explode the label set.
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| "unmatched".to_owned());
+    let response = next.run(request).await;
+    let status = response.status().as_u16();
+    state
+        .http
+        .record(&method, &route, status, started.elapsed());
+    // The agent API counts its own requests; count the rest by class.
+    if !route.starts_with("/api/agent/") {
+        let class = if route.starts_with("/api/v1/reports") {
+            RouteClass::ReportApi
+        } else if matches!(
+            route.as_str(),
+            "/healthz" | "/metrics" | "/static/console.css" | "unmatched"
+        ) {
+            RouteClass::Other
+        } else {
+            RouteClass::Console
+        };
+        state.app.metrics.record_request(class, status);
+    }
+    response
+}
+
+async fn healthz(State(state): State<ServerState>) -> Response {
+    match state.app.store.ping().await {
+        Ok(()) => (StatusCode::OK, "ok\n").into_response(),
+        Err(error) => {
+            tracing::warn!(%error, "Health check failed: the database does not answer.");
+            (StatusCode::SERVICE_UNAVAILABLE, "database unavailable\n").into_response()
+        }
+    }
+}
+
+async fn metrics(State(state): State<ServerState>) -> Response {
+    let mut body = state.app.metrics.render_prometheus();
+    body.push_str(&state.http.render_prometheus());
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+        )],
+        body,
+    )
+        .into_response()
+}
+
+/// The whole platform's router: agent API, console, health and metrics.
+pub fn app(state: AppState, settings: WebSettings) -> Router {
+    let server_state = ServerState {
+        app: state.clone(),
+        http: Arc::new(HttpMetrics::default()),
+    };
+    let web_state = WebState::new(state.store.clone(), settings);
+    let ops = Router::new()
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+        .with_state(server_state.clone());
+    crate::api::router()
+        .with_state(state)
+        .merge(web::router(web_state))
+        .merge(ops)
+        .layer(axum::middleware::from_fn_with_state(server_state, track))
+}
+
+/// Creates the data directory and opens the database.
+pub async fn open_store(args: &crate::config::DatabaseArgs) -> Result<Store, ServeError> {
+    if args.database_url.is_none() {
+        std::fs::create_dir_all(&args.data_dir).map_err(|source| ServeError::DataDir {
+            path: args.data_dir.clone(),
+            source,
+        })?;
+    }
+    Ok(Store::open(&args.url()).await?)
+}
+
+/// When no user exists, creates `admin` with a random one-time password and returns the
+/// password (shown once by the caller). Safe when several processes start at once: only
+/// one creates it.
+pub async fn ensure_first_admin(store: &Store) -> Result<Option<Secret>, ServeError> {
+    if store.count_users().await? > 0 {
+        return Ok(None);
+    }
+    let password = auth::generate_one_time_password();
+    let secret = password.clone();
+    let hash = tokio::task::spawn_blocking(move || auth::hash_password(secret.expose()))
+        .await
+        .map_err(|e| ServeError::FirstAdmin(e.to_string()))?
+        .map_err(|e| ServeError::FirstAdmin(e.to_string()))?;
+    Ok(store
+        .create_first_user("admin", &hash)
+        .await?
+        .then_some(password))
+}
+
+/// A bound, not yet serving platform.
+pub struct Server {
+    listener: Bound,
+    router: Router,
+    url: String,
+    store: Store,
+    /// The one-time password of the first admin, when this start created it.
+    pub first_admin_password: Option<Secret>,
+}
+
+enum Bound {
+    Plain(TcpListener),
+    Tls(TcpListener, TlsAcceptor),
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server")
+            .field("url", &self.url)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Server {
+    /// Validates `args`, opens the database (migrating it), creates the first admin if
+    /// needed, loads TLS material and binds the listener.
+    pub async fn bind(args: &ServeArgs) -> Result<Server, ServeError> {
+        args.validate()?;
+        let acceptor = match (&args.tls_cert, &args.tls_key) {
+            (Some(cert), Some(key)) => Some(tls_acceptor(cert, key)?),
+            _ => None,
+        };
+        let store = open_store(&args.database).await?;
+        let first_admin_password = ensure_first_admin(&store).await?;
+        let listener = TcpListener::bind(args.listen)
+            .await
+            .map_err(|source| ServeError::Bind {
+                addr: args.listen,
+                source,
+            })?;
+        let local = listener.local_addr()?;
+        let scheme = if acceptor.is_some() { "https" } else { "http" };
+        let host = if local.ip().is_unspecified() {
+            "127.0.0.1".to_owned()
+        } else {
+            match local {
+                SocketAddr::V4(a) => a.ip().to_string(),
+                SocketAddr::V6(a) => format!("[{}]", a.ip()),
+            }
+        };
+        let url = format!("{scheme}://{host}:{}", local.port());
+        match args.transport() {
+            Transport::Tls | Transport::Loopback => {}
+            Transport::Proxy => tracing::info!(
+                listen = %local,
+                "Serving plain HTTP behind a proxy: the proxy must terminate TLS."
+            ),
+            Transport::Exposed => tracing::warn!(
+                listen = %local,
+                "Serving plain HTTP on a non-loopback address: passwords and agent credentials cross the network unencrypted. Give --tls-cert and --tls-key, or put a TLS proxy in front and pass --behind-proxy."
+            ),
+        }
+        let settings = WebSettings {
+            secure_cookies: args.secure_cookies(),
+            behind_proxy: args.behind_proxy,
+        };
+        let router = app(AppState::new(store.clone()), settings);
+        Ok(Server {
+            listener: match acceptor {
+                Some(acceptor) => Bound::Tls(listener, acceptor),
+                None => Bound::Plain(listener),
+            },
+            router,
+            url,
+            store,
+            first_admin_password,
+        })
+    }
+
+    /// The URL the platform answers on (`http://127.0.0.1:PORT` for a wildcard address).
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// Serves until `shutdown` fires, then stops accepting, lets requests in flight finish
+    /// and closes the database pool.
+    pub async fn run(self, shutdown: CancellationToken) -> Result<(), ServeError> {
+        let service = self
+            .router
+            .into_make_service_with_connect_info::<SocketAddr>();
+        let signal = shutdown.clone();
+        tracing::info!(url = %self.url, "Seatbroker platform listening.");
+        match self.listener {
+            Bound::Plain(listener) => {
+                axum::serve(listener, service)
+                    .with_graceful_shutdown(async move { signal.cancelled().await })
+                    .await?;
+            }
+            Bound::Tls(listener, acceptor) => {
+                let tls = TlsListener::spawn(listener, acceptor, shutdown.clone())?;
+                axum::serve(axum::serve::ListenerExt::tap_io(tls, |_| {}), service)
+                    .with_graceful_shutdown(async move { signal.cancelled().await })
+                    .await?;
+            }
+        }
+        self.store.close().await;
+        tracing::info!("Seatbroker platform stopped.");
+        Ok(())
+    }
+}
+
+fn tls_acceptor(cert: &Path, key: &Path) -> Result<TlsAcceptor, ConfigError> {
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
+        .map_err(|e| pem_error("certificate", cert, e))?
+        .collect::<Result<_, _>>()
+        .map_err(|e| pem_error("certificate", cert, e))?;
+    if certs.is_empty() {
+        return Err(ConfigError::NoPem {
+            what: "certificate",
+            path: cert.to_owned(),
+        });
+    }
+    let private_key =
+        PrivateKeyDer::from_pem_file(key).map_err(|e| pem_error("private key", key, e))?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .and_then(|b| b.with_no_client_auth().with_single_cert(certs, private_key))
+        .map_err(|e| ConfigError::Tls {
+            cert: cert.to_owned(),
+            key: key.to_owned(),
+            reason: e.to_string(),
+        })?;
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(TlsAcceptor::from(Arc::new(config)))
+}
+
+fn pem_error(what: &'static str, path: &Path, error: rustls_pki_types::pem::Error) -> ConfigError {
+    match error {
+        rustls_pki_types::pem::Error::Io(source) => ConfigError::Read {
+            what,
+            path: path.to_owned(),
+            source,
+        },
+        _ => ConfigError::NoPem {
+            what,
+            path: path.to_owned(),
+        },
+    }
+}
+
+/// How long a client may take to finish the TLS handshake.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A listener whose connections have completed the TLS handshake. Handshakes run in their
+/// own tasks, so a slow or silent client never holds up others.
+#[derive(Debug)]
+struct TlsListener {
+    ready: mpsc::Receiver<(TlsStream<TcpStream>, SocketAddr)>,
+    local: SocketAddr,
+}
+
+impl TlsListener {
+    fn spawn(
+        listener: TcpListener,
+        acceptor: TlsAcceptor,
+        shutdown: CancellationToken,
+    ) -> io::Result<Self> {
+        let local = listener.local_addr()?;
+        let (tx, ready) = mpsc::channel(64);
+        tokio::spawn(async move {
+            loop {
+                let accepted = tokio::select! {
+                    _ = shutdown.cancelled() => break,
+                    accepted = listener.accept() => accepted,
+                };
+                let (stream, peer) = match accepted {
+                    Ok(pair) => pair,
+                    Err(error) => {
+                        tracing::warn!(%error, "Accepting a connection failed.");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let acceptor = acceptor.clone();
+                let tx = tx.clone();
+                tokio::spawn(async move {
+                    match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+                        Ok(Ok(tls)) => {
+                            let _ = tx.send((tls, peer)).await;
+                        }
+                        Ok(Err(error)) => tracing::debug!(%peer, %error, "TLS handshake failed."),
+                        Err(_) => tracing::debug!(%peer, "TLS handshake timed out."),
+                    }
+                });
+            }
+        });
+        Ok(Self { ready, local })
+    }
+}
+
+impl axum::serve::Listener for TlsListener {
+    type Io = TlsStream<TcpStream>;
+    type Addr = SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        match self.ready.recv().await {
+            Some(pair) => pair,
+            // The accept loop ended (shutdown): wait for the server to notice.
+            None => std::future::pending().await,
+        }
+    }
+
+    fn local_addr(&self) -> io::Result<Self::Addr> {
+        Ok(self.local)
+    }
+}

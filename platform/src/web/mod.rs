@@ -1,0 +1,182 @@
+//! The console: server-rendered HTML pages (askama templates in `platform/templates/`),
+//! their JSON twins under `/api/v1/reports/...`, CSV exports, and the admin actions.
+//!
+//! Every page needs a session ([`session::CurrentUser`]); admin actions need the admin
+//! role and go through [`session::AdminForm`], which also checks the form's CSRF token.
+//! Every admin action calls one store operation, which writes the audit log in the same
+//! transaction.
+
+mod admin;
+mod error;
+mod login;
+mod pages;
+mod reports;
+mod session;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::http::{HeaderValue, header};
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+
+use crate::store::Store;
+
+pub use error::WebError;
+pub use session::{CSRF_FIELD, LOGIN_CSRF_COOKIE, SESSION_COOKIE};
+
+/// Console settings that do not change while serving.
+#[derive(Debug, Clone, Default)]
+pub struct WebSettings {
+    /// Mark cookies `Secure` (HTTPS, directly or through a proxy).
+    pub secure_cookies: bool,
+    /// Take the client address from `X-Forwarded-For` (a trusted proxy sets it).
+    pub behind_proxy: bool,
+}
+
+/// What every console handler gets: the store and the settings. Nothing else: a request
+/// may land on any platform process.
+#[derive(Debug, Clone)]
+pub struct WebState {
+    pub store: Store,
+    pub settings: Arc<WebSettings>,
+}
+
+impl WebState {
+    pub fn new(store: Store, settings: WebSettings) -> Self {
+        Self {
+            store,
+            settings: Arc::new(settings),
+        }
+    }
+}
+
+const CSS: &str = include_str!("../../static/console.css");
+
+async fn stylesheet() -> impl IntoResponse {
+    (
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/css; charset=utf-8"),
+            ),
+            (
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("public, max-age=3600"),
+            ),
+        ],
+        CSS,
+    )
+}
+
+/// The console's routes, with their state applied.
+pub fn router(state: WebState) -> Router {
+    Router::new()
+        .route("/", get(reports::overview))
+        .route("/login", get(login::login_page).post(login::login))
+        .route("/logout", post(login::logout))
+        .route("/static/console.css", get(stylesheet))
+        .route("/approvals", get(admin::approvals))
+        .route("/approvals/agents/{id}/approve", post(admin::approve_agent))
+        .route("/approvals/agents/{id}/reject", post(admin::reject_agent))
+        .route(
+            "/approvals/sources/{id}/approve",
+            post(admin::approve_source),
+        )
+        .route("/approvals/sources/{id}/merge", post(admin::merge_source))
+        .route("/approvals/sources/{id}/reject", post(admin::reject_source))
+        .route("/seats", get(reports::seats))
+        .route("/seats.csv", get(reports::seats_csv))
+        .route("/trends", get(reports::trends))
+        .route("/trends.csv", get(reports::trends_csv))
+        .route("/departments", get(reports::departments))
+        .route("/data-quality", get(reports::data_quality))
+        .route("/sources", get(reports::sources))
+        .route("/agents/{id}/revoke", post(admin::revoke_agent))
+        .route("/tokens", get(admin::tokens).post(admin::create_token))
+        .route("/tokens/{id}/revoke", post(admin::revoke_token))
+        .route("/users", get(admin::users).post(admin::create_user))
+        .route("/users/{username}/disable", post(admin::disable_user))
+        .route("/users/{username}/enable", post(admin::enable_user))
+        .route("/audit", get(admin::audit))
+        .route("/api/v1/reports/overview", get(reports::overview_json))
+        .route("/api/v1/reports/inactive-seats", get(reports::seats_json))
+        .route("/api/v1/reports/trends", get(reports::trends_json))
+        .route(
+            "/api/v1/reports/departments",
+            get(reports::departments_json),
+        )
+        .route(
+            "/api/v1/reports/data-quality",
+            get(reports::data_quality_json),
+        )
+        .route("/api/v1/reports/sources", get(reports::sources_json))
+        .layer(axum::middleware::map_response(security_headers))
+        .with_state(state)
+}
+
+/// Headers every console response carries: no framing, no sniffing, no caching of
+/// people's data, and a content policy that allows no script at all.
+async fn security_headers(mut response: axum::response::Response) -> axum::response::Response {
+    let headers = response.headers_mut();
+    let set = |headers: &mut axum::http::HeaderMap, name, value: &'static str| {
+        headers
+            .entry(name)
+            .or_insert(HeaderValue::from_static(value));
+    };
+    set(headers, header::X_CONTENT_TYPE_OPTIONS, "nosniff");
+    set(headers, header::X_FRAME_OPTIONS, "DENY");
+    set(headers, header::REFERRER_POLICY, "same-origin");
+    set(
+        headers,
+        header::CONTENT_SECURITY_POLICY,
+        "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+    );
+    set(headers, header::CACHE_CONTROL, "no-store");
+    response
+}
+
+/// Percent-encodes a query-string value (everything but unreserved characters).
+pub(crate) fn encode_query_value(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for byte in value.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'~') {
+            out.push(byte as char);
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+/// `path?k=v&...` with empty values left out.
+pub(crate) fn href(path: &str, params: &[(&str, &str)]) -> String {
+    let query: Vec<String> = params
+        .iter()
+        .filter(|(_, v)| !v.is_empty())
+        .map(|(k, v)| format!("{k}={}", encode_query_value(v)))
+        .collect();
+    if query.is_empty() {
+        path.to_owned()
+    } else {
+        format!("{path}?{}", query.join("&"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hrefs_encode_values_and_drop_empty_ones() {
+        assert_eq!(href("/seats", &[]), "/seats");
+        assert_eq!(
+            href(
+                "/seats",
+                &[("department", "R&D / Ops"), ("state", ""), ("sort", "days")]
+            ),
+            "/seats?department=R%26D%20%2F%20Ops&sort=days"
+        );
+        assert_eq!(encode_query_value("é"), "%C3%A9");
+    }
+}

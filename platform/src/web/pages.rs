@@ -1,0 +1,203 @@
+//! Template structs: one per page, each with the shared [`Layout`].
+
+use askama::Template;
+use chrono::NaiveDate;
+
+use crate::auth::SessionUser;
+use crate::reports::model::{
+    AgentRow, DepartmentRow, FindingCount, FindingRow, OverviewRow, SeatFilter, SeatFilterChoices,
+    SeatRow, TrendPoint, UserRow,
+};
+use crate::store::AuditEntry;
+
+/// What the frame of every page needs.
+#[derive(Debug)]
+pub(crate) struct Layout {
+    pub(crate) page: &'static str,
+    pub(crate) username: String,
+    pub(crate) role: &'static str,
+    pub(crate) is_admin: bool,
+    pub(crate) csrf: String,
+    pub(crate) notice: Option<String>,
+}
+
+impl Layout {
+    pub(crate) fn new(page: &'static str, user: &SessionUser) -> Self {
+        Self {
+            page,
+            username: user.username.clone(),
+            role: user.role.as_str(),
+            is_admin: user.role.is_admin(),
+            csrf: user.csrf.clone(),
+            notice: None,
+        }
+    }
+
+    pub(crate) fn with_notice(mut self, notice: Option<String>) -> Self {
+        self.notice = notice;
+        self
+    }
+}
+
+#[derive(Template)]
+#[template(path = "login.html")]
+pub(crate) struct LoginPage {
+    pub(crate) csrf: String,
+    pub(crate) username: String,
+    pub(crate) error: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "message.html")]
+pub(crate) struct MessagePage {
+    pub(crate) layout: Layout,
+    pub(crate) title: String,
+    pub(crate) message: String,
+    pub(crate) back: String,
+}
+
+/// A source row with its display strings.
+#[derive(Debug)]
+pub(crate) struct SourceView {
+    pub(crate) row: OverviewRow,
+    pub(crate) health: &'static str,
+    pub(crate) health_class: &'static str,
+    pub(crate) note: Option<String>,
+    pub(crate) utilisation: String,
+    pub(crate) last_upload: String,
+    pub(crate) as_of: String,
+    pub(crate) interval: String,
+}
+
+#[derive(Template)]
+#[template(path = "overview.html")]
+pub(crate) struct OverviewPage {
+    pub(crate) layout: Layout,
+    pub(crate) rows: Vec<SourceView>,
+}
+
+#[derive(Template)]
+#[template(path = "approvals.html")]
+pub(crate) struct ApprovalsPage {
+    pub(crate) layout: Layout,
+    pub(crate) agents: Vec<AgentRow>,
+    pub(crate) targets: Vec<(String, String)>,
+}
+
+/// A sortable column header.
+#[derive(Debug)]
+pub(crate) struct Column {
+    pub(crate) label: &'static str,
+    pub(crate) href: String,
+    pub(crate) indicator: &'static str,
+    pub(crate) numeric: bool,
+}
+
+#[derive(Template)]
+#[template(path = "seats.html")]
+pub(crate) struct SeatsPage {
+    pub(crate) layout: Layout,
+    pub(crate) filter: SeatFilter,
+    pub(crate) choices: SeatFilterChoices,
+    pub(crate) states: Vec<(&'static str, bool)>,
+    pub(crate) columns: Vec<Column>,
+    pub(crate) rows: Vec<SeatRow>,
+    pub(crate) total: i64,
+    pub(crate) first: i64,
+    pub(crate) last: i64,
+    pub(crate) any_stale: bool,
+    pub(crate) csv_href: String,
+    pub(crate) prev_href: Option<String>,
+    pub(crate) next_href: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "trends.html")]
+pub(crate) struct TrendsPage {
+    pub(crate) layout: Layout,
+    pub(crate) sources: Vec<(String, String)>,
+    pub(crate) source: String,
+    pub(crate) months: u32,
+    pub(crate) svg: String,
+    pub(crate) recent: Vec<TrendPoint>,
+    pub(crate) csv_href: String,
+}
+
+#[derive(Debug)]
+pub(crate) struct DepartmentView {
+    pub(crate) row: DepartmentRow,
+    pub(crate) utilisation: String,
+    pub(crate) href_department: String,
+}
+
+#[derive(Template)]
+#[template(path = "departments.html")]
+pub(crate) struct DepartmentsPage {
+    pub(crate) layout: Layout,
+    pub(crate) sources: Vec<(String, String)>,
+    pub(crate) source: String,
+    pub(crate) rows: Vec<DepartmentView>,
+}
+
+#[derive(Template)]
+#[template(path = "data_quality.html")]
+pub(crate) struct DataQualityPage {
+    pub(crate) layout: Layout,
+    pub(crate) counts: Vec<FindingCount>,
+    pub(crate) kind: String,
+    pub(crate) rows: Vec<FindingRow>,
+}
+
+#[derive(Debug)]
+pub(crate) struct AgentView {
+    pub(crate) row: AgentRow,
+    pub(crate) last_heartbeat: String,
+    pub(crate) spool: String,
+}
+
+#[derive(Template)]
+#[template(path = "sources.html")]
+pub(crate) struct SourcesPage {
+    pub(crate) layout: Layout,
+    pub(crate) sources: Vec<SourceView>,
+    pub(crate) agents: Vec<AgentView>,
+}
+
+#[derive(Debug)]
+pub(crate) struct TokenView {
+    pub(crate) row: crate::store::EnrollmentTokenRecord,
+    pub(crate) status: &'static str,
+    pub(crate) created: String,
+    pub(crate) expires: String,
+    pub(crate) uses: String,
+}
+
+#[derive(Template)]
+#[template(path = "tokens.html")]
+pub(crate) struct TokensPage {
+    pub(crate) layout: Layout,
+    pub(crate) created: Option<String>,
+    pub(crate) tokens: Vec<TokenView>,
+}
+
+#[derive(Template)]
+#[template(path = "users.html")]
+pub(crate) struct UsersPage {
+    pub(crate) layout: Layout,
+    pub(crate) users: Vec<UserRow>,
+    pub(crate) min_len: usize,
+}
+
+#[derive(Template)]
+#[template(path = "audit.html")]
+pub(crate) struct AuditPage {
+    pub(crate) layout: Layout,
+    pub(crate) entries: Vec<AuditEntry>,
+    pub(crate) limit: i64,
+}
+
+/// A date for display, or a dash.
+pub(crate) fn date_or_dash(date: Option<NaiveDate>) -> String {
+    date.map(|d| d.to_string())
+        .unwrap_or_else(|| "–".to_owned())
+}

@@ -1,0 +1,552 @@
+//! Report pages, their JSON twins and CSV exports. Viewers and admins may read them all.
+
+use askama::Template;
+use axum::Json;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::{Html, IntoResponse, Response};
+use chrono::{DateTime, Duration, Months, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::pages::{
+    AgentView, Column, DataQualityPage, DepartmentView, DepartmentsPage, Layout, OverviewPage,
+    SeatsPage, SourceView, SourcesPage, TrendsPage, date_or_dash,
+};
+use super::session::{CurrentUser, wants_json};
+use super::{WebError, WebState, href};
+use crate::reports::model::{Health, OverviewRow, SeatFilter, TrendPoint};
+use crate::reports::{self, ago, percent};
+
+/// Rows per page of the inactive-seats table.
+const PAGE_SIZE: i64 = 200;
+/// Most rows a CSV export holds.
+const EXPORT_LIMIT: i64 = 1_000_000;
+/// Most findings listed.
+const FINDINGS_LIMIT: i64 = 2000;
+
+fn html(template: &impl Template) -> Result<Response, WebError> {
+    Ok(Html(template.render()?).into_response())
+}
+
+fn json(value: &impl Serialize) -> Response {
+    Json(value).into_response()
+}
+
+fn csv_response(body: String, filename: &str) -> Response {
+    let disposition = format!("attachment; filename=\"{filename}\"");
+    let mut response = (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/csv; charset=utf-8"),
+        )],
+        body,
+    )
+        .into_response();
+    if let Ok(value) = HeaderValue::from_str(&disposition) {
+        response
+            .headers_mut()
+            .insert(header::CONTENT_DISPOSITION, value);
+    }
+    response
+}
+
+fn source_view(row: OverviewRow, now: DateTime<Utc>) -> SourceView {
+    let (health, health_class) = match row.health {
+        Health::Healthy => ("healthy", "healthy"),
+        Health::Stale => ("stale", "stale"),
+        Health::AwaitingFirstUpload => ("awaiting first upload", "awaiting"),
+        Health::Revoked => ("revoked", "revoked"),
+    };
+    let mut notes = Vec::new();
+    if row.health == Health::Stale {
+        notes.push(format!(
+            "No upload for more than twice its interval ({}); figures are from its last upload. Check the agent under Sources & agents.",
+            reports::interval(row.interval_secs)
+        ));
+    }
+    if row.private_access == Some(false) {
+        notes.push(
+            "The Humaans token lacks private access: pre-hires and leavers are missing.".to_owned(),
+        );
+    }
+    SourceView {
+        health,
+        health_class,
+        note: (!notes.is_empty()).then(|| notes.join(" ")),
+        utilisation: percent(row.utilisation),
+        last_upload: ago(row.last_upload_at, now),
+        as_of: date_or_dash(row.as_of),
+        interval: reports::interval(row.interval_secs),
+        row,
+    }
+}
+
+// ----- overview -----
+
+pub(crate) async fn overview(
+    State(state): State<WebState>,
+    CurrentUser(user): CurrentUser,
+    headers: HeaderMap,
+) -> Result<Response, WebError> {
+    let rows = state.store.report_overview().await?;
+    if wants_json(&headers, "") {
+        return Ok(json(&rows));
+    }
+    let now = state.store.now();
+    html(&OverviewPage {
+        layout: Layout::new("overview", &user),
+        rows: rows.into_iter().map(|r| source_view(r, now)).collect(),
+    })
+}
+
+pub(crate) async fn overview_json(
+    State(state): State<WebState>,
+    CurrentUser(_user): CurrentUser,
+) -> Result<Response, WebError> {
+    let rows = state
+        .store
+        .report_overview()
+        .await
+        .map_err(|e| WebError::from(e).json())?;
+    Ok(json(&rows))
+}
+
+// ----- inactive seats -----
+
+/// Query of the inactive-seats page: the filter plus the page number.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(crate) struct SeatQuery {
+    #[serde(flatten)]
+    filter: SeatFilter,
+    /// A string: numbers do not survive `flatten` in query strings.
+    page: String,
+}
+
+impl SeatQuery {
+    fn page(&self) -> i64 {
+        self.page.parse::<i64>().unwrap_or(1).max(1)
+    }
+}
+
+const STATES: &[&str] = &[
+    "inactive",
+    "leaving",
+    "pre_hire",
+    "offboarded",
+    "unknown",
+    "all",
+];
+
+fn filter_params(f: &SeatFilter) -> Vec<(&'static str, String)> {
+    vec![
+        ("source", f.source.clone()),
+        ("state", f.state.clone()),
+        ("reason", f.reason.clone()),
+        ("department", f.department.clone()),
+        ("manager", f.manager.clone()),
+    ]
+}
+
+fn seats_href(path: &str, f: &SeatFilter, sort: &str, dir: &str, page: Option<i64>) -> String {
+    let mut params = filter_params(f);
+    params.push(("sort", sort.to_owned()));
+    params.push(("dir", dir.to_owned()));
+    if let Some(page) = page {
+        params.push(("page", page.to_string()));
+    }
+    let borrowed: Vec<(&str, &str)> = params.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    href(path, &borrowed)
+}
+
+#[derive(Debug, Serialize)]
+struct SeatsJson<'a> {
+    filter: &'a SeatFilter,
+    total: i64,
+    offset: i64,
+    rows: &'a [crate::reports::model::SeatRow],
+}
+
+fn parse_query<T: serde::de::DeserializeOwned + Default>(
+    query: Result<Query<T>, axum::extract::rejection::QueryRejection>,
+) -> Result<T, WebError> {
+    query
+        .map(|Query(q)| q)
+        .map_err(|e| WebError::bad_request(format!("Bad query string: {e}")))
+}
+
+pub(crate) async fn seats(
+    State(state): State<WebState>,
+    CurrentUser(user): CurrentUser,
+    headers: HeaderMap,
+    query: Result<Query<SeatQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, WebError> {
+    let json_wanted = wants_json(&headers, "");
+    let query = parse_query(query).map_err(|e| if json_wanted { e.json() } else { e })?;
+    let page = query.page();
+    let filter = query.filter;
+    let offset = (page - 1) * PAGE_SIZE;
+    let (rows, total) = state.store.report_seats(&filter, PAGE_SIZE, offset).await?;
+    if json_wanted {
+        return Ok(json(&SeatsJson {
+            filter: &filter,
+            total,
+            offset,
+            rows: &rows,
+        }));
+    }
+    let choices = state.store.seat_filter_choices().await?;
+    let current_sort = filter.sort_or_default().to_owned();
+    let descending = filter.descending();
+    let columns = [
+        ("Person", "person", false),
+        ("Work email", "email", false),
+        ("Department", "department", false),
+        ("Manager", "manager", false),
+        ("State", "state", false),
+        ("Reason", "reason", false),
+        ("Since", "since", false),
+        ("Days", "days", true),
+        ("Source", "source", false),
+    ]
+    .into_iter()
+    .map(|(label, key, numeric)| {
+        let is_current = key == current_sort;
+        // Clicking the current column flips the order; another column starts ascending
+        // (days: longest first).
+        let dir = match (is_current, descending) {
+            (true, true) => "asc",
+            (true, false) => "desc",
+            (false, _) if key == "days" => "desc",
+            (false, _) => "asc",
+        };
+        Column {
+            label,
+            href: seats_href("/seats", &filter, key, dir, None),
+            indicator: match (is_current, descending) {
+                (true, true) => " ▼",
+                (true, false) => " ▲",
+                _ => "",
+            },
+            numeric,
+        }
+    })
+    .collect();
+    let dir = if descending { "desc" } else { "asc" };
+    let shown = rows.len() as i64;
+    SeatsPage {
+        layout: Layout::new("seats", &user),
+        csv_href: seats_href("/seats.csv", &filter, &current_sort, dir, None),
+        prev_href: (page > 1)
+            .then(|| seats_href("/seats", &filter, &current_sort, dir, Some(page - 1))),
+        next_href: (offset + shown < total)
+            .then(|| seats_href("/seats", &filter, &current_sort, dir, Some(page + 1))),
+        any_stale: rows.iter().any(|r| r.source_stale),
+        first: if shown == 0 { 0 } else { offset + 1 },
+        last: offset + shown,
+        states: STATES
+            .iter()
+            .map(|s| (*s, *s == filter.state_or_default()))
+            .collect(),
+        filter,
+        choices,
+        columns,
+        rows,
+        total,
+    }
+    .render()
+    .map(|body| Html(body).into_response())
+    .map_err(WebError::from)
+}
+
+pub(crate) async fn seats_json(
+    State(state): State<WebState>,
+    CurrentUser(_user): CurrentUser,
+    query: Result<Query<SeatQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, WebError> {
+    let query = parse_query(query).map_err(WebError::json)?;
+    let page = query.page();
+    let offset = (page - 1) * PAGE_SIZE;
+    let (rows, total) = state
+        .store
+        .report_seats(&query.filter, PAGE_SIZE, offset)
+        .await
+        .map_err(|e| WebError::from(e).json())?;
+    Ok(json(&SeatsJson {
+        filter: &query.filter,
+        total,
+        offset,
+        rows: &rows,
+    }))
+}
+
+pub(crate) async fn seats_csv(
+    State(state): State<WebState>,
+    CurrentUser(_user): CurrentUser,
+    query: Result<Query<SeatQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, WebError> {
+    let query = parse_query(query)?;
+    let (rows, _) = state
+        .store
+        .report_seats(&query.filter, EXPORT_LIMIT, 0)
+        .await?;
+    let day = state.store.now().date_naive();
+    Ok(csv_response(
+        reports::seats_csv(&rows),
+        &format!("inactive-seats-{day}.csv"),
+    ))
+}
+
+// ----- trends -----
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(crate) struct TrendQuery {
+    source: String,
+    months: Option<u32>,
+}
+
+impl TrendQuery {
+    fn months(&self) -> u32 {
+        self.months
+            .filter(|m| matches!(m, 3 | 6 | 12))
+            .unwrap_or(3)
+    }
+}
+
+#[derive(Debug, Serialize)]
+struct TrendJson {
+    source: Option<String>,
+    months: u32,
+    days: Vec<TrendPoint>,
+}
+
+async fn load_trend(state: &WebState, query: &TrendQuery) -> Result<Vec<TrendPoint>, WebError> {
+    let today = state.store.now().date_naive();
+    let from = today
+        .checked_sub_months(Months::new(query.months()))
+        .unwrap_or(today - Duration::days(366))
+        + Duration::days(1);
+    let source = (!query.source.is_empty()).then_some(query.source.as_str());
+    let rows = state.store.report_daily(source, from).await?;
+    Ok(reports::fill_trend(&rows, from, today))
+}
+
+pub(crate) async fn trends(
+    State(state): State<WebState>,
+    CurrentUser(user): CurrentUser,
+    headers: HeaderMap,
+    query: Result<Query<TrendQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, WebError> {
+    let query = parse_query(query)?;
+    let points = load_trend(&state, &query).await?;
+    if wants_json(&headers, "") {
+        return Ok(json(&TrendJson {
+            source: (!query.source.is_empty()).then(|| query.source.clone()),
+            months: query.months(),
+            days: points,
+        }));
+    }
+    let sources = state.store.seat_filter_choices().await?.sources;
+    let months = query.months().to_string();
+    html(&TrendsPage {
+        layout: Layout::new("trends", &user),
+        svg: reports::trend_chart(&points, query.months()).to_svg(),
+        recent: points.iter().rev().take(14).cloned().collect(),
+        csv_href: href(
+            "/trends.csv",
+            &[("source", &query.source), ("months", &months)],
+        ),
+        sources,
+        months: query.months(),
+        source: query.source,
+    })
+}
+
+pub(crate) async fn trends_json(
+    State(state): State<WebState>,
+    CurrentUser(_user): CurrentUser,
+    query: Result<Query<TrendQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, WebError> {
+    let query = parse_query(query).map_err(WebError::json)?;
+    let points = load_trend(&state, &query).await.map_err(WebError::json)?;
+    Ok(json(&TrendJson {
+        source: (!query.source.is_empty()).then(|| query.source.clone()),
+        months: query.months(),
+        days: points,
+    }))
+}
+
+pub(crate) async fn trends_csv(
+    State(state): State<WebState>,
+    CurrentUser(_user): CurrentUser,
+    query: Result<Query<TrendQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, WebError> {
+    let query = parse_query(query)?;
+    let points = load_trend(&state, &query).await?;
+    let day = state.store.now().date_naive();
+    Ok(csv_response(
+        reports::trend_csv(&points),
+        &format!("trends-{day}.csv"),
+    ))
+}
+
+// ----- departments -----
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(crate) struct SourceQuery {
+    source: String,
+    kind: String,
+}
+
+impl SourceQuery {
+    fn source(&self) -> Option<&str> {
+        (!self.source.is_empty()).then_some(self.source.as_str())
+    }
+}
+
+pub(crate) async fn departments(
+    State(state): State<WebState>,
+    CurrentUser(user): CurrentUser,
+    headers: HeaderMap,
+    query: Result<Query<SourceQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, WebError> {
+    let query = parse_query(query)?;
+    let rows = state.store.report_departments(query.source()).await?;
+    if wants_json(&headers, "") {
+        return Ok(json(&rows));
+    }
+    let sources = state.store.seat_filter_choices().await?.sources;
+    html(&DepartmentsPage {
+        layout: Layout::new("departments", &user),
+        sources,
+        source: query.source.clone(),
+        rows: rows
+            .into_iter()
+            .map(|row| DepartmentView {
+                utilisation: percent(row.utilisation),
+                href_department: super::encode_query_value(&row.department),
+                row,
+            })
+            .collect(),
+    })
+}
+
+pub(crate) async fn departments_json(
+    State(state): State<WebState>,
+    CurrentUser(_user): CurrentUser,
+    query: Result<Query<SourceQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, WebError> {
+    let query = parse_query(query).map_err(WebError::json)?;
+    let rows = state
+        .store
+        .report_departments(query.source())
+        .await
+        .map_err(|e| WebError::from(e).json())?;
+    Ok(json(&rows))
+}
+
+// ----- data quality -----
+
+#[derive(Debug, Serialize)]
+struct FindingsJson {
+    counts: Vec<crate::reports::model::FindingCount>,
+    findings: Vec<crate::reports::model::FindingRow>,
+}
+
+async fn load_findings(state: &WebState, query: &SourceQuery) -> Result<FindingsJson, WebError> {
+    let kind = (!query.kind.is_empty()).then_some(query.kind.as_str());
+    let (counts, findings) = state
+        .store
+        .report_findings(query.source(), kind, FINDINGS_LIMIT)
+        .await?;
+    Ok(FindingsJson { counts, findings })
+}
+
+pub(crate) async fn data_quality(
+    State(state): State<WebState>,
+    CurrentUser(user): CurrentUser,
+    headers: HeaderMap,
+    query: Result<Query<SourceQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, WebError> {
+    let query = parse_query(query)?;
+    let report = load_findings(&state, &query).await?;
+    if wants_json(&headers, "") {
+        return Ok(json(&report));
+    }
+    html(&DataQualityPage {
+        layout: Layout::new("data-quality", &user),
+        counts: report.counts,
+        kind: query.kind,
+        rows: report.findings,
+    })
+}
+
+pub(crate) async fn data_quality_json(
+    State(state): State<WebState>,
+    CurrentUser(_user): CurrentUser,
+    query: Result<Query<SourceQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, WebError> {
+    let query = parse_query(query).map_err(WebError::json)?;
+    Ok(json(
+        &load_findings(&state, &query)
+            .await
+            .map_err(WebError::json)?,
+    ))
+}
+
+// ----- sources & agents -----
+
+#[derive(Debug, Serialize)]
+struct SourcesJson {
+    sources: Vec<OverviewRow>,
+    agents: Vec<crate::reports::model::AgentRow>,
+}
+
+async fn load_sources(state: &WebState) -> Result<SourcesJson, WebError> {
+    Ok(SourcesJson {
+        sources: state.store.report_overview().await?,
+        agents: state.store.report_agents(false).await?,
+    })
+}
+
+pub(crate) async fn sources(
+    State(state): State<WebState>,
+    CurrentUser(user): CurrentUser,
+    headers: HeaderMap,
+) -> Result<Response, WebError> {
+    let report = load_sources(&state).await?;
+    if wants_json(&headers, "") {
+        return Ok(json(&report));
+    }
+    let now = state.store.now();
+    html(&SourcesPage {
+        layout: Layout::new("sources", &user),
+        sources: report
+            .sources
+            .into_iter()
+            .map(|r| source_view(r, now))
+            .collect(),
+        agents: report
+            .agents
+            .into_iter()
+            .map(|row| AgentView {
+                last_heartbeat: ago(row.last_heartbeat_at, now),
+                spool: match (row.spool_snapshots, row.spool_bytes) {
+                    (Some(n), Some(bytes)) => format!("{n} ({} KiB)", (bytes + 1023) / 1024),
+                    (Some(n), None) => n.to_string(),
+                    _ => "–".to_owned(),
+                },
+                row,
+            })
+            .collect(),
+    })
+}
+
+pub(crate) async fn sources_json(
+    State(state): State<WebState>,
+    CurrentUser(_user): CurrentUser,
+) -> Result<Response, WebError> {
+    Ok(json(&load_sources(&state).await.map_err(WebError::json)?))
+}

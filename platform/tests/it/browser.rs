@@ -1,0 +1,257 @@
+//! The console in a real browser: headless Chromium driven through chromedriver's W3C
+//! WebDriver HTTP API. Logs in, approves a pending agent and its source, and reads the
+//! inactive-seats table, all without JavaScript of our own.
+//!
+//! Needs `chromium` and `chromedriver` (Debian: `apt-get install chromium chromium-driver`;
+//! `.ci/run` installs them). Without them the test fails and says so.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tokio::process::{Child, Command};
+
+use crate::TestDb;
+use crate::console::{ADMIN_PASSWORD, Agent, Platform, company, create_users};
+
+const ELEMENT_KEY: &str = "element-6066-11e4-a52e-4f735466cecf";
+
+struct Driver {
+    base: String,
+    session: String,
+    http: reqwest::Client,
+    _child: Child,
+    _profile: tempfile::TempDir,
+}
+
+impl Driver {
+    async fn start() -> Driver {
+        let chromedriver =
+            std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "chromedriver".to_owned());
+        let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".to_owned());
+        assert!(
+            std::path::Path::new(&chromium).exists(),
+            "the browser test needs Chromium at {chromium}: install it with \
+             `apt-get install chromium chromium-driver` (or set CHROMIUM to its path)"
+        );
+        let port = {
+            let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            probe.local_addr().unwrap().port()
+        };
+        let child = Command::new(&chromedriver)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap_or_else(|error| {
+                panic!(
+                    "the browser test needs chromedriver ({chromedriver}) and could not start it: {error}. \
+                     Install it with `apt-get install chromium chromium-driver` (or set CHROMEDRIVER to its path)."
+                )
+            });
+        let base = format!("http://127.0.0.1:{port}");
+        let http = reqwest::Client::new();
+        // Wait for chromedriver to answer (it starts in well under a second).
+        let mut ready = false;
+        for _ in 0..200 {
+            if let Ok(response) = http.get(format!("{base}/status")).send().await
+                && let Ok(status) = response.json::<Value>().await
+                && status["value"]["ready"] == true
+            {
+                ready = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert!(ready, "chromedriver did not become ready on port {port}");
+        let profile = tempfile::tempdir().unwrap();
+        let capabilities = json!({
+            "capabilities": { "alwaysMatch": {
+                "browserName": "chrome",
+                "goog:chromeOptions": {
+                    "binary": chromium,
+                    "args": [
+                        "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                        "--disable-background-networking", "--disable-component-update",
+                        "--disable-sync", "--no-first-run",
+                        format!("--user-data-dir={}", profile.path().display()),
+                    ],
+                },
+            }},
+        });
+        let response: Value = http
+            .post(format!("{base}/session"))
+            .json(&capabilities)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let session = response["value"]["sessionId"]
+            .as_str()
+            .unwrap_or_else(|| panic!("chromedriver did not start a Chromium session: {response}"))
+            .to_owned();
+        Driver {
+            base,
+            session,
+            http,
+            _child: child,
+            _profile: profile,
+        }
+    }
+
+    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+        let url = format!("{}/session/{}{path}", self.base, self.session);
+        let mut request = self.http.request(method, url);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response: Value = request.send().await.unwrap().json().await.unwrap();
+        if let Some(error) = response["value"].get("error") {
+            panic!(
+                "WebDriver {path}: {error}: {}",
+                response["value"]["message"]
+            );
+        }
+        response["value"].clone()
+    }
+
+    async fn goto(&self, url: &str) {
+        self.call(reqwest::Method::POST, "/url", Some(json!({ "url": url })))
+            .await;
+    }
+
+    async fn current_url(&self) -> String {
+        self.call(reqwest::Method::GET, "/url", None)
+            .await
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    async fn find(&self, css: &str) -> String {
+        let value = self
+            .call(
+                reqwest::Method::POST,
+                "/element",
+                Some(json!({ "using": "css selector", "value": css })),
+            )
+            .await;
+        value[ELEMENT_KEY].as_str().unwrap().to_owned()
+    }
+
+    async fn type_into(&self, css: &str, text: &str) {
+        let element = self.find(css).await;
+        self.call(
+            reqwest::Method::POST,
+            &format!("/element/{element}/value"),
+            Some(json!({ "text": text })),
+        )
+        .await;
+    }
+
+    async fn click(&self, css: &str) {
+        let element = self.find(css).await;
+        self.call(
+            reqwest::Method::POST,
+            &format!("/element/{element}/click"),
+            Some(json!({})),
+        )
+        .await;
+    }
+
+    async fn text(&self, css: &str) -> String {
+        let element = self.find(css).await;
+        self.call(
+            reqwest::Method::GET,
+            &format!("/element/{element}/text"),
+            None,
+        )
+        .await
+        .as_str()
+        .unwrap()
+        .to_owned()
+    }
+
+    async fn quit(self) {
+        let _ = self
+            .http
+            .delete(format!("{}/session/{}", self.base, self.session))
+            .send()
+            .await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn log_in_approve_and_read_inactive_seats_in_chromium() {
+    let db = TestDb::sqlite().await;
+    create_users(&db.store).await;
+    let platform = Platform::start(db.store.clone()).await;
+    let token = db
+        .store
+        .create_enrollment_token("test", "browser", None, Some(1))
+        .await
+        .unwrap();
+    let agent = Agent::enroll(&platform.url, token.token.expose(), &[("main", "tenant-1")]).await;
+
+    let driver = Driver::start().await;
+    driver.goto(&format!("{}/", platform.url)).await;
+    assert!(
+        driver.current_url().await.ends_with("/login"),
+        "not logged in: sent to the login page"
+    );
+    driver.type_into("#username", "alice").await;
+    driver.type_into("#password", ADMIN_PASSWORD).await;
+    driver.click("#login").await;
+    assert_eq!(driver.current_url().await, format!("{}/", platform.url));
+
+    driver.goto(&format!("{}/approvals", platform.url)).await;
+    let pending = driver
+        .text(&format!("#agent-{}", agent.enrolled.agent_id))
+        .await;
+    assert!(pending.contains("hr-box"), "{pending}");
+    driver.click("button.approve-agent").await;
+    assert!(driver.text("p.notice").await.contains("Agent approved"));
+    driver
+        .click(&format!(
+            "#link-{} button.approve-source",
+            agent.source_id(0)
+        ))
+        .await;
+    assert!(driver.text("p.notice").await.contains("Source approved"));
+
+    let ack = agent
+        .upload(
+            &[&platform.url],
+            &agent.source_id(0),
+            &"c".repeat(32),
+            1,
+            crate::t0(),
+            company(),
+        )
+        .await;
+    assert!(ack.snapshot_applied);
+
+    driver.goto(&format!("{}/seats", platform.url)).await;
+    let table = driver.text("#seats tbody").await;
+    let rows: Vec<&str> = table.lines().collect();
+    assert_eq!(rows.len(), 2, "{table}");
+    assert!(
+        rows[0].contains("O'Neil, \"Ghost\"") && rows[0].contains("Bea Boss"),
+        "{table}"
+    );
+    assert!(
+        rows[1].contains("Gone Person") && rows[1].contains("ended_not_offboarded"),
+        "{table}"
+    );
+    // Sort by person through the column header link.
+    driver.click("#seats thead a[href*='sort=person']").await;
+    let table = driver.text("#seats tbody").await;
+    assert!(
+        table.lines().next().unwrap().contains("Gone Person"),
+        "{table}"
+    );
+    driver.quit().await;
+}
