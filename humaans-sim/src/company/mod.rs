@@ -555,137 +555,45 @@ fn generate(spec: &CompanySpec) -> Company {
         }
     }
 
+    // Rendering is the expensive part and independent per person: spread it over threads.
+    let context = RenderContext {
+        spec,
+        company_id: &company_id,
+        ids: &ids,
+        categories: &categories,
+        reports: &reports,
+    };
+    let rendered = parallel_map(&drafts, |i, d| render(&context, i, d));
+
     let mut truth = Truth::default();
     let mut people = Vec::with_capacity(n);
     let mut job_roles = Vec::new();
-    let mut role_rng = Rng::derive(spec.seed, 3);
-    for (i, d) in drafts.iter().enumerate() {
-        let mut findings = Vec::new();
-        if !d.category.is_offboarded() {
-            let current = d.current.map(|c| &d.roles[c]);
-            match current {
-                None => findings.push(Finding::NoCurrentJobRole),
-                Some(role) => match role.reporting_to {
-                    None if reports[i] == 0 => findings.push(Finding::NoManager),
-                    Some(m) if categories[m].is_offboarded() => {
-                        findings.push(Finding::ManagerOffboarded);
-                    }
-                    _ => {}
-                },
-            }
-            if d.start.is_none() {
-                findings.push(Finding::NoStartDate);
-            }
-            if let (Some(s), Some(e)) = (d.start, d.end)
-                && e < s
-            {
-                findings.push(Finding::EndBeforeStart);
-            }
-            if d.duplicate_email {
-                findings.push(Finding::DuplicateWorkEmail);
-            }
-            findings.sort();
-        }
-        truth.add(d.category, &findings);
-        if d.category.state() == SeatState::PreHire
-            && d.start.is_some_and(|s| s >= t && s <= t + days(30))
+    for (person, roles) in rendered {
+        truth.add(person.category, &person.findings);
+        let soon = t..=t + days(30);
+        if person.expected.state == SeatState::PreHire
+            && person
+                .employment_start_date
+                .is_some_and(|s| soon.contains(&s))
         {
             truth.pre_hires_starting_soon += 1;
         }
-        if d.category.is_offboarded() && d.end.is_some_and(|e| e >= t - days(90) && e <= t) {
+        let lookback = t - days(90)..=t;
+        if person.category.is_offboarded()
+            && person
+                .employment_end_date
+                .is_some_and(|e| lookback.contains(&e))
+        {
             truth.recent_leavers += 1;
         }
-        let since = match d.category {
-            Category::NewHire | Category::ActiveFutureStart => d.start,
-            Category::NeverVerified => d.start.map(|s| s + days(30)),
-            Category::Leaving
-            | Category::EndedNotOffboarded
-            | Category::OffboardedRecent
-            | Category::OffboardedOld => d.end,
-            Category::Active | Category::ActiveUnverifiedInGrace | Category::UnknownStatus => None,
-        };
-
-        let mut r = Rng::derive(spec.seed, 10_000_000 + i as u64);
-        let facts = PersonFacts {
-            id: &ids[i],
-            company_id: &company_id,
-            employee_number: i + 1,
-            first_name: d.first,
-            last_name: d.last,
-            email: d.email.as_deref(),
-            status: d.status,
-            is_verified: d.verified,
-            start: d.start,
-            end: d.end,
-            has_left: d.category.is_offboarded(),
-            department: d.roles.first().map_or("Operations", |role| role.department),
-            is_owner: i == 0,
-            as_of: t,
-        };
-        let (public_json, private_json) = record::render_person(&facts, &mut r);
-
-        let mut current_job_role = None;
-        for (k, role) in d.roles.iter().enumerate() {
-            let role_id = role_rng.id(24);
-            let json = record::render_role(
-                &RoleFacts {
-                    id: &role_id,
-                    company_id: &company_id,
-                    person_id: &ids[i],
-                    job_title: role.title,
-                    department: role.department,
-                    effective_date: role.effective,
-                    end_date: role.end,
-                    reporting_to: role.reporting_to.map(|m| ids[m].as_str()),
-                    as_of: t,
-                },
-                &mut r,
-            );
-            if d.current == Some(k) {
-                current_job_role = Some(role_id.clone());
-            }
-            job_roles.push(PlantedJobRole {
-                id: role_id,
-                person_id: ids[i].clone(),
-                job_title: role.title.to_owned(),
-                department: role.department.to_owned(),
-                effective_date: role.effective,
-                end_date: role.end,
-                reporting_to: role.reporting_to.map(|m| ids[m].clone()),
-                json: json.into_boxed_str(),
-            });
-        }
-
-        people.push(PlantedPerson {
-            id: ids[i].clone(),
-            category: d.category,
-            expected: ExpectedSeat {
-                state: d.category.state(),
-                reason: d.category.reason(),
-                since,
-            },
-            status: d.status.map(str::to_owned),
-            first_name: d.first.to_owned(),
-            last_name: d.last.to_owned(),
-            email: d.email.clone(),
-            employment_start_date: d.start,
-            employment_end_date: d.end,
-            is_verified: d.verified,
-            current_job_role,
-            manager_id: d
-                .current
-                .and_then(|c| d.roles[c].reporting_to)
-                .map(|m| ids[m].clone()),
-            findings,
-            public_json: public_json.into_boxed_str(),
-            private_json: private_json.into_boxed_str(),
-        });
+        people.push(person);
+        job_roles.extend(roles);
     }
 
     let owner_full_id = ids[0].clone();
     let owner_public_id = ids[n.min(2) - 1].clone();
-    people.sort_unstable_by(|a, b| a.id.cmp(&b.id));
-    job_roles.sort_unstable_by(|a, b| a.id.cmp(&b.id));
+    let people = sorted_by_id(people, |p| &p.id);
+    let job_roles = sorted_by_id(job_roles, |r| &r.id);
     let person_pos: HashMap<Box<str>, u32> = people
         .iter()
         .enumerate()
@@ -714,5 +622,203 @@ fn generate(spec: &CompanySpec) -> Company {
         role_pos,
         roles_by_person,
         truth,
+    }
+}
+
+struct RenderContext<'a> {
+    spec: &'a CompanySpec,
+    company_id: &'a str,
+    ids: &'a [String],
+    categories: &'a [Category],
+    reports: &'a [u32],
+}
+
+/// Findings, expected seat and JSON of generation index `i`.
+fn render(cx: &RenderContext<'_>, i: usize, d: &Draft) -> (PlantedPerson, Vec<PlantedJobRole>) {
+    let t = cx.spec.as_of;
+    let ids = cx.ids;
+    let mut findings = Vec::new();
+    if !d.category.is_offboarded() {
+        match d.current.map(|c| &d.roles[c]) {
+            None => findings.push(Finding::NoCurrentJobRole),
+            Some(role) => match role.reporting_to {
+                None if cx.reports[i] == 0 => findings.push(Finding::NoManager),
+                Some(m) if cx.categories[m].is_offboarded() => {
+                    findings.push(Finding::ManagerOffboarded);
+                }
+                _ => {}
+            },
+        }
+        if d.start.is_none() {
+            findings.push(Finding::NoStartDate);
+        }
+        if let (Some(s), Some(e)) = (d.start, d.end)
+            && e < s
+        {
+            findings.push(Finding::EndBeforeStart);
+        }
+        if d.duplicate_email {
+            findings.push(Finding::DuplicateWorkEmail);
+        }
+        findings.sort();
+    }
+    let since = match d.category {
+        Category::NewHire | Category::ActiveFutureStart => d.start,
+        Category::NeverVerified => d.start.map(|s| s + days(30)),
+        Category::Leaving
+        | Category::EndedNotOffboarded
+        | Category::OffboardedRecent
+        | Category::OffboardedOld => d.end,
+        Category::Active | Category::ActiveUnverifiedInGrace | Category::UnknownStatus => None,
+    };
+
+    let mut r = Rng::derive(cx.spec.seed, 10_000_000 + i as u64);
+    let facts = PersonFacts {
+        id: &ids[i],
+        company_id: cx.company_id,
+        employee_number: i + 1,
+        first_name: d.first,
+        last_name: d.last,
+        email: d.email.as_deref(),
+        status: d.status,
+        is_verified: d.verified,
+        start: d.start,
+        end: d.end,
+        has_left: d.category.is_offboarded(),
+        department: d.roles.first().map_or("Operations", |role| role.department),
+        is_owner: i == 0,
+        as_of: t,
+    };
+    let (public_json, private_json) = record::render_person(&facts, &mut r);
+
+    let mut current_job_role = None;
+    let mut roles = Vec::with_capacity(d.roles.len());
+    for (k, role) in d.roles.iter().enumerate() {
+        let role_id = r.id(24);
+        let json = record::render_role(
+            &RoleFacts {
+                id: &role_id,
+                company_id: cx.company_id,
+                person_id: &ids[i],
+                job_title: role.title,
+                department: role.department,
+                effective_date: role.effective,
+                end_date: role.end,
+                reporting_to: role.reporting_to.map(|m| ids[m].as_str()),
+                as_of: t,
+            },
+            &mut r,
+        );
+        if d.current == Some(k) {
+            current_job_role = Some(role_id.clone());
+        }
+        roles.push(PlantedJobRole {
+            id: role_id,
+            person_id: ids[i].clone(),
+            job_title: role.title.to_owned(),
+            department: role.department.to_owned(),
+            effective_date: role.effective,
+            end_date: role.end,
+            reporting_to: role.reporting_to.map(|m| ids[m].clone()),
+            json: json.into_boxed_str(),
+        });
+    }
+
+    let person = PlantedPerson {
+        id: ids[i].clone(),
+        category: d.category,
+        expected: ExpectedSeat {
+            state: d.category.state(),
+            reason: d.category.reason(),
+            since,
+        },
+        status: d.status.map(str::to_owned),
+        first_name: d.first.to_owned(),
+        last_name: d.last.to_owned(),
+        email: d.email.clone(),
+        employment_start_date: d.start,
+        employment_end_date: d.end,
+        is_verified: d.verified,
+        current_job_role,
+        manager_id: d
+            .current
+            .and_then(|c| d.roles[c].reporting_to)
+            .map(|m| ids[m].clone()),
+        findings,
+        public_json: public_json.into_boxed_str(),
+        private_json: private_json.into_boxed_str(),
+    };
+    (person, roles)
+}
+
+/// `f` over every item, on up to 8 threads; results in input order. Each item's output
+/// depends only on the item, so the result is the same whatever the thread count.
+fn parallel_map<T: Sync, U: Send>(items: &[T], f: impl Fn(usize, &T) -> U + Sync) -> Vec<U> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(8);
+    if threads == 1 || items.len() < 1_000 {
+        return items
+            .iter()
+            .enumerate()
+            .map(|(i, item)| f(i, item))
+            .collect();
+    }
+    let chunk = items.len().div_ceil(threads);
+    let f = &f;
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = items
+            .chunks(chunk)
+            .enumerate()
+            .map(|(c, part)| {
+                scope.spawn(move || {
+                    part.iter()
+                        .enumerate()
+                        .map(|(k, item)| f(c * chunk + k, item))
+                        .collect::<Vec<U>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| {
+                h.join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect()
+    })
+}
+
+/// Sorts by id through an index permutation, so the large records move once.
+fn sorted_by_id<T>(items: Vec<T>, id: impl Fn(&T) -> &String) -> Vec<T> {
+    let mut order: Vec<u32> = (0..items.len() as u32).collect();
+    order.sort_unstable_by(|&a, &b| id(&items[a as usize]).cmp(id(&items[b as usize])));
+    let mut slots: Vec<Option<T>> = items.into_iter().map(Some).collect();
+    order
+        .into_iter()
+        .map(|i| {
+            slots[i as usize]
+                .take()
+                .expect("a permutation visits each slot once")
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parallel_map_keeps_input_order() {
+        let items: Vec<u64> = (0..10_007).collect();
+        let got = parallel_map(&items, |i, &x| (i as u64) * 3 + x);
+        let want: Vec<u64> = items.iter().map(|&x| x * 4).collect();
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn sorted_by_id_sorts() {
+        let ids: Vec<String> = ["b", "c", "a"].iter().map(|s| s.to_string()).collect();
+        assert_eq!(sorted_by_id(ids, |s| s), ["a", "b", "c"]);
     }
 }

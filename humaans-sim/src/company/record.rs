@@ -80,10 +80,6 @@ struct PhotoVariants {
     s64: String,
     #[serde(rename = "96")]
     s96: String,
-    #[serde(rename = "104")]
-    s104: String,
-    #[serde(rename = "136")]
-    s136: String,
     #[serde(rename = "200")]
     s200: String,
     #[serde(rename = "400")]
@@ -207,8 +203,6 @@ pub(crate) fn render_person(f: &PersonFacts<'_>, rng: &mut Rng) -> (String, Stri
         variants: PhotoVariants {
             s64: photo_url(64),
             s96: photo_url(96),
-            s104: photo_url(104),
-            s136: photo_url(136),
             s200: photo_url(200),
             s400: photo_url(400),
         },
@@ -397,9 +391,8 @@ pub(crate) fn render_role(f: &RoleFacts<'_>, rng: &mut Rng) -> String {
 
 /// Serializes a struct and strips the outer braces, leaving its members.
 fn members<T: Serialize>(value: &T) -> String {
-    let mut json =
-        serde_json::to_string(value).expect("records contain only strings, numbers and dates");
-    json.pop();
-    json.remove(0);
-    json
+    let mut json = Vec::with_capacity(2048);
+    serde_json::to_writer(&mut json, value)
+        .expect("records contain only strings, numbers and dates");
+    String::from_utf8_lossy(&json[1..json.len() - 1]).into_owned()
 }
