@@ -6,6 +6,7 @@ use std::collections::HashSet;
 
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
+use serde_json::value::RawValue;
 use tokio::task::JoinSet;
 
 use super::client::HumaansClient;
@@ -44,7 +45,8 @@ impl<T> Listing<T> {
     }
 }
 
-/// The list envelope, with records kept as JSON only until each is parsed.
+/// The list envelope. Records stay raw JSON text until each is parsed on its own, so one
+/// bad record does not spoil its page and no generic JSON tree is ever built.
 #[derive(Deserialize)]
 struct Envelope {
     #[serde(default)]
@@ -52,7 +54,13 @@ struct Envelope {
     #[serde(default)]
     limit: Option<u64>,
     #[serde(default)]
-    data: Vec<serde_json::Value>,
+    data: Vec<Box<RawValue>>,
+}
+
+/// Just the id of a record that failed to parse, if even that is readable.
+#[derive(Deserialize)]
+struct IdOnly {
+    id: String,
 }
 
 /// One page, parsed into the reduced model.
@@ -79,15 +87,13 @@ async fn fetch_page<T: DeserializeOwned>(
     let len = envelope.data.len() as u64;
     let mut records = Vec::with_capacity(envelope.data.len());
     let mut bad_ids = Vec::new();
-    for value in envelope.data {
-        let id = value
-            .get("id")
-            .and_then(|v| v.as_str())
-            .unwrap_or(NO_ID)
-            .to_owned();
-        match T::deserialize(value) {
+    for raw in envelope.data {
+        match serde_json::from_str::<T>(raw.get()) {
             Ok(record) => records.push(record),
             Err(error) => {
+                let id = serde_json::from_str::<IdOnly>(raw.get())
+                    .map(|r| r.id)
+                    .unwrap_or_else(|_| NO_ID.to_owned());
                 tracing::warn!(%resource, id, %error, "Skipping a Humaans record that cannot be read.");
                 bad_ids.push(id);
             }
@@ -281,23 +287,34 @@ fn assemble<T: Record>(
     pages: impl IntoIterator<Item = Page<T>>,
     threshold: &super::config::UnparsableThreshold,
 ) -> Result<Listing<T>, HumaansError> {
-    let mut seen_ids = HashSet::new();
-    let mut records = Vec::new();
-    let mut unparsable_ids = Vec::new();
-    let mut anonymous_bad = 0u64;
+    let pages: Vec<Page<T>> = pages.into_iter().collect();
+    // Sized up front: the records are the bulk of the agent's memory, no doubling.
+    let mut records = Vec::with_capacity(pages.iter().map(|p| p.records.len()).sum());
+    let mut bad_ids = Vec::new();
     for page in pages {
-        for record in page.records {
-            if seen_ids.insert(record.record_id().to_owned()) {
-                records.push(record);
-            }
-        }
-        for id in page.bad_ids {
-            if id == NO_ID {
-                anonymous_bad += 1;
-                unparsable_ids.push(id);
-            } else if seen_ids.insert(id.clone()) {
-                unparsable_ids.push(id);
-            }
+        records.extend(page.records);
+        bad_ids.extend(page.bad_ids);
+    }
+    // Offset paging shows a record twice when data shifts: keep the first occurrence.
+    // The set borrows the ids instead of copying them.
+    let keep: Vec<bool> = {
+        let mut seen = HashSet::with_capacity(records.len());
+        records.iter().map(|r| seen.insert(r.record_id())).collect()
+    };
+    let mut index = 0;
+    records.retain(|_| {
+        index += 1;
+        keep[index - 1]
+    });
+    let mut anonymous_bad = 0u64;
+    let mut seen_bad = HashSet::new();
+    let mut unparsable_ids = Vec::new();
+    for id in bad_ids {
+        if id == NO_ID {
+            anonymous_bad += 1;
+            unparsable_ids.push(id);
+        } else if seen_bad.insert(id.clone()) {
+            unparsable_ids.push(id);
         }
     }
     let bad = unparsable_ids.len() as u64;
@@ -313,7 +330,6 @@ fn assemble<T: Record>(
     if bad > 0 {
         tracing::warn!(%resource, bad, seen, anonymous_bad, "Some Humaans records could not be read and were left out.");
     }
-    records.shrink_to_fit();
     Ok(Listing {
         records,
         unparsable_ids,

@@ -977,3 +977,196 @@ async fn retry_after_waits_in_tokio_time_with_the_default_sleep() {
     );
     assert_eq!(calls.load(Ordering::SeqCst), 2);
 }
+
+// ---------------------------------------------------------------------------------------
+// Against the Humaans simulator (`humaans-sim`).
+
+mod simulator {
+    use std::collections::HashMap;
+
+    use humaans_sim::{
+        Category, Faults, RateLimit, RateLimitWhen, SimConfig, Simulator, Truncate, TruncateMode,
+    };
+    use seatbroker_agent::humaans::{Collection, HumaansClient, HumaansConfig, current_role};
+    use seatbroker_protocol::Secret;
+
+    use super::{Sleeps, no_progress};
+
+    const AS_OF: &str = "2025-06-15";
+
+    async fn start(people: usize, faults: Faults) -> Simulator {
+        Simulator::start(SimConfig {
+            people,
+            seed: 42,
+            as_of: AS_OF.parse().unwrap(),
+            faults,
+            ..SimConfig::default()
+        })
+        .await
+        .expect("simulator starts")
+    }
+
+    fn client(sim: &Simulator, token: &str, concurrency: usize) -> (HumaansClient, Sleeps) {
+        let sleeps: Sleeps = Sleeps::default();
+        let recorded = sleeps.clone();
+        let mut config = HumaansConfig::new(sim.url(), Secret::new(token));
+        config.concurrency = concurrency;
+        let client = HumaansClient::new(config)
+            .unwrap()
+            .with_sleep(std::sync::Arc::new(move |d| {
+                recorded.lock().unwrap().push(d);
+                Box::pin(async {})
+            }));
+        (client, sleeps)
+    }
+
+    async fn collect(sim: &Simulator, concurrency: usize) -> Collection {
+        let (client, _) = client(sim, &sim.tokens().full, concurrency);
+        client.collect(&no_progress()).await.expect("collect")
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn ten_thousand_people_collect_identically_at_concurrency_1_and_8() {
+        let sim = start(10_000, Faults::default()).await;
+        let one = collect(&sim, 1).await;
+        let eight = collect(&sim, 8).await;
+        assert_eq!(one.people, eight.people);
+        assert_eq!(one.job_roles, eight.job_roles);
+        assert_eq!(one.people.len(), sim.company().people().len());
+        assert_eq!(one.job_roles.len(), sim.company().job_roles().len());
+        assert_eq!(one.company_id, sim.company().id());
+        assert_eq!(one.company_name, sim.company().name());
+        assert!(one.private_access);
+        assert!(one.unparsable_person_ids.is_empty());
+        sim.shutdown().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn every_planted_category_arrives_with_the_fields_the_engine_needs() {
+        let sim = start(10_000, Faults::default()).await;
+        let collection = collect(&sim, 4).await;
+        let today = AS_OF.parse().unwrap();
+        let people: HashMap<&str, _> = collection
+            .people
+            .iter()
+            .map(|p| (p.id.as_str(), p))
+            .collect();
+        let mut roles_of: HashMap<&str, Vec<_>> = HashMap::new();
+        for role in &collection.job_roles {
+            roles_of
+                .entry(role.person_id.as_str())
+                .or_default()
+                .push(role);
+        }
+        let mut categories_seen = std::collections::BTreeSet::new();
+        for planted in sim.company().people() {
+            let got = people
+                .get(planted.id.as_str())
+                .unwrap_or_else(|| panic!("{} missing", planted.id));
+            let ctx = format!("{} ({:?})", planted.id, planted.category);
+            assert_eq!(
+                got.status.as_ref().map(|s| s.as_str()),
+                planted.status.as_deref(),
+                "{ctx}"
+            );
+            assert_eq!(
+                got.employment_start_date, planted.employment_start_date,
+                "{ctx}"
+            );
+            assert_eq!(
+                got.employment_end_date, planted.employment_end_date,
+                "{ctx}"
+            );
+            assert_eq!(got.is_verified, planted.is_verified, "{ctx}");
+            assert_eq!(got.email, planted.email, "{ctx}");
+            assert_eq!(
+                got.first_name.as_deref(),
+                Some(planted.first_name.as_str()),
+                "{ctx}"
+            );
+            let current = current_role(
+                roles_of
+                    .get(planted.id.as_str())
+                    .into_iter()
+                    .flatten()
+                    .copied(),
+                today,
+            );
+            assert_eq!(
+                current.map(|r| r.id.as_str()),
+                planted.current_job_role.as_deref(),
+                "{ctx}"
+            );
+            assert_eq!(
+                current.and_then(|r| r.reporting_to.as_deref()),
+                planted.manager_id.as_deref(),
+                "{ctx}"
+            );
+            if let Some(role) = current {
+                assert!(
+                    role.job_title.is_some() && role.department.is_some(),
+                    "{ctx}"
+                );
+            }
+            categories_seen.insert(planted.category);
+        }
+        assert_eq!(
+            categories_seen.len(),
+            Category::ALL.len(),
+            "{categories_seen:?}"
+        );
+        sim.shutdown().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_public_only_token_is_detected() {
+        let sim = start(500, Faults::default()).await;
+        let (client, _) = client(&sim, &sim.tokens().public_only, 4);
+        let access = client.check_access().await.expect("access");
+        assert!(!access.private_access, "{access:?}");
+        assert!(access.warning().unwrap().contains("private:read"));
+        let collection = client.collect(&no_progress()).await.expect("collect");
+        assert!(!collection.private_access);
+        let active = sim
+            .company()
+            .people()
+            .iter()
+            .filter(|p| p.status.as_deref() == Some("active"))
+            .count();
+        assert_eq!(collection.people.len(), active);
+        sim.shutdown().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn faults_are_retried_to_the_same_result() {
+        let clean = start(3_000, Faults::default()).await;
+        let expected = collect(&clean, 4).await;
+        clean.shutdown().await;
+        let faults = Faults {
+            rate_limit: Some(RateLimit {
+                when: RateLimitWhen::Every(5),
+                retry_after_secs: 3,
+            }),
+            server_error_every: Some(7),
+            truncate: Some(Truncate {
+                every: 11,
+                mode: TruncateMode::CutJson,
+            }),
+            ..Faults::default()
+        };
+        let sim = start(3_000, faults).await;
+        let (client, sleeps) = client(&sim, &sim.tokens().full, 4);
+        let got = client
+            .collect(&no_progress())
+            .await
+            .expect("collect through faults");
+        assert_eq!(got.people, expected.people);
+        assert_eq!(got.job_roles, expected.job_roles);
+        let sleeps = sleeps.lock().unwrap().clone();
+        assert!(
+            sleeps.contains(&std::time::Duration::from_secs(3)),
+            "{sleeps:?}"
+        );
+        sim.shutdown().await;
+    }
+}
