@@ -1,7 +1,6 @@
 //! Data-quality findings: problems in the HR data a person should fix in Humaans.
 
-use std::collections::{HashMap, HashSet};
-
+use rustc_hash::{FxHashMap, FxHashSet};
 use seatbroker_protocol::{Finding, FindingKind, PersonStatus, SeatState};
 
 use crate::humaans::model::{JobRole, Person};
@@ -15,22 +14,21 @@ const MAX_IDS_IN_DETAIL: usize = 5;
 pub(crate) struct Subject<'a> {
     pub(crate) person: &'a Person,
     pub(crate) current_role: Option<&'a JobRole>,
+    /// The manager on the current role ([`manager_of`]).
+    pub(crate) manager: Option<&'a str>,
     pub(crate) state: &'a SeatState,
 }
 
 /// Findings for every subject whose state is not `offboarded`, unsorted.
 pub(crate) fn find(subjects: &[Subject<'_>]) -> Vec<Finding> {
-    let status_by_id: HashMap<&str, Option<&PersonStatus>> = subjects
+    let status_by_id: FxHashMap<&str, Option<&PersonStatus>> = subjects
         .iter()
         .map(|s| (s.person.id.as_str(), s.person.status.as_ref()))
         .collect();
     // People someone else reports to on their current role.
-    let managers: HashSet<&str> = subjects
+    let managers: FxHashSet<&str> = subjects
         .iter()
-        .filter_map(|s| {
-            let manager = manager_of(s.current_role?)?;
-            (manager != s.person.id).then_some(manager)
-        })
+        .filter_map(|s| s.manager.filter(|m| *m != s.person.id))
         .collect();
     let duplicates = duplicate_emails(subjects);
 
@@ -49,7 +47,7 @@ pub(crate) fn find(subjects: &[Subject<'_>]) -> Vec<Finding> {
         };
         match subject.current_role {
             None => add(FindingKind::NoCurrentJobRole, None),
-            Some(role) => match manager_of(role) {
+            Some(_) => match subject.manager {
                 // The top of the hierarchy manages others and has no manager.
                 None if managers.contains(person.id.as_str()) => {}
                 None => add(FindingKind::NoManager, None),
@@ -71,17 +69,17 @@ pub(crate) fn find(subjects: &[Subject<'_>]) -> Vec<Finding> {
             ),
             _ => {}
         }
-        if let Some(others) = duplicates.get(&index) {
+        if let Some(others) = &duplicates[index] {
             add(FindingKind::DuplicateWorkEmail, Some(others.clone()));
         }
     }
     findings
 }
 
-/// For each subject (by index) whose normalised work email another non-offboarded subject
-/// shares, a detail naming the others.
-fn duplicate_emails(subjects: &[Subject<'_>]) -> HashMap<usize, String> {
-    let mut by_email: HashMap<String, Vec<usize>> = HashMap::new();
+/// For each subject (by index), a detail naming the others when another non-offboarded
+/// subject shares their normalised work email.
+fn duplicate_emails(subjects: &[Subject<'_>]) -> Vec<Option<String>> {
+    let mut by_email: FxHashMap<String, Vec<usize>> = FxHashMap::default();
     for (index, subject) in subjects.iter().enumerate() {
         if *subject.state == SeatState::Offboarded {
             continue;
@@ -93,7 +91,7 @@ fn duplicate_emails(subjects: &[Subject<'_>]) -> HashMap<usize, String> {
             }
         }
     }
-    let mut details = HashMap::new();
+    let mut details = vec![None; subjects.len()];
     for group in by_email.into_values().filter(|g| g.len() > 1) {
         let mut ids: Vec<&str> = group
             .iter()
@@ -114,7 +112,7 @@ fn duplicate_emails(subjects: &[Subject<'_>]) -> HashMap<usize, String> {
                 continue;
             }
             let more = (ids.len() - 1).saturating_sub(named.len());
-            details.insert(index, shared_with(&named, more));
+            details[index] = Some(shared_with(&named, more));
         }
     }
     details

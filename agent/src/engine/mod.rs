@@ -12,10 +12,13 @@ mod pseudonym;
 mod states;
 mod summary;
 
+use std::collections::hash_map::Entry;
+
 use chrono::NaiveDate;
+use rustc_hash::FxHashMap;
 use seatbroker_protocol::{Finding, PolicyError, SeatRecord, Summary, UsagePolicy};
 
-use crate::humaans::model::{JobRole, Person, current_roles};
+use crate::humaans::model::{JobRole, Person, current_role};
 
 pub use pseudonym::{PseudonymKeyError, Pseudonymizer, normalise_email};
 pub use states::{Classification, classify};
@@ -47,7 +50,13 @@ pub fn evaluate(
     pseudonymizer: Option<&Pseudonymizer>,
 ) -> Result<Evaluation, PolicyError> {
     policy.validate()?;
-    let current = current_roles(roles, today);
+    let current = current_role_index(roles, today);
+
+    // Work in person-id order from the start: seats come out sorted, findings nearly so,
+    // and only references move while sorting (a stable sort keeps the result independent of
+    // the input order).
+    let mut people: Vec<&Person> = people.iter().collect();
+    people.sort_by(|a, b| a.id.cmp(&b.id));
 
     let classified: Vec<(Classification, Option<&JobRole>)> = people
         .iter()
@@ -59,24 +68,31 @@ pub fn evaluate(
         })
         .collect();
 
+    let managers: Vec<Option<&str>> = classified
+        .iter()
+        .map(|(_, role)| role.and_then(findings::manager_of))
+        .collect();
     let subjects: Vec<findings::Subject<'_>> = people
         .iter()
         .zip(&classified)
-        .map(|(person, (c, role))| findings::Subject {
+        .zip(&managers)
+        .map(|((person, (c, role)), manager)| findings::Subject {
             person,
             current_role: *role,
+            manager: *manager,
             state: &c.state,
         })
         .collect();
     let mut findings = findings::find(&subjects);
-    findings.sort_unstable_by(|a, b| (&a.person_id, &a.kind).cmp(&(&b.person_id, &b.kind)));
+    // Already grouped by person; this orders the kinds within each person.
+    findings.sort_by(|a, b| (&a.person_id, &a.kind).cmp(&(&b.person_id, &b.kind)));
 
-    let mut seats: Vec<SeatRecord> = people
+    let seats: Vec<SeatRecord> = people
         .iter()
         .zip(classified)
-        .map(|(person, (c, role))| seat_record(person, c, role, pseudonymizer))
+        .zip(managers)
+        .map(|((person, (c, role)), manager)| seat_record(person, c, role, manager, pseudonymizer))
         .collect();
-    seats.sort_by(|a, b| a.person_id.cmp(&b.person_id));
 
     let summary = summarise(&seats, &findings, policy, today);
     Ok(Evaluation {
@@ -86,12 +102,35 @@ pub fn evaluate(
     })
 }
 
+/// Each person's current job role, in one pass over all roles and without a list per
+/// person. The choice itself is [`current_role`]'s (the one implementation of the rule):
+/// the best role so far competes with each further role of the same person.
+fn current_role_index(roles: &[JobRole], today: NaiveDate) -> FxHashMap<&str, &JobRole> {
+    let mut index: FxHashMap<&str, &JobRole> = FxHashMap::default();
+    for role in roles {
+        match index.entry(role.person_id.as_str()) {
+            Entry::Occupied(mut best) => {
+                if let Some(winner) = current_role([*best.get(), role], today) {
+                    best.insert(winner);
+                }
+            }
+            Entry::Vacant(slot) => {
+                if let Some(role) = current_role([role], today) {
+                    slot.insert(role);
+                }
+            }
+        }
+    }
+    index
+}
+
 /// The minimised record of one person (DESIGN.md §2.1): nothing but these fields leaves
 /// the site.
 fn seat_record(
     person: &Person,
     classification: Classification,
     role: Option<&JobRole>,
+    manager: Option<&str>,
     pseudonymizer: Option<&Pseudonymizer>,
 ) -> SeatRecord {
     let email = person
@@ -116,7 +155,7 @@ fn seat_record(
         employment_end_date: person.employment_end_date,
         job_title: role.and_then(|r| r.job_title.clone()),
         department: role.and_then(|r| r.department.clone()),
-        manager_id: role.and_then(findings::manager_of).map(str::to_owned),
+        manager_id: manager.map(str::to_owned),
         is_verified: person.is_verified,
         state: classification.state,
         reason: classification.reason,

@@ -1,9 +1,10 @@
 //! The per-snapshot summary: counts per state, reason and department, billable and in-use
 //! seats, upcoming pre-hires, recent leavers and findings per kind.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
+use rustc_hash::FxHashMap;
 use seatbroker_protocol::{
     DepartmentCounts, Finding, FindingKind, InactiveReasonCounts, SeatReason, SeatRecord,
     SeatState, StateCounts, Summary, UsagePolicy,
@@ -18,7 +19,7 @@ pub fn summarise(
 ) -> Summary {
     let mut counts = StateCounts::default();
     let mut inactive_reasons = InactiveReasonCounts::default();
-    let mut departments: HashMap<&str, StateCounts> = HashMap::new();
+    let mut departments: FxHashMap<&str, StateCounts> = FxHashMap::default();
     let mut pre_hires_starting_soon = 0;
     let mut recent_leavers = 0;
 

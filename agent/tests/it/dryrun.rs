@@ -254,3 +254,138 @@ async fn rejected_token_stops_with_the_clients_message() {
     );
     assert!(message.to_lowercase().contains("token"), "{message}");
 }
+
+// ----- against the simulator -----
+
+/// The dry run's JSON against `humaans-sim`'s ground truth, for several seeds, sizes and
+/// as-of dates (the simulator builds its company around its as-of date; the dry run gets
+/// the same date). Every key of the truth must match; on a mismatch the per-person
+/// differences name the culprits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dry_run_equals_simulator_truth() {
+    use humaans_sim::{SimConfig, Simulator};
+
+    let cases: [(u64, usize, &str); 5] = [
+        (1, 50, "2025-06-15"),
+        (7, 1_000, "2024-02-29"),
+        (42, 5_000, "2025-12-31"),
+        (3, 1_000, "2026-03-01"),
+        (11, 50, "2023-01-01"),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    for (seed, people, as_of) in cases {
+        let as_of: chrono::NaiveDate = as_of.parse().unwrap();
+        let sim = Simulator::start(SimConfig {
+            people,
+            seed,
+            as_of,
+            ..SimConfig::default()
+        })
+        .await
+        .unwrap();
+        let token = token_file(dir.path(), &sim.tokens().full);
+        let mut args = args(sim.url(), &token);
+        args.as_of = Some(as_of);
+        args.json = true;
+        args.concurrency = 4;
+        let out: Value = serde_json::from_str(&run_to_string(&args).await.unwrap()).unwrap();
+        let truth = serde_json::to_value(sim.truth()).unwrap();
+        let Value::Object(truth) = truth else {
+            panic!("truth is not an object: {truth}")
+        };
+        let mismatched: Vec<String> = truth
+            .iter()
+            .filter(|(key, expected)| out.get(key.as_str()) != Some(*expected))
+            .map(|(key, expected)| {
+                format!(
+                    "{key}: dry run {} != truth {expected}",
+                    out.get(key.as_str()).unwrap_or(&Value::Null)
+                )
+            })
+            .collect();
+        let context = format!("seed {seed}, {people} people, as of {as_of}");
+        assert!(
+            truth.contains_key("counts") && truth.contains_key("inactive_reasons"),
+            "{context}: the truth lost its shape: {truth:?}"
+        );
+        // Stronger than the totals: every person's state, reason, since date and findings.
+        let people_diff = per_person_differences(&sim, as_of).await;
+        assert!(
+            mismatched.is_empty() && people_diff.is_empty(),
+            "{context}:\n{}\nfirst differing people:\n{}",
+            mismatched.join("\n"),
+            people_diff.join("\n")
+        );
+        assert_eq!(out["private_access"], json!(true), "{context}");
+        sim.shutdown().await;
+    }
+}
+
+/// Engine output against each planted person's expected seat and findings, as readable
+/// lines (at most 15).
+async fn per_person_differences(
+    sim: &humaans_sim::Simulator,
+    as_of: chrono::NaiveDate,
+) -> Vec<String> {
+    use seatbroker_agent::engine::evaluate;
+    use seatbroker_agent::humaans::{HumaansClient, HumaansConfig};
+    use seatbroker_protocol::{Secret, UsagePolicy};
+
+    let client = HumaansClient::new(HumaansConfig::new(
+        sim.url(),
+        Secret::new(sim.tokens().full.clone()),
+    ))
+    .unwrap();
+    let collection = client.collect(&|_| {}).await.unwrap();
+    let evaluation = evaluate(
+        &collection.people,
+        &collection.job_roles,
+        &UsagePolicy::default(),
+        as_of,
+        None,
+    )
+    .unwrap();
+    let mut lines = Vec::new();
+    for planted in sim.company().people() {
+        let Some(seat) = evaluation.seats.iter().find(|s| s.person_id == planted.id) else {
+            lines.push(format!("{}: missing from the engine's output", planted.id));
+            continue;
+        };
+        let expected = (
+            planted.expected.state.as_str(),
+            planted.expected.reason.map(|r| r.as_str()),
+            planted.expected.since,
+        );
+        let actual = (
+            seat.state.as_str(),
+            seat.reason.as_ref().map(|r| r.as_str()),
+            seat.since,
+        );
+        let mut expected_findings: Vec<&str> =
+            planted.findings.iter().map(|f| f.as_str()).collect();
+        expected_findings.sort_unstable();
+        let mut actual_findings: Vec<&str> = evaluation
+            .findings
+            .iter()
+            .filter(|f| f.person_id == planted.id)
+            .map(|f| f.kind.as_str())
+            .collect();
+        actual_findings.sort_unstable();
+        if expected != actual || expected_findings != actual_findings {
+            lines.push(format!(
+                "{} ({:?}): planted {expected:?} {expected_findings:?}, engine {actual:?} \
+                 {actual_findings:?}; status {:?} start {:?} end {:?} verified {:?} \
+                 manager {:?}",
+                planted.id,
+                planted.category,
+                planted.status,
+                planted.employment_start_date,
+                planted.employment_end_date,
+                planted.is_verified,
+                planted.manager_id,
+            ));
+        }
+    }
+    lines.truncate(15);
+    lines
+}
