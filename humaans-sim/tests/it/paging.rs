@@ -175,3 +175,21 @@ async fn dates_and_timestamps_have_the_documented_formats() {
     }
     sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn status_filter() {
+    let sim = start(config(300, 15)).await;
+    let token = sim.tokens().full.clone();
+    for status in ["active", "newHire", "offboarded", "suspended"] {
+        let served = get_all(&sim, &token, &format!("/api/people?status={status}"), 250).await;
+        let planted = sim
+            .company()
+            .people()
+            .iter()
+            .filter(|p| p.status.as_deref() == Some(status))
+            .count();
+        assert_eq!(served.len(), planted, "{status}");
+        assert!(served.iter().all(|p| p["status"] == status));
+    }
+    sim.shutdown().await;
+}
