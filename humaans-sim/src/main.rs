@@ -68,6 +68,7 @@ impl CompanyArgs {
 struct ServeArgs {
     #[command(flatten)]
     company: CompanyArgs,
+    /// Address to listen on.
     #[arg(long, default_value_t = IpAddr::V4(Ipv4Addr::LOCALHOST))]
     host: IpAddr,
     /// Port to listen on; 0 picks a free one.
@@ -100,8 +101,10 @@ struct ServeArgs {
     /// Trickle the body of every k-th response.
     #[arg(long, value_name = "K")]
     slow_body_every: Option<u64>,
+    /// Bytes per chunk of a trickled body.
     #[arg(long, default_value_t = 1024)]
     slow_body_chunk_bytes: usize,
+    /// Pause between the chunks of a trickled body, in milliseconds.
     #[arg(long, default_value_t = 10)]
     slow_body_delay_ms: u64,
     /// What a public-only token gets for private fields: omitted keys or nulls.
