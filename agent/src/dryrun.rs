@@ -20,6 +20,11 @@ use crate::humaans::{
     Collection, HumaansClient, HumaansConfig, HumaansError, NO_PRIVATE_ACCESS, Progress,
 };
 
+/// Attempts per request in a dry run (the first included).
+pub const DRY_RUN_ATTEMPTS: u32 = 3;
+/// Longest time a dry run spends waiting between attempts of one request.
+pub const DRY_RUN_RETRY_BUDGET: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// Arguments of `collect --dry-run`.
 #[derive(Debug, Clone)]
 pub struct DryRunArgs {
@@ -75,6 +80,10 @@ pub async fn run(args: &DryRunArgs, out: &mut dyn Write) -> Result<(), DryRunErr
     let mut config = HumaansConfig::new(args.humaans_url.clone(), token);
     config.concurrency = args.concurrency.max(1);
     config.allow_insecure_http = args.allow_insecure_http;
+    // A person is waiting: give up on an unreachable or failing Humaans within about half a
+    // minute instead of the service's ten minutes.
+    config.retry.max_attempts = DRY_RUN_ATTEMPTS;
+    config.retry.max_elapsed = DRY_RUN_RETRY_BUDGET;
     let client = HumaansClient::new(config)?;
 
     let show_progress = io::stderr().is_terminal();
@@ -212,13 +221,17 @@ pub fn render_text(report: &DryRunReport<'_>, policy: &UsagePolicy, csv: Option<
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "Humaans company {} ({}) as of {}: {} people, {} job roles read in {:.1}s",
+        "Humaans company {} ({}) as of {}: {} people, {} job roles read in {}",
         report.company_name,
         report.company_id,
         s.as_of,
         total,
         report.job_roles_seen,
-        report.collection_ms as f64 / 1000.0
+        if report.collection_ms < 1000 {
+            format!("{} ms", report.collection_ms)
+        } else {
+            format!("{:.1} s", report.collection_ms as f64 / 1000.0)
+        }
     );
     out.push('\n');
 
