@@ -33,9 +33,6 @@ use sqlx::{Any, AnyConnection, Row};
 use super::snapshots::{PartRefusal, discard};
 use super::{Store, StoreError, day, ts};
 
-/// Rows per multi-row statement (16 columns × 500 rows stays far below both backends'
-/// parameter limits).
-const BATCH: usize = 500;
 /// Longest text field a seat may carry.
 const MAX_FIELD_CHARS: usize = 1024;
 
@@ -339,6 +336,11 @@ impl Store {
     ) -> Result<ApplyReport, StoreError> {
         let now = ts(self.now());
         let at = &snap.collected_at;
+        let mut phase = Instant::now();
+        let mut lap = |name: &str| {
+            tracing::debug!(snapshot = %snapshot_id, phase = name, ms = phase.elapsed().as_millis() as u64, "Apply phase done.");
+            phase = Instant::now();
+        };
 
         // Current state of the source, in memory.
         let rows = sqlx::query(
@@ -406,7 +408,8 @@ impl Store {
         let removed: Vec<String> = current.into_keys().collect();
         let updated = upserts.len() - added;
 
-        for chunk in upserts.chunks(BATCH) {
+        lap("load current seats and diff");
+        for chunk in upserts.chunks(self.batch_rows(16)) {
             let sql = format!(
                 "INSERT INTO seats_current (source_id, person_id, name, work_email, status, start_date, end_date, \
                  job_title, department, manager_id, is_verified, state, reason, since, first_seen, updated_at) \
@@ -440,12 +443,13 @@ impl Store {
             query.execute(&mut *conn).await?;
         }
 
+        lap("upsert seats");
         let closing: Vec<&str> = closed
             .iter()
             .copied()
             .chain(removed.iter().map(String::as_str))
             .collect();
-        for chunk in closing.chunks(BATCH) {
+        for chunk in closing.chunks(self.batch_rows(1)) {
             let sql = format!(
                 "UPDATE seat_history SET valid_to = $1 WHERE source_id = $2 AND valid_to IS NULL AND person_id IN ({})",
                 in_list(chunk.len(), 2)
@@ -456,7 +460,8 @@ impl Store {
             }
             query.execute(&mut *conn).await?;
         }
-        for chunk in removed.chunks(BATCH) {
+        lap("close history");
+        for chunk in removed.chunks(self.batch_rows(1)) {
             let sql = format!(
                 "DELETE FROM seats_current WHERE source_id = $1 AND person_id IN ({})",
                 in_list(chunk.len(), 1)
@@ -467,7 +472,8 @@ impl Store {
             }
             query.execute(&mut *conn).await?;
         }
-        for chunk in opened.chunks(BATCH) {
+        lap("delete removed seats");
+        for chunk in opened.chunks(self.batch_rows(6)) {
             let sql = format!(
                 "INSERT INTO seat_history (source_id, person_id, state, reason, valid_from, snapshot_id) VALUES {}",
                 values_list(chunk.len(), 6, 0)
@@ -485,6 +491,7 @@ impl Store {
             query.execute(&mut *conn).await?;
         }
 
+        lap("open history");
         // Findings: replaced by this snapshot's (one per person and kind).
         sqlx::query("DELETE FROM findings_current WHERE source_id = $1")
             .bind(source_id)
@@ -496,7 +503,7 @@ impl Store {
             .iter()
             .filter(|f| seen.insert((f.person_id.as_str(), f.kind.as_str())))
             .collect();
-        for chunk in findings.chunks(BATCH) {
+        for chunk in findings.chunks(self.batch_rows(4)) {
             let sql = format!(
                 "INSERT INTO findings_current (source_id, person_id, kind, detail) VALUES {}",
                 values_list(chunk.len(), 4, 0)
@@ -512,6 +519,7 @@ impl Store {
             query.execute(&mut *conn).await?;
         }
 
+        lap("replace findings");
         // The day's summary: counts from the seats themselves, windows from the agent.
         let summary = &payload.summary;
         let people = i64::try_from(payload.seats.len()).unwrap_or(i64::MAX);

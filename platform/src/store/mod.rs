@@ -32,6 +32,7 @@ mod sources;
 mod tokens;
 mod web;
 
+use std::ops::{Deref, DerefMut};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -39,7 +40,7 @@ use std::time::Duration;
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 use sha2::{Digest, Sha256};
 use sqlx::any::AnyPoolOptions;
-use sqlx::{Any, AnyPool, Transaction};
+use sqlx::{Any, AnyConnection, AnyPool, Transaction};
 
 pub use agents::{
     AgentRecord, AgentSourceView, CREDENTIAL_PREFIX, EnrolledAgent, EnrollmentOutcome,
@@ -159,6 +160,41 @@ pub struct Store {
     pool: AnyPool,
     backend: Backend,
     clock: Clock,
+    /// SQLite allows one writer at a time. Writers of this process queue here, before
+    /// taking a connection, so waiting writers do not starve readers of connections;
+    /// `BEGIN IMMEDIATE` still orders writers of different processes.
+    write_lock: Arc<tokio::sync::Mutex<()>>,
+}
+
+/// A write transaction ([`Store::begin_write`]): derefs to the connection, so queries
+/// run on `&mut *tx`; `commit` or drop (= rollback).
+pub(crate) struct WriteTx {
+    tx: Transaction<'static, Any>,
+    _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl WriteTx {
+    pub(crate) async fn commit(self) -> Result<(), StoreError> {
+        Ok(self.tx.commit().await?)
+    }
+
+    pub(crate) async fn rollback(self) -> Result<(), StoreError> {
+        Ok(self.tx.rollback().await?)
+    }
+}
+
+impl Deref for WriteTx {
+    type Target = AnyConnection;
+
+    fn deref(&self) -> &AnyConnection {
+        &self.tx
+    }
+}
+
+impl DerefMut for WriteTx {
+    fn deref_mut(&mut self) -> &mut AnyConnection {
+        &mut self.tx
+    }
 }
 
 impl Store {
@@ -212,6 +248,7 @@ impl Store {
             pool,
             backend,
             clock: Clock::System,
+            write_lock: Arc::new(tokio::sync::Mutex::new(())),
         })
     }
 
@@ -244,11 +281,31 @@ impl Store {
     /// Begins a transaction that will write. On SQLite it takes the write lock at once
     /// (`BEGIN IMMEDIATE`), so a concurrent writer waits for `busy_timeout` instead of
     /// failing when it upgrades from reading to writing.
-    pub(crate) async fn begin_write(&self) -> Result<Transaction<'static, Any>, StoreError> {
+    pub(crate) async fn begin_write(&self) -> Result<WriteTx, StoreError> {
         Ok(match self.backend {
-            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
-            Backend::Postgres => self.pool.begin().await?,
+            Backend::Sqlite => {
+                let turn = self.write_lock.clone().lock_owned().await;
+                WriteTx {
+                    tx: self.pool.begin_with("BEGIN IMMEDIATE").await?,
+                    _turn: Some(turn),
+                }
+            }
+            Backend::Postgres => WriteTx {
+                tx: self.pool.begin().await?,
+                _turn: None,
+            },
         })
+    }
+
+    /// Rows per multi-row statement with `columns` parameters each. SQLite's cost per
+    /// statement grows faster than linearly with its parameter count, so it gets small
+    /// batches; PostgreSQL gets large ones (fewer round trips).
+    pub(crate) fn batch_rows(&self, columns: usize) -> usize {
+        let params = match self.backend {
+            Backend::Sqlite => 480,
+            Backend::Postgres => 8000,
+        };
+        (params / columns.max(1)).max(1)
     }
 
     /// Checks the database answers (for `/healthz`).
