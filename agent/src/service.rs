@@ -31,6 +31,14 @@ use crate::uplink::{Uplink, UplinkError};
 /// Something the service did; sent to [`ServiceOptions::events`] for tests and tools.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
+    /// The next collection of a source is due at `at`.
+    Scheduled {
+        source: String,
+        at: DateTime<Utc>,
+    },
+    CollectionStarted {
+        source: String,
+    },
     Collected {
         source: String,
         sequence: u64,
@@ -136,6 +144,8 @@ struct Shared {
     state_lock: Mutex<()>,
     /// A policy the platform sent, used instead of the configured one.
     policy_override: Mutex<Option<UsagePolicy>>,
+    /// The revocation was already announced (logged and emitted) by this process.
+    revocation_announced: std::sync::atomic::AtomicBool,
 }
 
 impl<C> Clone for Service<C> {
@@ -244,6 +254,10 @@ impl<C: Collector> Service<C> {
         let mut told_stopped = false;
         loop {
             self.set_next_collection(&source.name, due);
+            self.emit(Event::Scheduled {
+                source: source.name.clone(),
+                at: due,
+            });
             let wait = (due - Utc::now()).to_std().unwrap_or(Duration::ZERO);
             tokio::select! {
                 () = cancel.cancelled() => return,
@@ -261,6 +275,9 @@ impl<C: Collector> Service<C> {
                 continue;
             }
             told_stopped = false;
+            self.emit(Event::CollectionStarted {
+                source: source.name.clone(),
+            });
             let result = tokio::select! {
                 () = cancel.cancelled() => {
                     tracing::info!(source = %source.name, "Collection abandoned: the agent is stopping. Nothing was spooled; it runs again at the next start.");
@@ -474,6 +491,9 @@ impl<C: Collector> Service<C> {
             self.revoked(status.message.as_deref().unwrap_or("the agent was revoked"));
             return wait;
         }
+        self.shared
+            .revocation_announced
+            .store(false, std::sync::atomic::Ordering::SeqCst);
         if record.agent_state.as_deref() == Some("approved")
             && let Some(done) = self.upload_all(&credential, &record, cancel).await
         {
@@ -611,20 +631,21 @@ impl<C: Collector> Service<C> {
     }
 
     fn revoked(&self, why: &str) {
-        let first = self
-            .update_state(|r| {
-                let first = !r.is_revoked();
-                r.agent_state = Some("revoked".to_owned());
-                r.record_error(
-                    format!(
-                        "{why}; run `seatbroker-agent enroll` to enroll again (the spool is kept)"
-                    ),
-                    Utc::now(),
-                );
-                first
-            })
-            .unwrap_or(true);
-        if first {
+        let recorded = self.update_state(|r| {
+            r.agent_state = Some("revoked".to_owned());
+            r.record_error(
+                format!("{why}; run `seatbroker-agent enroll` to enroll again (the spool is kept)"),
+                Utc::now(),
+            );
+        });
+        if let Err(error) = recorded {
+            tracing::error!(%error, "Cannot record the revocation in the state file.");
+        }
+        let announced = self
+            .shared
+            .revocation_announced
+            .swap(true, std::sync::atomic::Ordering::SeqCst);
+        if !announced {
             tracing::error!(reason = %why, "The platform no longer accepts this agent. Uploads stopped; the spool is kept. Run `seatbroker-agent enroll` with a new enrollment token.");
             self.emit(Event::Revoked);
         }

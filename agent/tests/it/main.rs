@@ -1,7 +1,10 @@
 //! The agent's integration tests: one binary, one module per area.
 
 mod config;
+mod crash;
 mod dryrun;
 mod engine;
 mod humaans;
+mod service;
 mod spool;
+mod uplink;
