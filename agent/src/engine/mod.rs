@@ -6,6 +6,11 @@
 //! [`crate::humaans::model::current_role`] (which job role counts) and the findings module (data quality).
 //! The output does not depend on the order of the input: seats are sorted by person id,
 //! findings by person id and kind.
+//!
+//! Cost: O((people + roles) · log people); 100,000 people and 250,000 roles take a few
+//! hundred milliseconds at most (`cargo run --release -p seatbroker-agent --example
+//! engine_bench`). The indexes use `rustc-hash` (fast, not DoS-resistant): the input is the
+//! customer's own HR data, and the worst an adversarial id set can do is slow one run.
 
 mod findings;
 mod pseudonym;
