@@ -2,8 +2,9 @@
 //! records, a summary and data-quality findings. No I/O, no clock: "today" is an argument,
 //! so every rule can be tested exhaustively and a dry run can be replayed for any date.
 //!
-//! The rules are those of DESIGN.md §2.2, made exact in [`states::classify`] (seat states),
-//! [`crate::humaans::model::current_role`] (which job role counts) and the findings module (data quality).
+//! The rules are those of DESIGN.md §2.2 (exact wording in `helpers/COMMON.md`), made
+//! exact in [`classify`] (seat states), [`crate::humaans::model::current_role`] (which job
+//! role counts) and the findings module (data quality).
 //! The output does not depend on the order of the input: seats are sorted by person id,
 //! findings by person id and kind.
 //!
