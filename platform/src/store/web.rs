@@ -5,7 +5,6 @@
 
 use chrono::{Duration, NaiveDate};
 use sqlx::Row;
-use sqlx::any::AnyRow;
 
 use super::{Store, StoreError, audit, day, new_id, parse_day, parse_opt_ts, parse_ts, ts};
 use crate::auth::{LoginUser, Role, SessionUser};
@@ -529,49 +528,60 @@ impl Store {
         Ok((seats, total))
     }
 
-    /// The values the inactive-seat filters offer (from non-active seats).
-    pub async fn seat_filter_choices(&self) -> Result<SeatFilterChoices, StoreError> {
-        let strings = |rows: Vec<AnyRow>, col: &str| -> Result<Vec<String>, StoreError> {
-            rows.iter()
-                .map(|r| Ok(r.try_get::<Option<String>, _>(col)?.unwrap_or_default()))
-                .collect()
-        };
-        let sources = sqlx::query("SELECT id, name FROM sources ORDER BY name")
+    /// Every source as (id, name), for source pickers.
+    pub async fn source_choices(&self) -> Result<Vec<(String, String)>, StoreError> {
+        sqlx::query("SELECT id, name FROM sources ORDER BY name, id")
             .fetch_all(self.pool())
             .await?
             .iter()
             .map(|r| Ok((r.try_get("id")?, r.try_get("name")?)))
-            .collect::<Result<Vec<_>, StoreError>>()?;
-        let reasons = strings(
-            sqlx::query("SELECT DISTINCT reason FROM seats_current WHERE reason IS NOT NULL ORDER BY reason")
-                .fetch_all(self.pool())
-                .await?,
-            "reason",
-        )?;
-        let departments = strings(
-            sqlx::query(
-                "SELECT DISTINCT COALESCE(department, '') AS department FROM seats_current \
-                 WHERE state <> 'active' ORDER BY 1",
-            )
-            .fetch_all(self.pool())
-            .await?,
-            "department",
-        )?;
-        let managers = sqlx::query(
+            .collect()
+    }
+
+    /// The values the inactive-seat filters offer, from the seats in `state` (`all`: every
+    /// state but active). One scan for reasons and departments; manager names are looked up
+    /// for the distinct managers only.
+    pub async fn seat_filter_choices(&self, state: &str) -> Result<SeatFilterChoices, StoreError> {
+        let (clause, bind) = match state {
+            "all" => ("state <> 'active'", None),
+            other => ("state = $1", Some(other)),
+        };
+        let mut reasons = std::collections::BTreeSet::new();
+        let mut departments = std::collections::BTreeSet::new();
+        let sql = format!(
+            "SELECT DISTINCT reason, COALESCE(department, '') AS department FROM seats_current WHERE {clause}"
+        );
+        let mut query = sqlx::query(&sql);
+        if let Some(value) = bind {
+            query = query.bind(value);
+        }
+        for row in query.fetch_all(self.pool()).await? {
+            if let Some(reason) = row.try_get::<Option<String>, _>("reason")? {
+                reasons.insert(reason);
+            }
+            departments.insert(row.try_get::<String, _>("department")?);
+        }
+        let sql = format!(
             "SELECT DISTINCT c.manager_id, COALESCE(m.name, c.manager_id) AS manager_name \
-             FROM seats_current c \
+             FROM (SELECT DISTINCT source_id, manager_id FROM seats_current \
+                   WHERE {clause} AND manager_id IS NOT NULL) c \
              LEFT JOIN seats_current m ON m.source_id = c.source_id AND m.person_id = c.manager_id \
-             WHERE c.state <> 'active' AND c.manager_id IS NOT NULL ORDER BY 2",
-        )
-        .fetch_all(self.pool())
-        .await?
-        .iter()
-        .map(|r| Ok((r.try_get("manager_id")?, r.try_get("manager_name")?)))
-        .collect::<Result<Vec<_>, StoreError>>()?;
+             ORDER BY 2"
+        );
+        let mut query = sqlx::query(&sql);
+        if let Some(value) = bind {
+            query = query.bind(value);
+        }
+        let managers = query
+            .fetch_all(self.pool())
+            .await?
+            .iter()
+            .map(|r| Ok((r.try_get("manager_id")?, r.try_get("manager_name")?)))
+            .collect::<Result<Vec<_>, StoreError>>()?;
         Ok(SeatFilterChoices {
-            sources,
-            reasons,
-            departments,
+            sources: self.source_choices().await?,
+            reasons: reasons.into_iter().collect(),
+            departments: departments.into_iter().collect(),
             managers,
         })
     }

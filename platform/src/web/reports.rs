@@ -195,7 +195,10 @@ pub(crate) async fn seats(
             rows: &rows,
         }));
     }
-    let choices = state.store.seat_filter_choices().await?;
+    let choices = state
+        .store
+        .seat_filter_choices(filter.state_or_default())
+        .await?;
     let current_sort = filter.sort_or_default().to_owned();
     let descending = filter.descending();
     let columns = [
@@ -308,9 +311,7 @@ pub(crate) struct TrendQuery {
 
 impl TrendQuery {
     fn months(&self) -> u32 {
-        self.months
-            .filter(|m| matches!(m, 3 | 6 | 12))
-            .unwrap_or(3)
+        self.months.filter(|m| matches!(m, 3 | 6 | 12)).unwrap_or(3)
     }
 }
 
@@ -347,7 +348,7 @@ pub(crate) async fn trends(
             days: points,
         }));
     }
-    let sources = state.store.seat_filter_choices().await?.sources;
+    let sources = state.store.source_choices().await?;
     let months = query.months().to_string();
     html(&TrendsPage {
         layout: Layout::new("trends", &user),
@@ -417,7 +418,7 @@ pub(crate) async fn departments(
     if wants_json(&headers, "") {
         return Ok(json(&rows));
     }
-    let sources = state.store.seat_filter_choices().await?.sources;
+    let sources = state.store.source_choices().await?;
     html(&DepartmentsPage {
         layout: Layout::new("departments", &user),
         sources,

@@ -162,11 +162,37 @@ impl Driver {
         .await;
     }
 
+    /// Clicks and waits until the browser is at a URL containing `url_part` (the page the
+    /// form's redirect leads to), so the next look-up cannot hit the old page.
+    async fn click_to(&self, css: &str, url_part: &str) {
+        self.click(css).await;
+        for _ in 0..500 {
+            if self.current_url().await.contains(url_part) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("clicking {css} did not lead to a URL with {url_part}");
+    }
+
     async fn text(&self, css: &str) -> String {
         let element = self.find(css).await;
         self.call(
             reqwest::Method::GET,
             &format!("/element/{element}/text"),
+            None,
+        )
+        .await
+        .as_str()
+        .unwrap()
+        .to_owned()
+    }
+
+    async fn attribute(&self, css: &str, name: &str) -> String {
+        let element = self.find(css).await;
+        self.call(
+            reqwest::Method::GET,
+            &format!("/element/{element}/attribute/{name}"),
             None,
         )
         .await
@@ -205,6 +231,12 @@ async fn log_in_approve_and_read_inactive_seats_in_chromium() {
     driver.type_into("#username", "alice").await;
     driver.type_into("#password", ADMIN_PASSWORD).await;
     driver.click("#login").await;
+    for _ in 0..500 {
+        if !driver.current_url().await.ends_with("/login") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     assert_eq!(driver.current_url().await, format!("{}/", platform.url));
 
     driver.goto(&format!("{}/approvals", platform.url)).await;
@@ -212,13 +244,15 @@ async fn log_in_approve_and_read_inactive_seats_in_chromium() {
         .text(&format!("#agent-{}", agent.enrolled.agent_id))
         .await;
     assert!(pending.contains("hr-box"), "{pending}");
-    driver.click("button.approve-agent").await;
+    driver
+        .click_to("button.approve-agent", "done=agent_approved")
+        .await;
     assert!(driver.text("p.notice").await.contains("Agent approved"));
     driver
-        .click(&format!(
-            "#link-{} button.approve-source",
-            agent.source_id(0)
-        ))
+        .click_to(
+            &format!("#link-{} button.approve-source", agent.source_id(0)),
+            "done=source_approved",
+        )
         .await;
     assert!(driver.text("p.notice").await.contains("Source approved"));
 
@@ -246,8 +280,18 @@ async fn log_in_approve_and_read_inactive_seats_in_chromium() {
         rows[1].contains("Gone Person") && rows[1].contains("ended_not_offboarded"),
         "{table}"
     );
-    // Sort by person through the column header link.
-    driver.click("#seats thead a[href*='sort=person']").await;
+    // Sort by person: follow the column header's link (navigating by URL waits for the
+    // new page, where a click on a plain link may return before it has loaded).
+    let href = driver
+        .attribute("#seats thead a[href*='sort=person']", "href")
+        .await;
+    assert!(href.contains("dir=asc"), "{href}");
+    let href = if href.starts_with('/') {
+        format!("{}{href}", platform.url)
+    } else {
+        href
+    };
+    driver.goto(&href).await;
     let table = driver.text("#seats tbody").await;
     assert!(
         table.lines().next().unwrap().contains("Gone Person"),

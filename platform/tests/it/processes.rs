@@ -23,6 +23,14 @@ struct Process {
 
 impl Process {
     async fn serve(data_dir: &std::path::Path, database_url: Option<&str>) -> Process {
+        Self::serve_with(data_dir, database_url, &[]).await
+    }
+
+    async fn serve_with(
+        data_dir: &std::path::Path,
+        database_url: Option<&str>,
+        extra: &[&str],
+    ) -> Process {
         let mut command = Command::new(BIN);
         command
             .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
@@ -35,6 +43,7 @@ impl Process {
         if let Some(url) = database_url {
             command.args(["--database-url", url]);
         }
+        command.args(extra);
         let mut child = command.spawn().unwrap();
         let (tx, stderr) = tokio::sync::mpsc::unbounded_channel();
         let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
@@ -51,7 +60,7 @@ impl Process {
             .expect("the platform printed its URL line before exiting");
         let parsed: serde_json::Value = serde_json::from_str(&line).unwrap();
         let url = parsed["url"].as_str().unwrap().to_owned();
-        assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+        assert!(url.contains("://127.0.0.1:"), "{url}");
         Process { child, url, stderr }
     }
 
@@ -237,4 +246,60 @@ async fn two_processes_serve_one_postgres_database() {
     // The other process keeps serving.
     assert_eq!(on_two.get("/").await.status, StatusCode::OK);
     assert!(two.terminate().await.success());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serves_https_with_secure_cookies_when_given_a_certificate() {
+    let fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/tls");
+    let cert = format!("{fixtures}/cert.pem");
+    let key = format!("{fixtures}/key.pem");
+    let dir = tempfile::tempdir().unwrap();
+    admin_create(dir.path(), None, "alice", "alice's long password").await;
+    let platform =
+        Process::serve_with(dir.path(), None, &["--tls-cert", &cert, "--tls-key", &key]).await;
+    assert!(platform.url.starts_with("https://"), "{}", platform.url);
+    let root = reqwest::Certificate::from_pem(&std::fs::read(&cert).unwrap()).unwrap();
+    let http = reqwest::Client::builder()
+        .add_root_certificate(root)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let health = http
+        .get(format!("{}/healthz", platform.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.status(), StatusCode::OK);
+    let login = http
+        .get(format!("{}/login", platform.url))
+        .send()
+        .await
+        .unwrap();
+    let cookie = login.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(cookie.ends_with("; Secure"), "{cookie}");
+    // Plain HTTP to the TLS port gets nowhere.
+    let plain = platform.url.replace("https://", "http://");
+    assert!(reqwest::get(format!("{plain}/healthz")).await.is_err());
+    assert!(platform.terminate().await.success());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_configuration_exits_64_with_a_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = Command::new(BIN)
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path())
+        .args([
+            "--tls-cert",
+            "/nonexistent/cert.pem",
+            "--tls-key",
+            "/nonexistent/key.pem",
+        ])
+        .env_remove("SEATBROKER_DATABASE_URL")
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(output.status.code(), Some(64));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("/nonexistent/cert.pem"), "{stderr}");
 }
