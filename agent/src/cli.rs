@@ -561,6 +561,30 @@ async fn check(cli: &Cli, paths: &Paths, out: &mut dyn Write) -> Exit {
             note(Exit::Failure, &mut worst);
         }
     }
+    let mut secret_files: Vec<PathBuf> = config
+        .platform
+        .enrollment_token_file
+        .iter()
+        .cloned()
+        .collect();
+    secret_files.extend(config.sources.iter().filter_map(|s| s.token_file.clone()));
+    secret_files.extend(
+        config
+            .sources
+            .iter()
+            .filter_map(|s| s.pseudonymize.as_ref().map(|p| p.key_file.clone())),
+    );
+    for file in secret_files {
+        if let Some(mode) = crate::config::loose_permissions(&file) {
+            let _ = writeln!(
+                out,
+                "WARN  {} can be read by other users (mode {mode:o}); restrict it with `chmod 600 {}`",
+                file.display(),
+                file.display()
+            );
+            note(Exit::Failure, &mut worst);
+        }
+    }
     let collector = HumaansCollector::default();
     for source in &config.sources {
         match collector.check_access(source).await {

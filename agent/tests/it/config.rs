@@ -153,3 +153,129 @@ fn bad_configs_name_file_line_column_and_key() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// Runs the real binary with `args`; returns (exit code, stdout, stderr).
+pub(crate) fn agent(args: &[&str]) -> (i32, String, String) {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_seatbroker-agent"))
+        .args(args)
+        .env("NO_COLOR", "1")
+        .env_remove("RUST_LOG")
+        .env_remove("SEATBROKER_SYSTEM")
+        .output()
+        .unwrap();
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn check_exits_64_on_a_bad_config_and_names_the_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("agent.yaml");
+    std::fs::write(
+        &path,
+        "platform:\n  url: https://p.example\nsources:\n  - name: a\n    kind: humaans\n    token_file: /t\n    intervall: 6h\n",
+    )
+    .unwrap();
+    let state = dir.path().join("state");
+    let (code, _, stderr) = agent(&[
+        "--config",
+        path.to_str().unwrap(),
+        "--state-dir",
+        state.to_str().unwrap(),
+        "check",
+    ]);
+    assert_eq!(code, 64, "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "{}:7:5: sources[0].intervall: unknown field `intervall`",
+            path.display()
+        )),
+        "{stderr}"
+    );
+    let (code, _, stderr) = agent(&[
+        "--config",
+        dir.path().join("missing.yaml").to_str().unwrap(),
+        "--state-dir",
+        state.to_str().unwrap(),
+        "status",
+    ]);
+    assert_eq!(code, 64, "{stderr}");
+    assert!(
+        stderr.contains("cannot read the configuration file"),
+        "{stderr}"
+    );
+    let (code, _, _) = agent(&["no-such-command"]);
+    assert_eq!(code, 64);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_reports_each_dependency() {
+    let sim = humaans_sim::Simulator::start(humaans_sim::SimConfig {
+        people: 5,
+        seed: 1,
+        ..humaans_sim::SimConfig::default()
+    })
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let token = dir.path().join("token");
+    std::fs::write(&token, &sim.tokens().full).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&token, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    let mut platform = mockito::Server::new_async().await;
+    platform
+        .mock("GET", "/api/agent/v1/status")
+        .with_status(401)
+        .create_async()
+        .await;
+    let config = dir.path().join("agent.yaml");
+    let write = |platform_url: &str| {
+        std::fs::write(
+            &config,
+            format!(
+                "platform:\n  url: {platform_url}\nsources:\n  - name: acme\n    kind: humaans\n    base_url: {}\n    token_file: {}\n",
+                sim.url(),
+                token.display()
+            ),
+        )
+        .unwrap();
+    };
+    let state = dir.path().join("state");
+    let args = [
+        "--config",
+        config.to_str().unwrap(),
+        "--state-dir",
+        state.to_str().unwrap(),
+        "check",
+    ]
+    .map(str::to_owned);
+    let run = |args: [String; 5]| {
+        tokio::task::spawn_blocking(move || {
+            agent(&args.iter().map(String::as_str).collect::<Vec<_>>())
+        })
+    };
+    write(&platform.url());
+    let (code, stdout, stderr) = run(args.clone()).await.unwrap();
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(
+        stdout.contains("ok    source acme: the Humaans token can read public and private data"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("answers (HTTP 401)"), "{stdout}");
+    assert!(stdout.contains("All checks passed."), "{stdout}");
+    // A platform nobody listens on: unavailable (69).
+    write("http://127.0.0.1:9");
+    let (code, stdout, _) = run(args).await.unwrap();
+    assert_eq!(code, 69, "{stdout}");
+    assert!(
+        stdout.contains("FAIL  cannot reach the platform"),
+        "{stdout}"
+    );
+    sim.shutdown().await;
+}

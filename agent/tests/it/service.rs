@@ -201,3 +201,48 @@ async fn shutdown_interrupts_an_upload_retrying_against_a_down_platform() {
         "the snapshot stays for the next run"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_command_says_what_is_going_on() {
+    let mut h = Harness::new(&["acme", "beta"], true).await;
+    h.collect("acme", 2).await;
+    h.status(
+        "approved",
+        &[("acme", "pending", "src_1"), ("beta", "rejected", "src_2")],
+    )
+    .await;
+    let config = h.dir.path().join("agent.yaml");
+    std::fs::write(
+        &config,
+        crate::uplink::config_text(&h.server.url(), h.dir.path(), &["acme", "beta"]),
+    )
+    .unwrap();
+    let args = [
+        "--config".to_owned(),
+        config.display().to_string(),
+        "--state-dir".to_owned(),
+        h.state_dir().display().to_string(),
+        "status".to_owned(),
+    ];
+    let (code, stdout, stderr) = tokio::task::spawn_blocking(move || {
+        crate::config::agent(&args.iter().map(String::as_str).collect::<Vec<_>>())
+    })
+    .await
+    .unwrap();
+    assert_eq!(code, 0, "{stderr}");
+    for expected in [
+        "Agent:    agent1, approved",
+        "reachable; the states below are the platform's answer just now",
+        "Source acme (Humaans, https://app.humaans.io): waiting for approval; snapshots are collected and kept",
+        "last collection: succeeded",
+        "waiting to upload: 2 snapshot(s)",
+        "Source beta (Humaans, https://app.humaans.io): rejected: no longer collected or uploaded",
+        "last collection: none yet",
+        "Last error: none",
+    ] {
+        assert!(
+            stdout.contains(expected),
+            "missing {expected:?} in:\n{stdout}"
+        );
+    }
+}

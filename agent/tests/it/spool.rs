@@ -297,3 +297,41 @@ fn sequence_survives_acknowledging_everything_and_restarting() {
     let b = spool.write("acme", &"b".repeat(32), at, b"y").unwrap();
     assert_eq!(b.entry.sequence, 2, "a sequence number is never reused");
 }
+
+#[test]
+fn spool_list_and_purge_commands() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let spool = Spool::open(&state.join("spool"), 1 << 20).unwrap();
+    let at = Utc.timestamp_opt(1_700_000_000, 0).unwrap();
+    spool.write("acme", &"a".repeat(32), at, b"one").unwrap();
+    spool.write("acme", &"b".repeat(32), at, b"two").unwrap();
+    spool.write("beta", &"c".repeat(32), at, b"three").unwrap();
+    let base = [
+        "--config",
+        "/nonexistent/agent.yaml",
+        "--state-dir",
+        state.to_str().unwrap(),
+    ];
+    let with = |extra: &[&str]| {
+        let mut args = base.to_vec();
+        args.extend_from_slice(extra);
+        crate::config::agent(&args)
+    };
+    let (code, stdout, _) = with(&["spool", "list"]);
+    assert_eq!(code, 0);
+    assert!(
+        stdout.contains(&format!("acme{}1  {}", " ".repeat(24), "a".repeat(32))),
+        "{stdout}"
+    );
+    assert!(stdout.contains("3 snapshot(s)"), "{stdout}");
+    let (code, stdout, _) = with(&["spool", "purge", "--source", "acme"]);
+    assert_eq!(code, 0);
+    assert!(
+        stdout.contains("Deleted 2 spooled snapshot(s) of source acme"),
+        "{stdout}"
+    );
+    assert_eq!(spool.entries().unwrap().len(), 1);
+    let (code, _, _) = with(&["spool", "purge"]);
+    assert_eq!(code, 64, "--source is required");
+}
