@@ -5,7 +5,8 @@
 //! Layout of `state_dir/spool/`:
 //! - `SOURCE.SEQUENCE.COLLECTED_MS.SNAPSHOT_ID.snap`: one snapshot (see [`format`]);
 //! - `.tmp-*`: a snapshot being written; a leftover one is from a crash and is deleted;
-//! - `seq/SOURCE`: the last sequence number handed out for the source;
+//! - `seq/SOURCE`: the last sequence number handed out for the source; `seq/.lock` serialises
+//!   writers across processes;
 //! - `quarantine/`: files that could not be read or were refused for good, kept for a person.
 //!
 //! The spool keeps no index in memory: every call lists the directory, so several
@@ -186,6 +187,8 @@ impl Spool {
         content: &[u8],
     ) -> Result<Spooled, SpoolError> {
         let _guard = self.write_lock.lock().unwrap_or_else(|p| p.into_inner());
+        // Another process (a one-shot `collect` next to the service) may write too.
+        let _file_lock = self.lock_across_processes()?;
         let header = self.header(source, snapshot_id, collected_at, content)?;
         let name = format::file_name(&header);
         let path = self.dir.join(&name);
@@ -203,6 +206,19 @@ impl Spool {
         };
         let dropped = self.enforce_limit()?;
         Ok(Spooled { entry, dropped })
+    }
+
+    /// An exclusive lock on `seq/.lock`, held until the returned file is dropped.
+    fn lock_across_processes(&self) -> Result<File, SpoolError> {
+        let path = self.dir.join("seq").join(".lock");
+        let file = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(io("open", &path))?;
+        file.lock().map_err(io("lock", &path))?;
+        Ok(file)
     }
 
     /// Reserves a sequence number and builds the header; persists the reservation first, so
