@@ -91,7 +91,10 @@ impl AgentInstall {
         yaml.push_str("sources:\n");
         yaml.push_str(&format!("  - name: {}\n", yaml_str(&settings.source_name)));
         yaml.push_str("    kind: humaans\n");
-        yaml.push_str(&format!("    base_url: {}\n", yaml_str(&settings.humaans_url)));
+        yaml.push_str(&format!(
+            "    base_url: {}\n",
+            yaml_str(&settings.humaans_url)
+        ));
         yaml.push_str(&format!(
             "    token_file: {}\n",
             yaml_str(&humaans_token_file.to_string_lossy())
@@ -129,14 +132,23 @@ impl AgentInstall {
 
     /// Runs `seatbroker-agent <args>` to the end.
     pub async fn run(&self, args: &[&str], timeout: Duration) -> anyhow::Result<Finished> {
-        process::run(&format!("seatbroker-agent {}", args.join(" ")), self.command(args), timeout).await
+        process::run(
+            &format!("seatbroker-agent {}", args.join(" ")),
+            self.command(args),
+            timeout,
+        )
+        .await
     }
 
     /// Starts `seatbroker-agent run`, its output appended to `logs/run.out`.
     pub fn start(&self) -> anyhow::Result<Proc> {
         std::fs::create_dir_all(&self.log_dir)
             .with_context(|| format!("cannot create {}", self.log_dir.display()))?;
-        Proc::spawn_logged("seatbroker-agent run", self.command(&["run"]), &self.log_dir.join("run.out"))
+        Proc::spawn_logged(
+            "seatbroker-agent run",
+            self.command(&["run"]),
+            &self.log_dir.join("run.out"),
+        )
     }
 
     /// The install id the agent keeps (after its first enrollment).

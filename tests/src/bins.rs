@@ -82,7 +82,9 @@ fn build_for_tests() -> anyhow::Result<PathBuf> {
     // target/<profile>/deps/e2e-<hash>
     let deps = me.parent().context("test executable has no folder")?;
     let dir = if deps.file_name().is_some_and(|n| n == "deps") {
-        deps.parent().context("deps folder has no parent")?.to_owned()
+        deps.parent()
+            .context("deps folder has no parent")?
+            .to_owned()
     } else {
         deps.to_owned()
     };
@@ -115,7 +117,9 @@ fn build_for_tests() -> anyhow::Result<PathBuf> {
         .status()
         .context("cannot run cargo to build the binaries")?;
     if !status.success() {
-        bail!("`cargo build --bins` of {PACKAGES:?} failed ({status}); fix the build and run the tests again");
+        bail!(
+            "`cargo build --bins` of {PACKAGES:?} failed ({status}); fix the build and run the tests again"
+        );
     }
     Ok(dir)
 }

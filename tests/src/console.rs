@@ -68,6 +68,9 @@ pub struct OverviewRow {
     pub pre_hires_starting_soon: i64,
     #[serde(default)]
     pub recent_leavers: i64,
+    /// Whether the last snapshot's Humaans token could read private data.
+    #[serde(default)]
+    pub private_access: Option<bool>,
 }
 
 impl OverviewRow {
@@ -139,14 +142,21 @@ impl Session {
         let response = client
             .post(format!("{base}/login"))
             .header(COOKIE, format!("{LOGIN_CSRF_COOKIE}={login_cookie}"))
-            .form(&[("csrf", csrf.as_str()), ("username", username), ("password", password)])
+            .form(&[
+                ("csrf", csrf.as_str()),
+                ("username", username),
+                ("password", password),
+            ])
             .send()
             .await
             .context("cannot post the login form")?;
         let status = response.status();
         let Some(session) = set_cookie(&response, SESSION_COOKIE) else {
             let body = response.text().await.unwrap_or_default();
-            bail!("login as {username} failed with {status}: {}", excerpt(&body));
+            bail!(
+                "login as {username} failed with {status}: {}",
+                excerpt(&body)
+            );
         };
         let mut me = Self {
             client,
@@ -155,7 +165,8 @@ impl Session {
             csrf: String::new(),
         };
         let html = me.page("/approvals").await?;
-        me.csrf = csrf_field(&html).context("the approvals page has no csrf field (is the user an admin?)")?;
+        me.csrf = csrf_field(&html)
+            .context("the approvals page has no csrf field (is the user an admin?)")?;
         Ok(me)
     }
 
@@ -195,7 +206,8 @@ impl Session {
         if status != StatusCode::OK {
             bail!("GET {path} answered {status}: {}", excerpt(&body));
         }
-        serde_json::from_str(&body).with_context(|| format!("GET {path} gave unexpected JSON: {}", excerpt(&body)))
+        serde_json::from_str(&body)
+            .with_context(|| format!("GET {path} gave unexpected JSON: {}", excerpt(&body)))
     }
 
     /// POSTs a console form (with the session's CSRF token). Returns the redirect target,
@@ -238,18 +250,36 @@ impl Session {
     }
 
     /// Creates an enrollment token in the console and returns it (shown once, in the page).
-    pub async fn create_enrollment_token(&self, label: &str, max_uses: Option<u32>) -> anyhow::Result<String> {
+    pub async fn create_enrollment_token(
+        &self,
+        label: &str,
+        max_uses: Option<u32>,
+    ) -> anyhow::Result<String> {
         let uses = max_uses.map(|n| n.to_string()).unwrap_or_default();
         let page = match self
-            .post("/tokens", &[("label", label), ("expires_hours", "24"), ("max_uses", &uses)])
+            .post(
+                "/tokens",
+                &[
+                    ("label", label),
+                    ("expires_hours", "24"),
+                    ("max_uses", &uses),
+                ],
+            )
             .await?
         {
             Posted::Page(body) => body,
-            Posted::Redirect(to) => bail!("creating a token redirected to {to} instead of showing it"),
+            Posted::Redirect(to) => {
+                bail!("creating a token redirected to {to} instead of showing it")
+            }
         };
         let marker = "id=\"new-token\">";
-        let start = page.find(marker).context("the tokens page shows no new token")? + marker.len();
-        let end = page[start..].find('<').context("the new token is not closed")?;
+        let start = page
+            .find(marker)
+            .context("the tokens page shows no new token")?
+            + marker.len();
+        let end = page[start..]
+            .find('<')
+            .context("the new token is not closed")?;
         let token = page[start..start + end].trim().to_owned();
         if token.is_empty() {
             bail!("the tokens page shows an empty token");
@@ -263,20 +293,35 @@ impl Session {
     }
 
     pub async fn approve_agent(&self, agent_id: &str) -> anyhow::Result<()> {
-        self.action(&format!("/approvals/agents/{agent_id}/approve"), &[], "agent_approved").await
+        self.action(
+            &format!("/approvals/agents/{agent_id}/approve"),
+            &[],
+            "agent_approved",
+        )
+        .await
     }
 
     pub async fn approve_source(&self, link_id: &str) -> anyhow::Result<()> {
-        self.action(&format!("/approvals/sources/{link_id}/approve"), &[], "source_approved").await
+        self.action(
+            &format!("/approvals/sources/{link_id}/approve"),
+            &[],
+            "source_approved",
+        )
+        .await
     }
 
     pub async fn merge_source(&self, link_id: &str, target: &str) -> anyhow::Result<()> {
-        self.action(&format!("/approvals/sources/{link_id}/merge"), &[("target", target)], "source_merged")
-            .await
+        self.action(
+            &format!("/approvals/sources/{link_id}/merge"),
+            &[("target", target)],
+            "source_merged",
+        )
+        .await
     }
 
     pub async fn revoke_agent(&self, agent_id: &str) -> anyhow::Result<()> {
-        self.action(&format!("/agents/{agent_id}/revoke"), &[], "agent_revoked").await
+        self.action(&format!("/agents/{agent_id}/revoke"), &[], "agent_revoked")
+            .await
     }
 
     pub async fn overview(&self) -> anyhow::Result<Vec<OverviewRow>> {

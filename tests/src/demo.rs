@@ -19,7 +19,14 @@ const MARKER: &str = ".seatbroker-demo";
 /// The console user the demo creates.
 pub const ADMIN_USER: &str = "admin";
 /// Seat states in the order the summary prints them.
-const STATES: &[&str] = &["active", "leaving", "inactive", "pre_hire", "offboarded", "unknown"];
+const STATES: &[&str] = &[
+    "active",
+    "leaving",
+    "inactive",
+    "pre_hire",
+    "offboarded",
+    "unknown",
+];
 
 /// What the demo's command line says.
 #[derive(Debug, Clone)]
@@ -123,7 +130,9 @@ fn prepare_folder(options: &DemoOptions) -> anyhow::Result<PathBuf> {
     let dir = &options.data_dir;
     if dir.exists() {
         let marked = dir.join(MARKER).exists();
-        let empty = std::fs::read_dir(dir).map(|mut d| d.next().is_none()).unwrap_or(false);
+        let empty = std::fs::read_dir(dir)
+            .map(|mut d| d.next().is_none())
+            .unwrap_or(false);
         if !marked && !empty {
             bail!(
                 "{} exists and is not a demo folder (no {MARKER} file); choose another with --data-dir",
@@ -131,13 +140,21 @@ fn prepare_folder(options: &DemoOptions) -> anyhow::Result<PathBuf> {
             );
         }
         if options.clean && marked {
-            step(format!("Removing the earlier demo's data in {} (--clean).", dir.display()));
-            std::fs::remove_dir_all(dir).with_context(|| format!("cannot remove {}", dir.display()))?;
+            step(format!(
+                "Removing the earlier demo's data in {} (--clean).",
+                dir.display()
+            ));
+            std::fs::remove_dir_all(dir)
+                .with_context(|| format!("cannot remove {}", dir.display()))?;
         }
     }
-    std::fs::create_dir_all(dir.join("logs")).with_context(|| format!("cannot create {}", dir.display()))?;
-    std::fs::write(dir.join(MARKER), "Created by seatbroker-demo; safe to delete.\n")
-        .with_context(|| format!("cannot write in {}", dir.display()))?;
+    std::fs::create_dir_all(dir.join("logs"))
+        .with_context(|| format!("cannot create {}", dir.display()))?;
+    std::fs::write(
+        dir.join(MARKER),
+        "Created by seatbroker-demo; safe to delete.\n",
+    )
+    .with_context(|| format!("cannot write in {}", dir.display()))?;
     let dir = std::path::absolute(dir).unwrap_or_else(|_| dir.clone());
     Ok(dir)
 }
@@ -145,17 +162,38 @@ fn prepare_folder(options: &DemoOptions) -> anyhow::Result<PathBuf> {
 async fn walk(options: &DemoOptions, bins: &Bins, children: &mut Children) -> anyhow::Result<()> {
     let dir = prepare_folder(options)?;
     let logs = dir.join("logs");
-    step(format!("Demo data folder: {} (remove it with --clean, or delete it)", dir.display()));
+    step(format!(
+        "Demo data folder: {} (remove it with --clean, or delete it)",
+        dir.display()
+    ));
 
     let platform_dir = dir.join("platform");
     let password = crate::random_password(16);
-    platform::create_user(&bins.platform, &platform_dir, ADMIN_USER, "admin", &password).await?;
-    step(format!("Created the console user {ADMIN_USER} with password {password}"));
+    platform::create_user(
+        &bins.platform,
+        &platform_dir,
+        ADMIN_USER,
+        "admin",
+        &password,
+    )
+    .await?;
+    step(format!(
+        "Created the console user {ADMIN_USER} with password {password}"
+    ));
 
     let listen = format!("127.0.0.1:{}", options.port);
-    let p = Platform::start(&bins.platform, &platform_dir, &listen, &logs.join("platform.log"), "info")
-        .await?;
-    step(format!("Platform running on SQLite at {} (log: logs/platform.log)", p.url));
+    let p = Platform::start(
+        &bins.platform,
+        &platform_dir,
+        &listen,
+        &logs.join("platform.log"),
+        "info",
+    )
+    .await?;
+    step(format!(
+        "Platform running on SQLite at {} (log: logs/platform.log)",
+        p.url
+    ));
     let console_url = p.url.clone();
     children.platform = Some(p);
 
@@ -175,13 +213,17 @@ async fn walk(options: &DemoOptions, bins: &Bins, children: &mut Children) -> an
     let truth = sim::truth(&bins.sim, &company).await?;
 
     let session = Session::login(&console_url, ADMIN_USER, &password).await?;
-    step(format!("Logged in to the console as {ADMIN_USER} over HTTP."));
+    step(format!(
+        "Logged in to the console as {ADMIN_USER} over HTTP."
+    ));
 
     let mut settings = AgentSettings::new(&console_url, &sim_url, &humaans_token);
     let agent_dir = dir.join("agent");
     let already_enrolled = agent_dir.join("state").join("credential").exists();
     if !already_enrolled {
-        let token = session.create_enrollment_token("demo agent", Some(1)).await?;
+        let token = session
+            .create_enrollment_token("demo agent", Some(1))
+            .await?;
         step("Created a one-use enrollment token in the console (Enrollment tokens page).");
         settings.enrollment_token = Some(token);
     }
@@ -196,6 +238,8 @@ async fn walk(options: &DemoOptions, bins: &Bins, children: &mut Children) -> an
         }
         step("The agent enrolled with the token.");
         // The token was for one use; the agent no longer needs it.
+        settings.enrollment_token = None;
+        install.write_config(&settings)?;
         let _ = std::fs::remove_file(agent_dir.join("enrollment-token"));
     }
     let agent_id = agent_id(&install.state_dir)?;
@@ -204,9 +248,19 @@ async fn walk(options: &DemoOptions, bins: &Bins, children: &mut Children) -> an
     children.agent = Some(install.start()?);
     step("Agent running (log: agent/logs/).");
 
-    approve(options, &session, &agent_id, &console_url, &password, children).await?;
+    approve(
+        options,
+        &session,
+        &agent_id,
+        &console_url,
+        &password,
+        children,
+    )
+    .await?;
 
-    step("Waiting for the agent to collect from Humaans and upload its first snapshot...");
+    step(
+        "Waiting for the agent to collect from Humaans and upload a snapshot (the agent checks in with the platform every 30 s)...",
+    );
     let row = wait::until(
         "the first upload to be applied",
         Duration::from_secs(600),
@@ -220,7 +274,9 @@ async fn walk(options: &DemoOptions, bins: &Bins, children: &mut Children) -> an
                     bail!(dead);
                 }
                 let rows = session.overview().await?;
-                Ok(rows.into_iter().find(|r| r.last_upload_at.is_some() && r.last_upload_at != *before))
+                Ok(rows
+                    .into_iter()
+                    .find(|r| r.last_upload_at.is_some() && r.last_upload_at != *before))
             }
         },
     )
@@ -229,7 +285,9 @@ async fn walk(options: &DemoOptions, bins: &Bins, children: &mut Children) -> an
     println!();
     print_summary(&row, &truth);
     println!();
-    println!("Console:  {console_url}/   (inactive seats: {console_url}/seats, approvals: {console_url}/approvals)");
+    println!(
+        "Console:  {console_url}/   (inactive seats: {console_url}/seats, approvals: {console_url}/approvals)"
+    );
     println!("Login:    {ADMIN_USER} / {password}");
     println!("Data:     {}", dir.display());
     println!("The agent collects again every minute. Press Ctrl-C to stop everything.");
@@ -245,19 +303,30 @@ async fn walk(options: &DemoOptions, bins: &Bins, children: &mut Children) -> an
 /// The agent id from the agent's state file.
 fn agent_id(state_dir: &Path) -> anyhow::Result<String> {
     let path = state_dir.join("state.json");
-    let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("cannot read {}", path.display()))?;
     let value: serde_json::Value =
         serde_json::from_str(&text).with_context(|| format!("{} is not JSON", path.display()))?;
     value
         .get("agent_id")
         .and_then(|v| v.as_str())
         .map(str::to_owned)
-        .with_context(|| format!("{} names no agent_id; did the enrollment work?", path.display()))
+        .with_context(|| {
+            format!(
+                "{} names no agent_id; did the enrollment work?",
+                path.display()
+            )
+        })
 }
 
 /// When the newest upload was applied, before the agent starts (a re-run waits for a new one).
 async fn upload_marker(session: &Session) -> anyhow::Result<Option<String>> {
-    Ok(session.overview().await?.into_iter().filter_map(|r| r.last_upload_at).max())
+    Ok(session
+        .overview()
+        .await?
+        .into_iter()
+        .filter_map(|r| r.last_upload_at)
+        .max())
 }
 
 async fn approve(
@@ -274,18 +343,32 @@ async fn approve(
         bail!("the console does not list the agent {agent_id}; see logs/platform.log");
     };
     let decided = |a: &AgentRow| {
-        a.state == "approved" && a.sources.iter().all(|l| l.state == "approved" || l.state == "merged")
+        a.state == "approved"
+            && a.sources
+                .iter()
+                .all(|l| l.state == "approved" || l.state == "merged")
     };
     if decided(&agent) {
-        step(format!("Agent {} ({agent_id}) and its source are already approved.", agent.host_name));
+        step(format!(
+            "Agent {} ({agent_id}) and its source are already approved.",
+            agent.host_name
+        ));
         return Ok(());
     }
     step(format!(
         "The console shows the agent {} ({agent_id}) as {}; its source {} is {}.",
         agent.host_name,
         agent.state,
-        agent.sources.first().map(|l| l.local_name.as_str()).unwrap_or("?"),
-        agent.sources.first().map(|l| l.state.as_str()).unwrap_or("?"),
+        agent
+            .sources
+            .first()
+            .map(|l| l.local_name.as_str())
+            .unwrap_or("?"),
+        agent
+            .sources
+            .first()
+            .map(|l| l.state.as_str())
+            .unwrap_or("?"),
     ));
     if options.auto_approve {
         if agent.state == "pending" {
@@ -303,7 +386,9 @@ async fn approve(
         return Ok(());
     }
     step("Your turn: approve the agent in the console.");
-    note(format!("Open {console_url}/approvals and log in as {ADMIN_USER} / {password}"));
+    note(format!(
+        "Open {console_url}/approvals and log in as {ADMIN_USER} / {password}"
+    ));
     note("Click \"Approve agent\", then \"Approve as new\" for its source.");
     note("(Or run the demo with --auto-approve to have it done for you.)");
     wait::until(
@@ -334,13 +419,20 @@ async fn approve(
 }
 
 fn print_summary(row: &OverviewRow, truth: &Truth) {
-    println!("Seat states of {} ({} people), as the console reports them next to humaans-sim truth:", row.name, row.people);
+    println!(
+        "Seat states of {} ({} people), as the console reports them next to humaans-sim truth:",
+        row.name, row.people
+    );
     println!("    {:<12} {:>8} {:>8}", "state", "console", "truth");
     let mut all_match = true;
     for state in STATES {
         let console = row.count(state);
         let expected = truth.count(state) as i64;
-        let mark = if console == expected { "" } else { "  <- differs" };
+        let mark = if console == expected {
+            ""
+        } else {
+            "  <- differs"
+        };
         all_match &= console == expected;
         println!("    {state:<12} {console:>8} {expected:>8}{mark}");
     }
@@ -355,8 +447,16 @@ fn print_summary(row: &OverviewRow, truth: &Truth) {
         row.billable,
         row.in_use,
         row.inactive,
-        truth.inactive_reasons.get("ended_not_offboarded").copied().unwrap_or(0),
-        truth.inactive_reasons.get("never_verified").copied().unwrap_or(0),
+        truth
+            .inactive_reasons
+            .get("ended_not_offboarded")
+            .copied()
+            .unwrap_or(0),
+        truth
+            .inactive_reasons
+            .get("never_verified")
+            .copied()
+            .unwrap_or(0),
     );
     if all_match {
         println!("Every count matches the simulator's ground truth.");

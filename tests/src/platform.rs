@@ -28,8 +28,12 @@ impl Platform {
         log: &Path,
         log_level: &str,
     ) -> anyhow::Result<Self> {
-        std::fs::create_dir_all(data_dir)
-            .with_context(|| format!("cannot create the platform's data folder {}", data_dir.display()))?;
+        std::fs::create_dir_all(data_dir).with_context(|| {
+            format!(
+                "cannot create the platform's data folder {}",
+                data_dir.display()
+            )
+        })?;
         let mut command = Command::new(bin);
         command
             .arg("serve")
@@ -39,8 +43,13 @@ impl Platform {
             .arg(listen)
             .env("SEATBROKER_LOG", log_level)
             .env_remove("SEATBROKER_DATABASE_URL");
-        let (proc, line) =
-            Proc::spawn_with_json_line("seatbroker-platform", command, log, Duration::from_secs(60)).await?;
+        let (proc, line) = Proc::spawn_with_json_line(
+            "seatbroker-platform",
+            command,
+            log,
+            Duration::from_secs(60),
+        )
+        .await?;
         let url = line
             .get("url")
             .and_then(|v| v.as_str())
@@ -81,8 +90,12 @@ pub async fn create_user(
     role: &str,
     password: &str,
 ) -> anyhow::Result<()> {
-    std::fs::create_dir_all(data_dir)
-        .with_context(|| format!("cannot create the platform's data folder {}", data_dir.display()))?;
+    std::fs::create_dir_all(data_dir).with_context(|| {
+        format!(
+            "cannot create the platform's data folder {}",
+            data_dir.display()
+        )
+    })?;
     let file = data_dir.join(".new-user-password");
     crate::write_secret_file(&file, password)?;
     let mut command = Command::new(bin);
@@ -99,7 +112,12 @@ pub async fn create_user(
         .arg(&file)
         .env("SEATBROKER_LOG", "warn")
         .env_remove("SEATBROKER_DATABASE_URL");
-    let out = process::run("seatbroker-platform admin create", command, Duration::from_secs(60)).await;
+    let out = process::run(
+        "seatbroker-platform admin create",
+        command,
+        Duration::from_secs(60),
+    )
+    .await;
     let _ = std::fs::remove_file(&file);
     let out = out?;
     if !out.status.success() {

@@ -164,7 +164,9 @@ impl Proc {
             terminate(pid);
         }
         match tokio::time::timeout(grace, self.child.wait()).await {
-            Ok(status) => Ok(Some(status.with_context(|| format!("cannot reap {}", self.name))?)),
+            Ok(status) => Ok(Some(
+                status.with_context(|| format!("cannot reap {}", self.name))?,
+            )),
             Err(_) => {
                 self.kill().await?;
                 Ok(None)

@@ -45,12 +45,18 @@ pub struct Sim {
 
 impl Sim {
     /// Starts the simulator; `faults` are extra `serve` flags (e.g. `--server-error-every 3`).
-    pub async fn start(bin: &Path, company: &Company, faults: &[&str], log: &Path) -> anyhow::Result<Self> {
+    pub async fn start(
+        bin: &Path,
+        company: &Company,
+        faults: &[&str],
+        log: &Path,
+    ) -> anyhow::Result<Self> {
         let mut command = Command::new(bin);
         command.arg("serve").args(company.args()).args(faults);
         command.env("HUMAANS_SIM_LOG", "info");
         let (proc, line) =
-            Proc::spawn_with_json_line("humaans-sim", command, log, Duration::from_secs(30)).await?;
+            Proc::spawn_with_json_line("humaans-sim", command, log, Duration::from_secs(30))
+                .await?;
         let text = |pointer: &str| -> anyhow::Result<String> {
             line.pointer(pointer)
                 .and_then(|v| v.as_str())
@@ -96,6 +102,10 @@ pub async fn truth(bin: &Path, company: &Company) -> anyhow::Result<Truth> {
     if !out.status.success() {
         bail!("humaans-sim truth failed: {out}");
     }
-    serde_json::from_str(out.stdout.trim())
-        .with_context(|| format!("humaans-sim truth printed something else than the truth: {}", out.stdout))
+    serde_json::from_str(out.stdout.trim()).with_context(|| {
+        format!(
+            "humaans-sim truth printed something else than the truth: {}",
+            out.stdout
+        )
+    })
 }

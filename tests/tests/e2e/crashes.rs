@@ -19,10 +19,15 @@ const SEED: u64 = 0x5EA7_B40C;
 
 /// Snapshot ids `seatbroker-agent spool list` shows; fails if the spool cannot be read or
 /// has set files aside.
-async fn spooled(agent: &seatbroker_tests::agent::AgentInstall) -> anyhow::Result<BTreeSet<String>> {
+async fn spooled(
+    agent: &seatbroker_tests::agent::AgentInstall,
+) -> anyhow::Result<BTreeSet<String>> {
     let out = agent.run(&["spool", "list"], COMMAND_DEADLINE).await?;
     ensure!(out.status.success(), "the spool is not readable: {out}");
-    ensure!(!out.stdout.contains("set aside"), "the spool set files aside: {out}");
+    ensure!(
+        !out.stdout.contains("set aside"),
+        "the spool set files aside: {out}"
+    );
     Ok(out
         .stdout
         .lines()
@@ -40,9 +45,17 @@ async fn kill_after(
     after: Duration,
     log: &std::path::Path,
 ) -> anyhow::Result<bool> {
-    let mut proc = Proc::spawn_logged(&format!("seatbroker-agent {}", args.join(" ")), agent.command(args), log)?;
+    let mut proc = Proc::spawn_logged(
+        &format!("seatbroker-agent {}", args.join(" ")),
+        agent.command(args),
+        log,
+    )?;
     tokio::time::sleep(after).await;
-    let finished = proc.child.try_wait()?.map(|status| status.success()).unwrap_or(false);
+    let finished = proc
+        .child
+        .try_wait()?
+        .map(|status| status.success())
+        .unwrap_or(false);
     proc.kill().await?;
     Ok(finished)
 }
@@ -63,22 +76,37 @@ async fn sigkill_during_collection_and_upload_loses_nothing() -> anyhow::Result<
         if kill_after(&agent, &["collect"], collect_for, &log).await? {
             completed_collections += 1;
         }
-        seen.extend(spooled(&agent).await.map_err(|e| e.context(format!("round {round}, seed {SEED:#x}")))?);
+        seen.extend(
+            spooled(&agent)
+                .await
+                .map_err(|e| e.context(format!("round {round}, seed {SEED:#x}")))?,
+        );
         let run_for = Duration::from_millis(rng.random_range(0..900));
         kill_after(&agent, &["run"], run_for, &log).await?;
-        seen.extend(spooled(&agent).await.map_err(|e| e.context(format!("round {round}, seed {SEED:#x}")))?);
+        seen.extend(
+            spooled(&agent)
+                .await
+                .map_err(|e| e.context(format!("round {round}, seed {SEED:#x}")))?,
+        );
     }
 
     // Restart normally and let it drain the spool.
     world.start_agent(&agent)?;
-    wait::until("the spool to drain", AGENT_DEADLINE, Duration::from_millis(500), || async {
-        Ok(spooled(&agent).await?.is_empty().then_some(()))
-    })
+    wait::until(
+        "the spool to drain",
+        AGENT_DEADLINE,
+        Duration::from_millis(500),
+        || async { Ok(spooled(&agent).await?.is_empty().then_some(())) },
+    )
     .await
     .map_err(|e| e.context(world.logs()))?;
 
     let rows = world.snapshots().await?;
-    let applied: Vec<_> = rows.iter().filter(|s| s.state == "applied").cloned().collect();
+    let applied: Vec<_> = rows
+        .iter()
+        .filter(|s| s.state == "applied")
+        .cloned()
+        .collect();
     ensure!(
         rows.len() == applied.len(),
         "a snapshot is stuck half-received after the drain: {rows:?}"
@@ -86,7 +114,10 @@ async fn sigkill_during_collection_and_upload_loses_nothing() -> anyhow::Result<
     assert_in_order_once(&applied).map_err(|e| e.context(format!("seed {SEED:#x}")))?;
     let applied_ids: BTreeSet<String> = applied.iter().map(|s| s.id.clone()).collect();
     let lost: Vec<&String> = seen.difference(&applied_ids).collect();
-    ensure!(lost.is_empty(), "snapshots seen in the spool but never applied (seed {SEED:#x}): {lost:?}");
+    ensure!(
+        lost.is_empty(),
+        "snapshots seen in the spool but never applied (seed {SEED:#x}): {lost:?}"
+    );
     ensure!(
         applied.len() >= completed_collections,
         "{completed_collections} collections completed but only {} snapshots applied (seed {SEED:#x})",
@@ -97,7 +128,10 @@ async fn sigkill_during_collection_and_upload_loses_nothing() -> anyhow::Result<
         applied.iter().all(|s| s.people == Some(total)),
         "every applied snapshot is complete ({total} people): {applied:?}"
     );
-    ensure!(!applied.is_empty(), "at least one collection survived {ROUNDS} rounds (seed {SEED:#x})");
+    ensure!(
+        !applied.is_empty(),
+        "at least one collection survived {ROUNDS} rounds (seed {SEED:#x})"
+    );
     let row = world.only_source().await?;
     world.assert_matches_truth(&row)?;
     eprintln!(

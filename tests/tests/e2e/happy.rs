@@ -14,26 +14,42 @@ async fn enroll_approve_upload_matches_truth() -> anyhow::Result<()> {
     // Pending, as the agent and the console see it.
     let out = status(&agent).await?;
     ensure!(
-        out.stdout.contains("waiting for an administrator to approve it"),
+        out.stdout
+            .contains("waiting for an administrator to approve it"),
         "status should say the agent waits for approval: {out}"
     );
     let pending = world.admin.pending().await?;
     let row = pending
         .iter()
         .find(|a| a.agent_id == agent_id)
-        .ok_or_else(|| anyhow::anyhow!("the approvals page does not list agent {agent_id}: {pending:?}"))?;
-    ensure!(row.state == "pending", "agent state in the console: {}", row.state);
+        .ok_or_else(|| {
+            anyhow::anyhow!("the approvals page does not list agent {agent_id}: {pending:?}")
+        })?;
+    ensure!(
+        row.state == "pending",
+        "agent state in the console: {}",
+        row.state
+    );
     ensure!(
         row.sources.len() == 1 && row.sources[0].state == "pending",
         "the agent's source should be pending: {:?}",
         row.sources
     );
-    ensure!(world.admin.overview().await?.is_empty(), "no source exists before approval");
+    ensure!(
+        world.admin.overview().await?.is_empty(),
+        "no source exists before approval"
+    );
 
     world.approve_as_new(&agent_id).await?;
     world.start_agent(&agent)?;
-    let applied = world.wait_applied(1).await.map_err(|e| e.context(world.logs()))?;
-    ensure!(applied.len() == 1, "exactly one snapshot applied: {applied:?}");
+    let applied = world
+        .wait_applied(1)
+        .await
+        .map_err(|e| e.context(world.logs()))?;
+    ensure!(
+        applied.len() == 1,
+        "exactly one snapshot applied: {applied:?}"
+    );
     ensure!(
         applied[0].people == Some(world.truth.total() as i64),
         "the snapshot holds every person: {applied:?}"
@@ -41,18 +57,41 @@ async fn enroll_approve_upload_matches_truth() -> anyhow::Result<()> {
 
     let row = world.only_source().await?;
     world.assert_matches_truth(&row)?;
-    ensure!(row.health == "healthy", "a fresh source is healthy: {row:?}");
-    ensure!(row.billable == row.active + row.leaving + row.inactive, "billable = active + leaving + inactive: {row:?}");
-    ensure!(row.in_use == row.active + row.leaving, "in use = active + leaving: {row:?}");
+    ensure!(
+        row.health == "healthy",
+        "a fresh source is healthy: {row:?}"
+    );
+    ensure!(
+        row.billable == row.active + row.leaving + row.inactive,
+        "billable = active + leaving + inactive: {row:?}"
+    );
+    ensure!(
+        row.in_use == row.active + row.leaving,
+        "in use = active + leaving: {row:?}"
+    );
     if let Some(soon) = world.truth.pre_hires_starting_soon {
-        ensure!(row.pre_hires_starting_soon == soon as i64, "pre-hires starting soon: console {}, truth {soon}", row.pre_hires_starting_soon);
+        ensure!(
+            row.pre_hires_starting_soon == soon as i64,
+            "pre-hires starting soon: console {}, truth {soon}",
+            row.pre_hires_starting_soon
+        );
     }
     if let Some(leavers) = world.truth.recent_leavers {
-        ensure!(row.recent_leavers == leavers as i64, "recent leavers: console {}, truth {leavers}", row.recent_leavers);
+        ensure!(
+            row.recent_leavers == leavers as i64,
+            "recent leavers: console {}, truth {leavers}",
+            row.recent_leavers
+        );
     }
 
     let out = status(&agent).await?;
-    ensure!(out.stdout.contains(", approved"), "status should say approved: {out}");
-    ensure!(out.stdout.contains("waiting to upload: 0 snapshot(s)"), "the spool is empty after the upload: {out}");
+    ensure!(
+        out.stdout.contains(", approved"),
+        "status should say approved: {out}"
+    );
+    ensure!(
+        out.stdout.contains("waiting to upload: 0 snapshot(s)"),
+        "the spool is empty after the upload: {out}"
+    );
     Ok(())
 }

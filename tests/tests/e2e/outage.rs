@@ -14,24 +14,41 @@ async fn platform_down_for_several_cycles_loses_nothing() -> anyhow::Result<()> 
     let mut world = World::start(120, 33).await?;
     let (agent, _) = world.approved_agent("agent").await?;
     world.start_agent(&agent)?;
-    world.wait_applied(1).await.map_err(|e| e.context(world.logs()))?;
+    world
+        .wait_applied(1)
+        .await
+        .map_err(|e| e.context(world.logs()))?;
 
     world.stop_platform().await?;
     const CYCLES: usize = 4;
     for cycle in 1..=CYCLES {
         let out = agent.run(&["collect"], COMMAND_DEADLINE).await?;
-        ensure!(out.status.success(), "collection {cycle} with the platform down failed: {out}");
+        ensure!(
+            out.status.success(),
+            "collection {cycle} with the platform down failed: {out}"
+        );
     }
     let out = status(&agent).await?;
     ensure!(
-        out.stdout.contains(&format!("waiting to upload: {CYCLES} snapshot(s)")),
+        out.stdout
+            .contains(&format!("waiting to upload: {CYCLES} snapshot(s)")),
         "the spool holds every collection while the platform is down: {out}"
     );
-    ensure!(world.agents[0].is_running(), "the agent keeps running while the platform is down:\n{}", world.logs());
+    ensure!(
+        world.agents[0].is_running(),
+        "the agent keeps running while the platform is down:\n{}",
+        world.logs()
+    );
 
     world.restart_platform().await?;
-    let applied = world.wait_applied(1 + CYCLES).await.map_err(|e| e.context(world.logs()))?;
-    ensure!(applied.len() == 1 + CYCLES, "every snapshot applied exactly once: {applied:?}");
+    let applied = world
+        .wait_applied(1 + CYCLES)
+        .await
+        .map_err(|e| e.context(world.logs()))?;
+    ensure!(
+        applied.len() == 1 + CYCLES,
+        "every snapshot applied exactly once: {applied:?}"
+    );
     assert_in_order_once(&applied)?;
     let sequences: Vec<i64> = applied.iter().map(|s| s.sequence).collect();
     ensure!(
@@ -39,7 +56,10 @@ async fn platform_down_for_several_cycles_loses_nothing() -> anyhow::Result<()> 
         "applied in the order collected: {sequences:?}"
     );
     let out = crate::support::status(&agent).await?;
-    ensure!(out.stdout.contains("waiting to upload: 0 snapshot(s)"), "the spool is empty: {out}");
+    ensure!(
+        out.stdout.contains("waiting to upload: 0 snapshot(s)"),
+        "the spool is empty: {out}"
+    );
 
     // Nothing half-received or applied twice stays behind.
     let rows = world.snapshots().await?;

@@ -4,30 +4,54 @@
 use anyhow::ensure;
 use seatbroker_tests::wait;
 
-use crate::support::{AGENT_DEADLINE, COMMAND_DEADLINE, POLL, World, status};
+use crate::support::{AGENT_DEADLINE, COMMAND_DEADLINE, POLL, World, logs_contain, status};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn revoked_agent_is_refused_and_says_how_to_fix_it() -> anyhow::Result<()> {
     let mut world = World::start(100, 66).await?;
     let (agent, agent_id) = world.approved_agent("agent").await?;
     let index = world.start_agent(&agent)?;
-    world.wait_applied(1).await.map_err(|e| e.context(world.logs()))?;
-    world.agents[index].stop(std::time::Duration::from_secs(30)).await?;
+    world
+        .wait_applied(1)
+        .await
+        .map_err(|e| e.context(world.logs()))?;
+    world.agents[index]
+        .stop(std::time::Duration::from_secs(30))
+        .await?;
 
     world.admin.revoke_agent(&agent_id).await?;
     let row = world.agent_row(&agent_id).await?;
-    ensure!(row.state == "revoked", "the console shows the agent revoked: {row:?}");
+    ensure!(
+        row.state == "revoked",
+        "the console shows the agent revoked: {row:?}"
+    );
 
     // A new collection, then the agent runs: the upload must be refused and kept.
     let out = agent.run(&["collect"], COMMAND_DEADLINE).await?;
-    ensure!(out.status.success(), "collecting still works while revoked: {out}");
+    ensure!(
+        out.status.success(),
+        "collecting still works while revoked: {out}"
+    );
     world.start_agent(&agent)?;
-    let said = wait::until("the agent to notice the revocation", AGENT_DEADLINE, POLL, || async {
-        let out = status(&agent).await?;
-        Ok(out.stdout.contains("revoked").then_some(out))
-    })
+    // The running agent learns it from the platform and says so in its log.
+    wait::until(
+        "the running agent to log the revocation",
+        AGENT_DEADLINE,
+        POLL,
+        || async {
+            Ok(
+                logs_contain(&agent.log_dir, "The platform no longer accepts this agent")
+                    .then_some(()),
+            )
+        },
+    )
     .await
     .map_err(|e| e.context(world.logs()))?;
+    let said = status(&agent).await?;
+    ensure!(
+        said.stdout.contains("revoked"),
+        "status says the agent is revoked: {said}"
+    );
     ensure!(
         said.stdout.contains("seatbroker-agent enroll"),
         "status says how to fix it (enroll again): {said}"
@@ -37,7 +61,10 @@ async fn revoked_agent_is_refused_and_says_how_to_fix_it() -> anyhow::Result<()>
         "the refused snapshot stays in the spool: {said}"
     );
     let rows = world.snapshots().await?;
-    ensure!(rows.len() == 1, "nothing from the revoked agent was stored: {rows:?}");
+    ensure!(
+        rows.len() == 1,
+        "nothing from the revoked agent was stored: {rows:?}"
+    );
 
     // The platform refuses the revoked credential's uploads and heartbeats (403
     // agent_revoked) before reading anything else of the request.
@@ -45,7 +72,10 @@ async fn revoked_agent_is_refused_and_says_how_to_fix_it() -> anyhow::Result<()>
     let client = reqwest::Client::new();
     let snapshot_id = "0123456789abcdef0123456789abcdef";
     for request in [
-        client.put(format!("{}/api/agent/v1/snapshots/{snapshot_id}/parts/1", world.platform.url)),
+        client.put(format!(
+            "{}/api/agent/v1/snapshots/{snapshot_id}/parts/1",
+            world.platform.url
+        )),
         client.post(format!("{}/api/agent/v1/heartbeat", world.platform.url)),
     ] {
         let response = request

@@ -57,7 +57,9 @@ impl World {
         sim_flags: &[&str],
     ) -> anyhow::Result<Self> {
         let bins = Bins::for_tests()?;
-        let tmp = tempfile::Builder::new().prefix("seatbroker-e2e-").tempdir()?;
+        let tmp = tempfile::Builder::new()
+            .prefix("seatbroker-e2e-")
+            .tempdir()?;
         let company = Company {
             people,
             seed,
@@ -110,7 +112,10 @@ impl World {
     /// Runs `seatbroker-agent enroll`; returns the agent id from its state file.
     pub(crate) async fn enroll(&self, agent: &AgentInstall) -> anyhow::Result<String> {
         let out = agent.run(&["enroll"], COMMAND_DEADLINE).await?;
-        ensure!(out.status.success(), "seatbroker-agent enroll failed: {out}");
+        ensure!(
+            out.status.success(),
+            "seatbroker-agent enroll failed: {out}"
+        );
         agent_id(&agent.state_dir)
     }
 
@@ -137,7 +142,10 @@ impl World {
     }
 
     /// Enrolls a new agent in folder `name`, approves it and its source as new.
-    pub(crate) async fn approved_agent(&self, name: &str) -> anyhow::Result<(AgentInstall, String)> {
+    pub(crate) async fn approved_agent(
+        &self,
+        name: &str,
+    ) -> anyhow::Result<(AgentInstall, String)> {
         let agent = self.new_agent(name).await?;
         let id = self.enroll(&agent).await?;
         self.approve_as_new(&id).await?;
@@ -174,7 +182,8 @@ impl World {
             {
                 Ok(platform) => {
                     self.platform = platform;
-                    self.admin = Session::login(&self.platform.url, ADMIN, &self.admin_password).await?;
+                    self.admin =
+                        Session::login(&self.platform.url, ADMIN, &self.admin_password).await?;
                     return Ok(());
                 }
                 Err(error) => {
@@ -193,18 +202,31 @@ impl World {
 
     /// Waits until `count` snapshots are applied; returns all applied ones.
     pub(crate) async fn wait_applied(&self, count: usize) -> anyhow::Result<Vec<SnapshotRow>> {
-        wait::until(&format!("{count} applied snapshot(s)"), AGENT_DEADLINE, POLL, || async {
-            let applied: Vec<SnapshotRow> =
-                self.snapshots().await?.into_iter().filter(|s| s.state == "applied").collect();
-            Ok((applied.len() >= count).then_some(applied))
-        })
+        wait::until(
+            &format!("{count} applied snapshot(s)"),
+            AGENT_DEADLINE,
+            POLL,
+            || async {
+                let applied: Vec<SnapshotRow> = self
+                    .snapshots()
+                    .await?
+                    .into_iter()
+                    .filter(|s| s.state == "applied")
+                    .collect();
+                Ok((applied.len() >= count).then_some(applied))
+            },
+        )
         .await
     }
 
     /// The overview row of the only source; fails if there is not exactly one.
     pub(crate) async fn only_source(&self) -> anyhow::Result<OverviewRow> {
         let rows = self.admin.overview().await?;
-        ensure!(rows.len() == 1, "expected exactly one source, the console shows {}: {rows:?}", rows.len());
+        ensure!(
+            rows.len() == 1,
+            "expected exactly one source, the console shows {}: {rows:?}",
+            rows.len()
+        );
         Ok(rows.into_iter().next().unwrap_or_else(|| unreachable!()))
     }
 
@@ -218,10 +240,17 @@ impl World {
             }
         }
         if row.people != self.truth.total() as i64 {
-            differences.push(format!("people: console {}, truth {}", row.people, self.truth.total()));
+            differences.push(format!(
+                "people: console {}, truth {}",
+                row.people,
+                self.truth.total()
+            ));
         }
         if !differences.is_empty() {
-            bail!("the console's numbers differ from humaans-sim truth: {}", differences.join("; "));
+            bail!(
+                "the console's numbers differ from humaans-sim truth: {}",
+                differences.join("; ")
+            );
         }
         Ok(())
     }
@@ -230,7 +259,12 @@ impl World {
     pub(crate) fn logs(&self) -> String {
         let mut text = format!("--- platform log\n{}\n", self.platform.proc.log_tail());
         for agent in &self.agents {
-            text.push_str(&format!("--- {} ({})\n{}\n", agent.name, agent.log.display(), agent.log_tail()));
+            text.push_str(&format!(
+                "--- {} ({})\n{}\n",
+                agent.name,
+                agent.log.display(),
+                agent.log_tail()
+            ));
         }
         text
     }
@@ -288,8 +322,14 @@ pub(crate) async fn count(database: &Path, sql: &str) -> anyhow::Result<i64> {
     let options = SqliteConnectOptions::from_str(&format!("sqlite://{}", database.display()))?
         .read_only(true)
         .busy_timeout(Duration::from_secs(10));
-    let pool = SqlitePoolOptions::new().max_connections(1).connect_with(options).await?;
-    let value: i64 = sqlx::query_scalar(sql).fetch_one(&pool).await.with_context(|| sql.to_owned())?;
+    let pool = SqlitePoolOptions::new()
+        .max_connections(1)
+        .connect_with(options)
+        .await?;
+    let value: i64 = sqlx::query_scalar(sql)
+        .fetch_one(&pool)
+        .await
+        .with_context(|| sql.to_owned())?;
     pool.close().await;
     Ok(value)
 }
@@ -297,7 +337,8 @@ pub(crate) async fn count(database: &Path, sql: &str) -> anyhow::Result<i64> {
 /// The agent id from the agent's state file.
 pub(crate) fn agent_id(state_dir: &Path) -> anyhow::Result<String> {
     let path = state_dir.join("state.json");
-    let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("cannot read {}", path.display()))?;
     let value: serde_json::Value = serde_json::from_str(&text)?;
     value
         .get("agent_id")
@@ -306,10 +347,24 @@ pub(crate) fn agent_id(state_dir: &Path) -> anyhow::Result<String> {
         .with_context(|| format!("{} has no agent_id", path.display()))
 }
 
+/// Whether any file in `dir` (the agent's log folder) contains `needle`.
+pub(crate) fn logs_contain(dir: &Path, needle: &str) -> bool {
+    std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .flatten()
+                .any(|e| std::fs::read_to_string(e.path()).is_ok_and(|text| text.contains(needle)))
+        })
+        .unwrap_or(false)
+}
+
 /// `seatbroker-agent status`, which must succeed.
 pub(crate) async fn status(agent: &AgentInstall) -> anyhow::Result<Finished> {
     let out = agent.run(&["status"], COMMAND_DEADLINE).await?;
-    ensure!(out.status.success(), "seatbroker-agent status failed: {out}");
+    ensure!(
+        out.status.success(),
+        "seatbroker-agent status failed: {out}"
+    );
     Ok(out)
 }
 
@@ -318,7 +373,11 @@ pub(crate) async fn status(agent: &AgentInstall) -> anyhow::Result<Finished> {
 pub(crate) fn assert_in_order_once(applied: &[SnapshotRow]) -> anyhow::Result<()> {
     let mut ids = std::collections::BTreeSet::new();
     for row in applied {
-        ensure!(ids.insert(row.id.clone()), "snapshot {} applied twice: {applied:?}", row.id);
+        ensure!(
+            ids.insert(row.id.clone()),
+            "snapshot {} applied twice: {applied:?}",
+            row.id
+        );
     }
     for pair in applied.windows(2) {
         if pair[0].agent_id == pair[1].agent_id {
