@@ -74,12 +74,21 @@ pub enum Command {
     /// Show approval state per source, spool depth, last and next collection, last error.
     Status,
     /// Check the configuration, the Humaans tokens and the platform, without uploading.
-    Check,
+    Check(CheckArgs),
     /// Collect once: into the spool, or with --dry-run, print the results and keep nothing.
     Collect(CollectArgs),
     /// Inspect or empty the spool.
     #[command(subcommand)]
     Spool(SpoolCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Check only what needs no network: the configuration and that every secret can be
+    /// read. Warnings do not fail it. The systemd unit runs this before each start, so an
+    /// outage of Humaans or the platform never keeps the agent from starting.
+    #[arg(long)]
+    pub offline: bool,
 }
 
 #[derive(Debug, Args)]
@@ -144,7 +153,7 @@ pub async fn run(cli: Cli) -> Exit {
         Command::Run => run_service(&cli, &paths).await,
         Command::Enroll => enroll(&cli, &paths, &mut out).await,
         Command::Status => status(&cli, &paths, &mut out).await,
-        Command::Check => check(&cli, &paths, &mut out).await,
+        Command::Check(args) => check(&cli, &paths, args.offline, &mut out).await,
         Command::Collect(args) if args.dry_run => dry_run(&cli, &paths, args, &mut out).await,
         Command::Collect(args) => collect(&cli, &paths, args, &mut out).await,
         Command::Spool(command) => spool(&cli, &paths, command, &mut out),
@@ -516,7 +525,7 @@ fn human_bytes(bytes: u64) -> String {
     }
 }
 
-async fn check(cli: &Cli, paths: &Paths, out: &mut dyn Write) -> Exit {
+async fn check(cli: &Cli, paths: &Paths, offline: bool, out: &mut dyn Write) -> Exit {
     let config = match load_config(paths) {
         Ok(config) => config,
         Err(exit) => return exit,
@@ -539,6 +548,14 @@ async fn check(cli: &Cli, paths: &Paths, out: &mut dyn Write) -> Exit {
         Some(token) => match token.resolve() {
             Ok(_) => {
                 let _ = writeln!(out, "ok    enrollment token ({})", token.describe());
+            }
+            // Offline (before a service start) the token may be absent on purpose: it is
+            // needed only to enroll, and the installer passes it only when it has one.
+            Err(error) if offline => {
+                let _ = writeln!(
+                    out,
+                    "WARN  enrollment token: {error} (needed only to enroll)"
+                );
             }
             Err(error) => {
                 let _ = writeln!(out, "FAIL  enrollment token: {error}");
@@ -582,8 +599,41 @@ async fn check(cli: &Cli, paths: &Paths, out: &mut dyn Write) -> Exit {
                 file.display(),
                 file.display()
             );
-            note(Exit::Failure, &mut worst);
+            if !offline {
+                note(Exit::Failure, &mut worst);
+            }
         }
+    }
+    if offline {
+        for source in &config.sources {
+            let resolved = source
+                .token()
+                .map(|token| (token.describe(), token.resolve()));
+            match resolved {
+                Some((what, Ok(_))) => {
+                    let _ = writeln!(out, "ok    source {}: Humaans token ({what})", source.name);
+                }
+                Some((what, Err(error))) => {
+                    let _ = writeln!(
+                        out,
+                        "FAIL  source {}: Humaans token ({what}): {error}",
+                        source.name
+                    );
+                    note(Exit::Config, &mut worst);
+                }
+                None => {
+                    let _ = writeln!(out, "FAIL  source {}: no Humaans token", source.name);
+                    note(Exit::Config, &mut worst);
+                }
+            }
+        }
+        if worst == Exit::Ok {
+            let _ = writeln!(
+                out,
+                "Offline checks passed (Humaans and the platform not contacted)."
+            );
+        }
+        return worst;
     }
     let collector = HumaansCollector::default();
     for source in &config.sources {

@@ -5,9 +5,10 @@
 //! 2. under systemd: `$CONFIGURATION_DIRECTORY/config.yaml`, `$STATE_DIRECTORY`,
 //!    `$LOGS_DIRECTORY` (set by `ConfigurationDirectory=`, `StateDirectory=`,
 //!    `LogsDirectory=`; the first entry when several are listed);
-//! 3. as a system service (`--system`, or `SEATBROKER_SYSTEM=1`): Linux
-//!    `/etc/seatbroker-agent/config.yaml`, `/var/lib/seatbroker-agent`,
-//!    `/var/log/seatbroker-agent`; macOS `/Library/Application Support/Seatbroker/{config.yaml,
+//! 3. as a system service (`--system`, or `SEATBROKER_SYSTEM=1`), the folders the installer
+//!    creates (systemd's `ConfigurationDirectory=seatbroker` etc.): Linux
+//!    `/etc/seatbroker/config.yaml`, `/var/lib/seatbroker`,
+//!    `/var/log/seatbroker`; macOS `/Library/Application Support/Seatbroker/{config.yaml,
 //!    state}` and `/Library/Logs/Seatbroker`; Windows `%ProgramData%\Seatbroker\{config.yaml,
 //!    state, logs}`;
 //! 4. for a user: the platform's per-user directories (`directories::ProjectDirs` for
@@ -118,9 +119,9 @@ fn system_defaults(os: &str, env: &dyn Fn(&str) -> Option<OsString>) -> Result<P
             }
         }
         _ => Paths {
-            config_file: PathBuf::from("/etc/seatbroker-agent/config.yaml"),
-            state_dir: PathBuf::from("/var/lib/seatbroker-agent"),
-            log_dir: PathBuf::from("/var/log/seatbroker-agent"),
+            config_file: PathBuf::from("/etc/seatbroker/config.yaml"),
+            state_dir: PathBuf::from("/var/lib/seatbroker"),
+            log_dir: PathBuf::from("/var/log/seatbroker"),
         },
     })
 }
@@ -171,9 +172,9 @@ mod tests {
             &[],
             "linux",
             (
-                "/etc/seatbroker-agent/config.yaml",
-                "/var/lib/seatbroker-agent",
-                "/var/log/seatbroker-agent",
+                "/etc/seatbroker/config.yaml",
+                "/var/lib/seatbroker",
+                "/var/log/seatbroker",
             ),
         );
         check(

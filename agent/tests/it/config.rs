@@ -279,3 +279,50 @@ async fn check_reports_each_dependency() {
     );
     sim.shutdown().await;
 }
+
+/// `check --offline` is what the systemd unit runs before each start: it must pass with
+/// Humaans and the platform unreachable and the enrollment credential absent, and fail with
+/// 64 only when the configuration or a Humaans token cannot be read.
+#[test]
+fn offline_check_needs_no_network_and_no_enrollment_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let token = dir.path().join("humaans.token");
+    std::fs::write(&token, "secret-token\n").unwrap();
+    let config = |token_path: &Path| {
+        format!(
+            "platform:\n  url: https://platform.invalid\n  enrollment_token_file: {}\nsources:\n  - name: hr\n    kind: humaans\n    base_url: https://humaans.invalid\n    token_file: {}\n",
+            dir.path().join("no-enrollment.token").display(),
+            token_path.display()
+        )
+    };
+    let path = dir.path().join("agent.yaml");
+    let state = dir.path().join("state");
+    let run = || {
+        agent(&[
+            "--config",
+            path.to_str().unwrap(),
+            "--state-dir",
+            state.to_str().unwrap(),
+            "check",
+            "--offline",
+        ])
+    };
+
+    std::fs::write(&path, config(&token)).unwrap();
+    let (code, stdout, stderr) = run();
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(stdout.contains("WARN  enrollment token"), "{stdout}");
+    assert!(
+        stdout.contains("ok    source hr: Humaans token"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("secret-token"), "{stdout}");
+
+    std::fs::write(&path, config(&dir.path().join("gone.token"))).unwrap();
+    let (code, stdout, stderr) = run();
+    assert_eq!(code, 64, "{stdout}{stderr}");
+    assert!(
+        stdout.contains("FAIL  source hr: Humaans token"),
+        "{stdout}"
+    );
+}
