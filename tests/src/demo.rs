@@ -169,6 +169,7 @@ async fn walk(options: &DemoOptions, bins: &Bins, children: &mut Children) -> an
 
     let platform_dir = dir.join("platform");
     let password = crate::random_password(16);
+    let reused = platform_dir.join("seatbroker.db").exists();
     platform::create_user(
         &bins.platform,
         &platform_dir,
@@ -177,9 +178,15 @@ async fn walk(options: &DemoOptions, bins: &Bins, children: &mut Children) -> an
         &password,
     )
     .await?;
-    step(format!(
-        "Created the console user {ADMIN_USER} with password {password}"
-    ));
+    if reused {
+        step(format!(
+            "Reset the console user {ADMIN_USER}'s password to {password}"
+        ));
+    } else {
+        step(format!(
+            "Created the console user {ADMIN_USER} with password {password}"
+        ));
+    }
 
     let listen = format!("127.0.0.1:{}", options.port);
     let p = Platform::start(
@@ -245,22 +252,39 @@ async fn walk(options: &DemoOptions, bins: &Bins, children: &mut Children) -> an
     let agent_id = agent_id(&install.state_dir)?;
 
     let before = upload_marker(&session).await?;
-    children.agent = Some(install.start()?);
-    step("Agent running (log: agent/logs/).");
+    if options.auto_approve {
+        // Approve first, so the agent's first check-in already finds itself approved.
+        approve(
+            options,
+            &session,
+            &agent_id,
+            &console_url,
+            &password,
+            children,
+        )
+        .await?;
+        children.agent = Some(install.start()?);
+        step("Agent running (log: agent/logs/).");
+    } else {
+        // Start first, so the console shows the agent's heartbeat while it waits.
+        children.agent = Some(install.start()?);
+        step("Agent running (log: agent/logs/).");
+        approve(
+            options,
+            &session,
+            &agent_id,
+            &console_url,
+            &password,
+            children,
+        )
+        .await?;
+    }
 
-    approve(
-        options,
-        &session,
-        &agent_id,
-        &console_url,
-        &password,
-        children,
-    )
-    .await?;
-
-    step(
-        "Waiting for the agent to collect from Humaans and upload a snapshot (the agent checks in with the platform every 30 s)...",
-    );
+    step(if options.auto_approve {
+        "Waiting for the agent to collect from Humaans and upload its snapshot..."
+    } else {
+        "Waiting for the agent to notice the approval (it checks in every 30 s), collect from Humaans and upload..."
+    });
     let row = wait::until(
         "the first upload to be applied",
         Duration::from_secs(600),

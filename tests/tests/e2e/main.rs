@@ -8,6 +8,7 @@
 //! deadline that only turns a hang into a readable failure.
 
 mod crashes;
+mod demo;
 mod happy;
 mod humaans_faults;
 mod outage;
