@@ -101,6 +101,12 @@ async fn sigkill_during_collection_and_upload_loses_nothing() -> anyhow::Result<
     .await
     .map_err(|e| e.context(world.logs()))?;
 
+    // Each completed collection was listed in the spool before the next `run` started.
+    ensure!(
+        seen.len() >= completed_collections,
+        "{completed_collections} collections completed but the spool listed only {} snapshots (seed {SEED:#x})",
+        seen.len()
+    );
     let rows = world.snapshots().await?;
     let applied: Vec<_> = rows
         .iter()
