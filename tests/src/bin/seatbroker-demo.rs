@@ -10,7 +10,7 @@ use seatbroker_tests::demo::{self, DemoOptions};
 /// Starts a Seatbroker platform on SQLite, a simulated Humaans company and an agent, walks
 /// the approval and prints where to look. Runs until Ctrl-C.
 #[derive(Debug, Parser)]
-#[command(name = "seatbroker-demo", version, about)]
+#[command(name = "seatbroker-demo", version)]
 struct Cli {
     /// Folder for the demo's data (database, agent state, logs).
     #[arg(long, default_value = "demo-data")]
