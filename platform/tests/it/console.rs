@@ -312,8 +312,21 @@ impl Agent {
         seats: Vec<SeatRecord>,
     ) -> UploadAck {
         let payload = payload("main", &self.tenant, collected_at, seats);
+        self.upload_payload(bases, source_id, snapshot_id, sequence, &payload)
+            .await
+    }
+
+    /// Uploads `payload` as one snapshot, alternating parts between `bases`.
+    pub(crate) async fn upload_payload(
+        &self,
+        bases: &[&str],
+        source_id: &str,
+        snapshot_id: &str,
+        sequence: u64,
+        payload: &seatbroker_protocol::SnapshotPayload,
+    ) -> UploadAck {
         let mut last = None;
-        for (i, part) in parts(&payload, snapshot_id, source_id, sequence, 600)
+        for (i, part) in parts(payload, snapshot_id, source_id, sequence, 600)
             .iter()
             .enumerate()
         {
@@ -631,6 +644,27 @@ async fn a_stale_source_is_shown_as_stale_not_as_inactive() {
     let (_, seats) = admin.get_json("/api/v1/reports/inactive-seats").await;
     assert_eq!(seats["total"], 2);
     assert_eq!(seats["rows"][0]["source_stale"], true);
+    assert!(!page.contains("badge warn incomplete"), "{page}");
+
+    // A snapshot taken with a token that cannot read private data undercounts: the
+    // overview says so, in HTML and JSON.
+    let later = t0() + Duration::hours(3);
+    let mut blind = payload("main", &agent.tenant, later, company());
+    blind.collection.private_access = false;
+    agent
+        .upload_payload(
+            &[&platform.url],
+            &agent.source_id(0),
+            &"c".repeat(32),
+            2,
+            &blind,
+        )
+        .await;
+    let (_, overview) = admin.get_json("/api/v1/reports/overview").await;
+    assert_eq!(overview[0]["private_access"], false);
+    let page = admin.get("/").await.body;
+    assert!(page.contains("badge warn incomplete"), "{page}");
+    assert!(page.contains("View public and private data"), "{page}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
