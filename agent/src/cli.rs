@@ -135,22 +135,13 @@ pub enum SpoolCommand {
 
 /// Runs the parsed command line.
 pub async fn run(cli: Cli) -> Exit {
-    let overrides = Overrides {
-        config: cli.config.clone(),
-        state_dir: cli.state_dir.clone(),
-        log_dir: cli.log_dir.clone(),
-        system: cli.system,
-    };
-    let paths = match paths::resolve(&overrides) {
+    let paths = match resolve_paths(&cli) {
         Ok(paths) => paths,
-        Err(error) => {
-            eprintln!("error: {error}");
-            return Exit::Config;
-        }
+        Err(exit) => return exit,
     };
     let mut out = std::io::stdout();
     match &cli.command {
-        Command::Run => run_service(&cli, &paths).await,
+        Command::Run => run_service(&cli, &paths, CancellationToken::new(), true).await,
         Command::Enroll => enroll(&cli, &paths, &mut out).await,
         Command::Status => status(&cli, &paths, &mut out).await,
         Command::Check(args) => check(&cli, &paths, args.offline, &mut out).await,
@@ -158,6 +149,29 @@ pub async fn run(cli: Cli) -> Exit {
         Command::Collect(args) => collect(&cli, &paths, args, &mut out).await,
         Command::Spool(command) => spool(&cli, &paths, command, &mut out),
     }
+}
+
+/// Runs the agent as `run` does until `cancel` fires, without listening for Ctrl-C or
+/// SIGTERM: for the Windows service, whose stop requests come from the service control
+/// manager.
+pub async fn run_until_cancelled(cli: &Cli, cancel: CancellationToken) -> Exit {
+    match resolve_paths(cli) {
+        Ok(paths) => run_service(cli, &paths, cancel, false).await,
+        Err(exit) => exit,
+    }
+}
+
+fn resolve_paths(cli: &Cli) -> Result<Paths, Exit> {
+    let overrides = Overrides {
+        config: cli.config.clone(),
+        state_dir: cli.state_dir.clone(),
+        log_dir: cli.log_dir.clone(),
+        system: cli.system,
+    };
+    paths::resolve(&overrides).map_err(|error| {
+        eprintln!("error: {error}");
+        Exit::Config
+    })
 }
 
 fn load_config(paths: &Paths) -> Result<Config, Exit> {
@@ -194,7 +208,13 @@ fn open_state(paths: &Paths) -> Result<StateStore, Exit> {
     })
 }
 
-async fn run_service(cli: &Cli, paths: &Paths) -> Exit {
+/// `run`: the agent until `cancel` fires (or, with `on_signals`, Ctrl-C or SIGTERM).
+async fn run_service(
+    cli: &Cli,
+    paths: &Paths,
+    cancel: CancellationToken,
+    on_signals: bool,
+) -> Exit {
     let config = match load_config(paths) {
         Ok(config) => config,
         Err(exit) => return exit,
@@ -229,13 +249,14 @@ async fn run_service(cli: &Cli, paths: &Paths) -> Exit {
             return Exit::Failure;
         }
     };
-    let cancel = CancellationToken::new();
     tokio::spawn(logging::prune_daily(
         paths.log_dir.clone(),
         config.logging.retention_days,
         cancel.clone(),
     ));
-    tokio::spawn(cancel_on_signal(cancel.clone()));
+    if on_signals {
+        tokio::spawn(cancel_on_signal(cancel.clone()));
+    }
     let running = service.run(cancel.clone());
     tokio::pin!(running);
     let result = tokio::select! {
@@ -258,7 +279,7 @@ async fn run_service(cli: &Cli, paths: &Paths) -> Exit {
 }
 
 /// How long a stop may take before the process exits regardless.
-const SHUTDOWN_GRACE: Duration = Duration::from_secs(20);
+pub(crate) const SHUTDOWN_GRACE: Duration = Duration::from_secs(20);
 
 /// Cancels on Ctrl-C, and on SIGTERM on Unix.
 async fn cancel_on_signal(cancel: CancellationToken) {

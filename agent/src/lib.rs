@@ -17,3 +17,5 @@ pub mod service;
 pub mod spool;
 pub mod state;
 pub mod uplink;
+#[cfg(windows)]
+pub mod winsvc;

@@ -15,6 +15,15 @@ fn main() -> ExitCode {
             return if usage { Exit::Config } else { Exit::Ok }.into();
         }
     };
+    // Started by the Windows service control manager: speak its protocol instead.
+    #[cfg(windows)]
+    let cli = match cli.command {
+        cli::Command::Run => match seatbroker_agent::winsvc::dispatch(Box::new(cli)) {
+            Ok(exit) => return exit.into(),
+            Err(cli) => *cli,
+        },
+        _ => cli,
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

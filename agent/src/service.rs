@@ -229,8 +229,8 @@ impl<C: Collector> Service<C> {
             let cancel = cancel.clone();
             tasks.spawn(async move { service.uplink_loop(cancel).await });
         }
-        notify_systemd(&[sd_notify::NotifyState::Ready]);
-        notify_systemd(&[sd_notify::NotifyState::Status("running")]);
+        notify_systemd(SystemdState::Ready);
+        notify_systemd(SystemdState::Status("running"));
         while let Some(joined) = tasks.join_next().await {
             if let Err(error) = joined
                 && error.is_panic()
@@ -239,7 +239,7 @@ impl<C: Collector> Service<C> {
                 cancel.cancel();
             }
         }
-        notify_systemd(&[sd_notify::NotifyState::Stopping]);
+        notify_systemd(SystemdState::Stopping);
         tracing::info!("Seatbroker agent stopped.");
         Ok(())
     }
@@ -420,10 +420,10 @@ impl<C: Collector> Service<C> {
                 return;
             }
             let status = self.spool.depth().map(|d| d.snapshots).unwrap_or(0);
-            notify_systemd(&[sd_notify::NotifyState::Status(&format!(
+            notify_systemd(SystemdState::Status(&format!(
                 "{status} snapshot(s) spooled; next platform check in {}s",
                 wait.as_secs()
-            ))]);
+            )));
             tokio::select! {
                 () = cancel.cancelled() => return,
                 () = tokio::time::sleep(wait) => {}
@@ -767,10 +767,28 @@ pub fn host_name() -> String {
         .unwrap_or_else(|| "unknown".to_owned())
 }
 
-fn notify_systemd(state: &[sd_notify::NotifyState<'_>]) {
+/// What the agent tells systemd (`sd_notify`); there is no systemd off Unix.
+#[derive(Debug, Clone, Copy)]
+#[cfg_attr(not(unix), allow(dead_code))]
+enum SystemdState<'a> {
+    Ready,
+    Status(&'a str),
+    Stopping,
+}
+
+#[cfg(unix)]
+fn notify_systemd(state: SystemdState<'_>) {
+    let state = match state {
+        SystemdState::Ready => sd_notify::NotifyState::Ready,
+        SystemdState::Status(status) => sd_notify::NotifyState::Status(status),
+        SystemdState::Stopping => sd_notify::NotifyState::Stopping,
+    };
     if std::env::var_os("NOTIFY_SOCKET").is_some()
-        && let Err(error) = sd_notify::notify(state)
+        && let Err(error) = sd_notify::notify(&[state])
     {
         tracing::debug!(%error, "Cannot notify systemd.");
     }
 }
+
+#[cfg(not(unix))]
+fn notify_systemd(_state: SystemdState<'_>) {}

@@ -1,5 +1,6 @@
 //! The agent's integration tests: one binary, one module per area.
 
+mod cli;
 mod config;
 mod crash;
 mod dryrun;
