@@ -479,6 +479,9 @@ pub fn render_status(
             )),
             None => text.push_str("  last collection: none yet\n"),
         }
+        if let Some(warning) = r.last_collection.as_ref().and_then(|l| l.warning.as_ref()) {
+            text.push_str(&format!("  WARNING: {warning}\n"));
+        }
         match r.next_collection_at {
             Some(at) if at > now => text.push_str(&format!(
                 "  next collection: {} ({})\n",

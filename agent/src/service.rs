@@ -355,6 +355,14 @@ impl<C: Collector> Service<C> {
             .unwrap_or_else(|| source.policy.to_policy());
         let result = async {
             let payload = self.collector.collect(source, &policy).await?;
+            let warning = (!payload.collection.private_access).then(|| {
+                tracing::warn!(
+                    source = %source.name,
+                    "{}",
+                    crate::humaans::NO_PRIVATE_ACCESS
+                );
+                crate::humaans::NO_PRIVATE_ACCESS.to_owned()
+            });
             let content = encode_payload(&payload)?;
             let people = payload.seats.len() as u64;
             let spooled = self
@@ -377,18 +385,19 @@ impl<C: Collector> Service<C> {
                 bytes = spooled.entry.bytes,
                 "Collected and spooled a snapshot."
             );
-            Ok::<_, CollectError>((spooled.entry, people))
+            Ok::<_, CollectError>((spooled.entry, people, warning))
         }
         .await;
         let now = Utc::now();
         let recorded = match &result {
-            Ok((entry, people)) => self.update_state(|r| {
+            Ok((entry, people, warning)) => self.update_state(|r| {
                 let record = r.sources.entry(source.name.clone()).or_default();
                 record.last_collection = Some(LastCollection {
                     at: now,
                     succeeded: true,
                     people: *people,
                     error: None,
+                    warning: warning.clone(),
                 });
                 record.last_success_at = Some(entry.collected_at.max(now));
             }),
@@ -401,6 +410,7 @@ impl<C: Collector> Service<C> {
                     succeeded: false,
                     people: 0,
                     error: Some(error.to_string()),
+                    warning: None,
                 });
                 r.record_error(error.to_string(), now);
             }),
@@ -408,7 +418,7 @@ impl<C: Collector> Service<C> {
         if let Err(error) = recorded {
             tracing::error!(%error, "Cannot record the collection in the state file.");
         }
-        result.map(|(entry, _)| entry.sequence)
+        result.map(|(entry, _, _)| entry.sequence)
     }
 
     /// Talks to the platform until cancelled.

@@ -89,6 +89,10 @@ pub struct LastCollection {
     pub succeeded: bool,
     pub people: u64,
     pub error: Option<String>,
+    /// A succeeded collection whose numbers a person should not trust as they are, such as
+    /// one made with a token that cannot read private data.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warning: Option<String>,
 }
 
 impl LastCollection {

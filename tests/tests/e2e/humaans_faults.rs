@@ -228,5 +228,12 @@ async fn token_without_private_read_is_reported() -> anyhow::Result<()> {
         row.offboarded == 0 && row.people < world.truth.total() as i64,
         "a public-only token sees no leavers and fewer people (the simulator hides them), and the console keeps its numbers apart: {row:?}"
     );
+    let status = agent.run(&["status"], COMMAND_DEADLINE).await?;
+    ensure!(
+        status
+            .stdout
+            .contains("WARNING: the Humaans token lacks private:read"),
+        "status warns that the collection undercounts: {status}"
+    );
     Ok(())
 }
