@@ -169,6 +169,13 @@ impl Config {
                 ));
             }
             check_url(&source.base_url, false, "base_url").map_err(|m| fail(key("base_url"), m))?;
+            // The Humaans client's own rules (no `/api` suffix, no query, no credentials in
+            // the URL), so that `check --offline` catches what every collection would reject.
+            if let Err(crate::humaans::HumaansError::InvalidConfig { message, .. }) =
+                crate::humaans::config::validate_base_url(&source.base_url, false)
+            {
+                return Err(fail(key("base_url"), message));
+            }
             let set = [
                 source.token_file.is_some(),
                 source.token_env.is_some(),
@@ -181,6 +188,15 @@ impl Config {
                 return Err(fail(
                     format!("sources[{index}]"),
                     "set exactly one of token_file, token_env and token_credential for the Humaans API token".into(),
+                ));
+            }
+            if source.interval.0.as_secs() > 366 * 24 * 3600 {
+                return Err(fail(
+                    key("interval"),
+                    format!(
+                        "{} is too long; collect at least once a year (e.g. `6h`)",
+                        source.interval
+                    ),
                 ));
             }
             if source.interval.0.as_secs() < 60 {

@@ -47,6 +47,14 @@ fn bad_configs_name_file_line_column_and_key() {
             "agent.yaml:7:5: sources[0].interval: `6 hours` is not a duration; write a number and a unit (s, m, h, d), e.g. `6h`",
         ),
         (
+            "platform:\n  url: https://p.example\nsources:\n  - name: a\n    kind: humaans\n    token_file: /t\n    interval: 300000000d\n",
+            "agent.yaml:7:5: sources[0].interval: 300000000d is too long; collect at least once a year (e.g. `6h`)",
+        ),
+        (
+            "platform:\n  url: https://p.example\nsources:\n  - name: a\n    kind: humaans\n    base_url: https://app.humaans.io/api\n    token_file: /t\n",
+            "agent.yaml:6:5: sources[0].base_url: \"https://app.humaans.io/api\" ends with /api; give the host only (e.g. https://app.humaans.io): the agent adds /api/... itself",
+        ),
+        (
             "platform:\n  url: https://p.example\nsources:\n  - name: a\n    kind: humaans\n    token_file: /t\n    interval: 30s\n",
             "agent.yaml:7:5: sources[0].interval: 30s is too short; collect at most once a minute (e.g. `6h`)",
         ),
