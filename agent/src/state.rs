@@ -161,6 +161,7 @@ impl StateStore {
             use std::os::unix::fs::PermissionsExt;
             let _ = fs::set_permissions(dir, fs::Permissions::from_mode(0o700));
         }
+        remove_stale_temp_files(dir);
         Ok(Self {
             dir: dir.to_owned(),
         })
@@ -242,12 +243,16 @@ impl StateStore {
 
     fn write(&self, name: &str, bytes: &[u8], private: bool) -> Result<(), StateError> {
         use std::io::Write;
-        let tmp = self.dir.join(format!(".tmp-{name}"));
+        // A name of its own per write: two writers (the service and a `status` or `collect`
+        // run by hand) must never rename each other's half-written file into place.
+        let tmp = self.dir.join(format!(
+            ".tmp-{name}.{}.{:016x}",
+            std::process::id(),
+            rand::random::<u64>()
+        ));
         let target = self.dir.join(name);
-        // A leftover from a crash may have other permissions; start afresh.
-        let _ = fs::remove_file(&tmp);
         let mut options = fs::OpenOptions::new();
-        options.write(true).create(true).truncate(true);
+        options.write(true).create_new(true);
         #[cfg(unix)]
         {
             use std::os::unix::fs::OpenOptionsExt;
@@ -256,10 +261,18 @@ impl StateStore {
         #[cfg(not(unix))]
         let _ = private;
         let mut file = options.open(&tmp).map_err(io("create", &tmp))?;
-        file.write_all(bytes).map_err(io("write", &tmp))?;
-        file.sync_all().map_err(io("sync", &tmp))?;
-        drop(file);
-        fs::rename(&tmp, &target).map_err(io("rename", &tmp))?;
+        let written = file
+            .write_all(bytes)
+            .map_err(io("write", &tmp))
+            .and_then(|()| file.sync_all().map_err(io("sync", &tmp)))
+            .and_then(|()| {
+                drop(file);
+                fs::rename(&tmp, &target).map_err(io("rename", &tmp))
+            });
+        if written.is_err() {
+            let _ = fs::remove_file(&tmp);
+        }
+        written?;
         #[cfg(unix)]
         {
             fs::File::open(&self.dir)
@@ -275,4 +288,23 @@ pub fn random_hex_id() -> String {
     let mut bytes = [0u8; 16];
     rand::rng().fill_bytes(&mut bytes);
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Deletes temporary files a crash left behind. Only files older than ten minutes: a younger
+/// one may belong to another process writing right now.
+fn remove_stale_temp_files(dir: &Path) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    let cutoff = std::time::SystemTime::now() - std::time::Duration::from_secs(600);
+    for entry in entries.flatten() {
+        let stale = entry.file_name().to_string_lossy().starts_with(".tmp-")
+            && entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .is_ok_and(|modified| modified < cutoff);
+        if stale {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
 }

@@ -96,6 +96,10 @@ impl Spool {
             max_bytes,
             write_lock: Mutex::new(()),
         };
+        // Writers hold this lock from temp file to rename, so a temp file seen while holding
+        // it is a leftover of a crash, never another process's write in progress (`status`,
+        // `spool list` and a one-shot `collect` open the spool while the service runs).
+        let _file_lock = spool.lock_across_processes()?;
         for item in fs::read_dir(dir).map_err(io("list", dir))? {
             let item = item.map_err(io("list", dir))?;
             let path = item.path();
