@@ -561,6 +561,9 @@ impl<C: Collector> Service<C> {
                     }
                     Sent::Dropped(error) => {
                         tracing::warn!(source = %name, sequence, %error, "The platform will never apply this snapshot; it was dropped from the spool.");
+                        self.record_error(format!(
+                            "snapshot {sequence} of source {name} was dropped: {error}"
+                        ));
                         self.emit(Event::Dropped {
                             source: name,
                             sequence,
@@ -601,9 +604,11 @@ impl<C: Collector> Service<C> {
                             return Some(self.options.idle_poll);
                         }
                         _ => {
-                            tracing::error!(source = %name, %error, "Uploads paused until the next check.");
+                            // One source's trouble must not hold back the others: go on
+                            // with the next source, retry this one at the next round.
+                            tracing::error!(source = %name, %error, "Uploads of this source paused until the next check.");
                             self.record_error(error.to_string());
-                            return None;
+                            break;
                         }
                     },
                 }
