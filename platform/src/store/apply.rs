@@ -404,7 +404,12 @@ impl Store {
                 Some(_) => {}
             }
         }
-        // Whoever is left in `current` is absent from this snapshot.
+        // Whoever is left in `current` is absent from this snapshot, except people whose
+        // record the agent received but could not read: they are still employed as far as
+        // anyone knows, so they keep their last known seat instead of leaving and coming back.
+        for unreadable in &payload.collection.unparsable_person_ids {
+            current.remove(unreadable);
+        }
         let removed: Vec<String> = current.into_keys().collect();
         let updated = upserts.len() - added;
 

@@ -478,6 +478,24 @@ async fn apply_tracks_changes_body(db: TestDb) {
     assert_eq!(health.links.len(), 1);
     let link = store.get_link(&source).await.unwrap().unwrap();
     assert_eq!(link.last_applied_sequence, Some(3));
+
+    // d's record could not be read this time: d keeps the last known seat and history,
+    // while b, really absent, leaves.
+    let mut s4 = payload(
+        "hr",
+        "acme",
+        day2 + Duration::hours(5),
+        vec![seat("a", SeatState::Inactive)],
+    );
+    s4.collection.unparsable_person_ids = vec!["d".to_owned()];
+    let report = apply(store, id, &s4, "snap4", &source, 4).await;
+    assert_eq!(report.removed, 1, "only b is removed");
+    let now: Vec<String> = current(store, &source)
+        .await
+        .into_iter()
+        .map(|(person, _, _)| person)
+        .collect();
+    assert_eq!(now, vec!["a".to_owned(), "d".to_owned()]);
 }
 
 on_both_backends!(idempotency_and_refusals, idempotency_and_refusals_body);
