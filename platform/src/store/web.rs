@@ -60,9 +60,15 @@ impl Store {
                 .bind(&id)
                 .execute(&mut *tx)
                 .await?;
-                // A reset password ends every session of the user.
+                // A reset password ends every session of the user, and lifts the lock that
+                // failed logins put on the account (an attacker can cause one at will; the
+                // reset is the documented way out).
                 sqlx::query("DELETE FROM sessions WHERE user_id = $1")
                     .bind(&id)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query("DELETE FROM login_attempts WHERE key = $1")
+                    .bind(format!("user:{}", username.to_lowercase()))
                     .execute(&mut *tx)
                     .await?;
                 false

@@ -858,6 +858,14 @@ async fn failed_logins_are_limited_across_processes() {
         assert_eq!(page.status, StatusCode::TOO_MANY_REQUESTS, "{}", page.body);
         assert!(page.body.contains("Too many failed logins"));
     }
+    // Resetting the password (`admin create`, the Users page) lifts the lock.
+    db.store
+        .upsert_user("root", "alice", Role::Admin, &hash_of(ADMIN_PASSWORD))
+        .await
+        .unwrap();
+    Session::new(&two.url)
+        .login_ok("alice", ADMIN_PASSWORD)
+        .await;
     // Another user from the same address still gets in (the address limit is higher).
     Session::new(&one.url)
         .login_ok("victor", VIEWER_PASSWORD)
