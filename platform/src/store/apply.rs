@@ -119,6 +119,41 @@ fn validate(payload: &SnapshotPayload, local_name: &str, tenant_id: &str) -> Res
             payload.collection.tenant_id, local_name, tenant_id
         ));
     }
+    // PostgreSQL refuses NUL in text; refuse it here as bad input rather than fail the
+    // transaction with a 5xx the agent would retry for ever.
+    let has_nul = |v: &str| v.contains('\0');
+    let seat_has_nul = |seat: &SeatRecord| {
+        [
+            &seat.name,
+            &seat.work_email,
+            &seat.job_title,
+            &seat.department,
+            &seat.manager_id,
+        ]
+        .iter()
+        .any(|f| f.as_deref().is_some_and(has_nul))
+            || [
+                seat.person_id.as_str(),
+                seat.status.as_str(),
+                seat.state.as_str(),
+            ]
+            .iter()
+            .any(|v| has_nul(v))
+            || seat.reason.as_ref().is_some_and(|r| has_nul(r.as_str()))
+    };
+    if let Some(seat) = payload.seats.iter().find(|s| seat_has_nul(s)) {
+        return Err(format!(
+            "person {:?} has a text field containing a NUL character",
+            seat.person_id.replace('\0', "\\0")
+        ));
+    }
+    if payload.findings.iter().any(|f| {
+        has_nul(&f.person_id)
+            || has_nul(f.kind.as_str())
+            || f.detail.as_deref().is_some_and(has_nul)
+    }) {
+        return Err("a data-quality finding contains a NUL character".to_owned());
+    }
     let mut seen = HashSet::with_capacity(payload.seats.len());
     for seat in &payload.seats {
         if seat.person_id.is_empty() || seat.person_id.len() > 256 {

@@ -826,6 +826,25 @@ async fn upload_refusals() {
         server.put(&credential, &wrong_source).await,
     )
     .await;
+    let mut nul_people = people(2);
+    nul_people[1].department = Some("Sales\0".to_owned());
+    let with_nul = parts(
+        &payload("hr", "acme", t0(), nul_people),
+        "nulbyte",
+        &source,
+        6,
+        1 << 20,
+    )
+    .remove(0);
+    check(
+        Case {
+            name: "NUL in a text field",
+            status: 422,
+            code: ErrorCode::PayloadInvalid,
+        },
+        server.put(&credential, &with_nul).await,
+    )
+    .await;
 
     // Nothing refused was stored: only `two` (applied) is known.
     assert_eq!(
