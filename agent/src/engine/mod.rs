@@ -151,20 +151,32 @@ fn seat_record(
     };
     SeatRecord {
         person_id: person.id.clone(),
-        name,
-        work_email,
+        name: without_nul(name),
+        work_email: without_nul(work_email),
         status: person
             .status
             .clone()
             .unwrap_or_else(|| seatbroker_protocol::PersonStatus::Other(String::new())),
         employment_start_date: person.employment_start_date,
         employment_end_date: person.employment_end_date,
-        job_title: role.and_then(|r| r.job_title.clone()),
-        department: role.and_then(|r| r.department.clone()),
+        job_title: without_nul(role.and_then(|r| r.job_title.clone())),
+        department: without_nul(role.and_then(|r| r.department.clone())),
         manager_id: manager.map(str::to_owned),
         is_verified: person.is_verified,
         state: classification.state,
         reason: classification.reason,
         since: classification.since,
     }
+}
+
+/// Free text from Humaans without NUL characters, which no database column accepts and the
+/// platform refuses; everything else is kept as typed.
+fn without_nul(text: Option<String>) -> Option<String> {
+    text.map(|t| {
+        if t.contains('\0') {
+            t.replace('\0', "")
+        } else {
+            t
+        }
+    })
 }

@@ -606,6 +606,32 @@ fn pseudonymised_records_keep_no_name_or_email() {
     assert_eq!(plain.seats[1].name.as_deref(), Some("Ann"));
 }
 
+#[test]
+fn nul_characters_never_reach_a_seat_record() {
+    let mut people = parse_people("a active start=2020-01-01 email=ann@example.com name=Ann");
+    people[0].first_name = Some("A\0nn".to_owned());
+    people[0].email = Some("ann\0@example.com".to_owned());
+    let roles = vec![JobRole {
+        id: "r".to_owned(),
+        person_id: "a".to_owned(),
+        job_title: Some("Eng\0ineer".to_owned()),
+        department: Some("\0Sales".to_owned()),
+        effective_date: None,
+        end_date: None,
+        reporting_to: None,
+    }];
+    let seat = &evaluate(&people, &roles, &UsagePolicy::default(), today(), None)
+        .unwrap()
+        .seats[0];
+    assert_eq!(seat.work_email.as_deref(), Some("ann@example.com"));
+    assert!(
+        seat.name.as_deref().is_some_and(|n| n.starts_with("Ann")),
+        "{seat:?}"
+    );
+    assert_eq!(seat.job_title.as_deref(), Some("Engineer"));
+    assert_eq!(seat.department.as_deref(), Some("Sales"));
+}
+
 // ----- properties -----
 
 fn arb_date() -> impl Strategy<Value = Option<NaiveDate>> {
