@@ -118,6 +118,7 @@ async fn sigkill_during_collection_and_upload_loses_nothing() -> anyhow::Result<
         "a snapshot is stuck half-received after the drain: {rows:?}"
     );
     assert_in_order_once(&applied).map_err(|e| e.context(format!("seed {SEED:#x}")))?;
+    world.assert_history_sound().await?;
     let applied_ids: BTreeSet<String> = applied.iter().map(|s| s.id.clone()).collect();
     let lost: Vec<&String> = seen.difference(&applied_ids).collect();
     ensure!(
