@@ -106,6 +106,16 @@ pub enum LayoutError {
 }
 
 impl Layout {
+    /// The command that shows the installed agent's approval state and collections. It names
+    /// the state and log folders, because run by hand (outside the service manager) the agent
+    /// would otherwise look in the invoking user's folders.
+    pub fn agent_status_command(&self) -> String {
+        format!(
+            "{} status --config {} --state-dir {} --log-dir {}",
+            self.binary, self.config_file, self.state_dir, self.logs_dir
+        )
+    }
+
     pub fn new(target: TargetOs, scope: Scope, env: &LayoutEnv) -> Result<Self, LayoutError> {
         let p = TargetPath::new;
         match (target, scope) {

@@ -193,14 +193,13 @@ pub fn install(
     if !opts.dry_run {
         let _ = writeln!(
             out,
-            "{} Seatbroker agent: check it with `{} status --config {}`",
+            "{} Seatbroker agent: check it with `{}`",
             if facts.installed {
                 "Upgraded the"
             } else {
                 "Installed the"
             },
-            layout.binary,
-            layout.config_file
+            layout.agent_status_command()
         );
     }
     Ok(plan)

@@ -18,6 +18,8 @@ pub struct Status {
     pub service_state: Option<String>,
     pub config_file: String,
     pub binary: String,
+    /// The agent command that shows approval state and collections.
+    pub agent_status_command: String,
 }
 
 pub(crate) fn read(layout: &Layout, root: Option<&Path>) -> Result<Status, InstallError> {
@@ -61,6 +63,7 @@ pub(crate) fn read(layout: &Layout, root: Option<&Path>) -> Result<Status, Insta
         service_state,
         config_file: layout.config_file.to_string(),
         binary: layout.binary.to_string(),
+        agent_status_command: layout.agent_status_command(),
     })
 }
 
@@ -132,8 +135,8 @@ impl fmt::Display for Status {
         }
         writeln!(
             f,
-            "approval and collections: `{} status --config {}`",
-            self.binary, self.config_file
+            "approval and collections: `{}`",
+            self.agent_status_command
         )
     }
 }

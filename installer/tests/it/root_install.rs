@@ -330,6 +330,14 @@ fn linux_install_upgrade_and_uninstall_under_root() {
 
     let status = f.ok(&[ROOT, "@root", "--target", "linux", "status"]);
     assert!(status.contains("files:     all 7 present"), "{status}");
+    // Run by hand, the agent must be told the service's folders, not guess the user's.
+    assert!(
+        status.contains(
+            "/usr/local/bin/seatbroker-agent status --config /etc/seatbroker/config.yaml \
+             --state-dir /var/lib/seatbroker --log-dir /var/log/seatbroker"
+        ),
+        "{status}"
+    );
 
     // Uninstall keeps config, credentials and state.
     f.ok(&[ROOT, "@root", "--target", "linux", "uninstall"]);
