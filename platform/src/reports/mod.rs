@@ -181,7 +181,7 @@ pub fn interval(secs: i64) -> String {
         s if s <= 0 => "not reported (daily assumed)".to_owned(),
         s if s % 86_400 == 0 => format!("every {} day(s)", s / 86_400),
         s if s % 3600 == 0 => format!("every {} h", s / 3600),
-        s => format!("every {} min", (s + 59) / 60),
+        s => format!("every {} min", s.saturating_add(59) / 60),
     }
 }
 

@@ -51,7 +51,7 @@ pub fn health(
     } else {
         DEFAULT_INTERVAL_SECS
     };
-    if (now - last).num_seconds() > 2 * interval {
+    if (now - last).num_seconds() > interval.saturating_mul(2) {
         Health::Stale
     } else {
         Health::Healthy

@@ -212,7 +212,9 @@ impl Store {
                 kind: source.kind.as_str().to_owned(),
                 tenant_id: source.tenant_id.clone(),
                 tenant_name: source.tenant_name.clone(),
-                interval_secs: i64::try_from(source.interval_secs).unwrap_or(i64::MAX),
+                // An agent's claim, used only to judge staleness: bounded to a year.
+                interval_secs: i64::try_from(source.interval_secs.min(366 * 86_400))
+                    .unwrap_or(366 * 86_400),
                 state: SourceState::Pending,
                 source_id: None,
                 last_applied_sequence: None,

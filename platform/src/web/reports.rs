@@ -125,7 +125,8 @@ pub(crate) struct SeatQuery {
 
 impl SeatQuery {
     fn page(&self) -> i64 {
-        self.page.parse::<i64>().unwrap_or(1).max(1)
+        // Bounded so that `(page - 1) * PAGE_SIZE` cannot overflow; far past any real table.
+        self.page.parse::<i64>().unwrap_or(1).clamp(1, 1_000_000)
     }
 }
 
@@ -535,7 +536,9 @@ pub(crate) async fn sources(
             .map(|row| AgentView {
                 last_heartbeat: ago(row.last_heartbeat_at, now),
                 spool: match (row.spool_snapshots, row.spool_bytes) {
-                    (Some(n), Some(bytes)) => format!("{n} ({} KiB)", (bytes + 1023) / 1024),
+                    (Some(n), Some(bytes)) => {
+                        format!("{n} ({} KiB)", bytes.saturating_add(1023) / 1024)
+                    }
                     (Some(n), None) => n.to_string(),
                     _ => "–".to_owned(),
                 },

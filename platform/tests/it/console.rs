@@ -665,6 +665,14 @@ async fn a_stale_source_is_shown_as_stale_not_as_inactive() {
     let page = admin.get("/").await.body;
     assert!(page.contains("badge warn incomplete"), "{page}");
     assert!(page.contains("View public and private data"), "{page}");
+
+    // Absurd page numbers are clamped, never an overflow.
+    for path in [
+        "/seats?page=9223372036854775807",
+        "/api/v1/reports/inactive-seats?page=9223372036854775807",
+    ] {
+        assert_eq!(admin.get(path).await.status, StatusCode::OK, "{path}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

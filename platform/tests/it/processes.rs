@@ -302,4 +302,18 @@ async fn a_bad_configuration_exits_64_with_a_message() {
     assert_eq!(output.status.code(), Some(64));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("/nonexistent/cert.pem"), "{stderr}");
+
+    // A malformed listen address from the environment is a configuration error too.
+    let output = Command::new(BIN)
+        .args(["serve", "--data-dir"])
+        .arg(dir.path())
+        .env("SEATBROKER_LISTEN", "not an address")
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(output.status.code(), Some(64));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("not an address"), "{stderr}");
+    let help = Command::new(BIN).arg("--help").output().await.unwrap();
+    assert_eq!(help.status.code(), Some(0));
 }
