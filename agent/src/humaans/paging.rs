@@ -146,7 +146,13 @@ where
     });
     let first: Page<T> = fetch_page(client, resource, 0, requested).await?;
     let Some(total) = first.total else {
-        return list_sequential(client, resource, first, requested, progress).await;
+        // Page by the size the server really applied, or a clamped `$limit` would end the
+        // listing after the first page.
+        let limit = first
+            .limit
+            .filter(|l| (1..=requested).contains(l))
+            .unwrap_or(requested);
+        return list_sequential(client, resource, first, limit, progress).await;
     };
     // The server may clamp `$limit` below what we asked: page by what it really gives.
     let limit = match first.limit {
@@ -216,11 +222,22 @@ where
             records: records_received,
         });
     }
-    assemble(
+    let listing = assemble(
         resource,
         pages.into_iter().flatten(),
         &client.config().unparsable,
-    )
+    )?;
+    // Every page was full and `total` never moved, yet fewer distinct records arrived: one
+    // person was added and another removed while reading, so a record slid between pages
+    // unseen. Treat it as a change of the listing (read it again once).
+    if listing.seen < total {
+        return Err(HumaansError::TotalChanged {
+            resource,
+            first: total,
+            now: listing.seen,
+        });
+    }
+    Ok(listing)
 }
 
 /// A page must be full unless it is the last; the last must hold the rest of `total`.

@@ -227,15 +227,17 @@ async fn sends_token_user_agent_and_accept() {
 }
 
 #[tokio::test]
-async fn duplicates_from_shifting_pages_are_removed() {
+async fn a_listing_that_shifts_under_the_reader_is_read_again_then_refused() {
     let mut server = Server::new_async().await;
     let _identity = mock_identity(&mut server).await;
     let people: Vec<Value> = (0..6).map(person).collect();
-    // Someone was inserted before p00002 while paging: page 2 repeats p00002.
-    let _p0 = server
+    // While paging, someone was inserted before p00002 and p00005 left: `total` stays 6,
+    // page 2 repeats p00002 and one person is never seen. Every read looks like this.
+    let p0 = server
         .mock("GET", "/api/people")
         .match_query(page_query(3, 0))
         .with_body(envelope(6, 3, 0, &people[0..3]))
+        .expect(2)
         .create_async()
         .await;
     let _p1 = server
@@ -251,12 +253,28 @@ async fn duplicates_from_shifting_pages_are_removed() {
         .await;
     let _roles = mock_listing(&mut server, "/api/job-roles", &[], 3).await;
     let (client, _) = client_with(&server.url(), |c| c.page_size = 3);
-    let collection = client.collect(&no_progress()).await.expect("collect");
-    let (people_ids, _) = ids(&collection);
-    assert_eq!(
-        people_ids,
-        ["p00000", "p00001", "p00002", "p00003", "p00004"]
+    let error = client
+        .collect(&no_progress())
+        .await
+        .expect_err("a listing missing a person is never a collection");
+    assert!(
+        matches!(
+            error,
+            HumaansError::TotalChanged {
+                first: 6,
+                now: 5,
+                ..
+            }
+        ),
+        "{error:?}"
     );
+    assert!(
+        error
+            .to_string()
+            .contains("changed while it was being read"),
+        "{error}"
+    );
+    p0.assert_async().await;
 }
 
 /// What a faulty first answer to the first people page leads to.
