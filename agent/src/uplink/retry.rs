@@ -4,6 +4,7 @@
 //! cancellation by shutdown at any moment. Permanent errors are returned at once.
 
 use std::future::Future;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use backon::{ExponentialBuilder, Retryable};
@@ -39,6 +40,9 @@ pub enum Abandoned {
 }
 
 /// Runs `request` until it succeeds, fails permanently, or `cancel` fires.
+/// Resends of a part the platform found damaged before the round gives up on it.
+const MAX_CHECKSUM_RETRIES: u32 = 3;
+
 pub async fn retry<T, F, Fut>(
     policy: RetryPolicy,
     cancel: &CancellationToken,
@@ -55,10 +59,20 @@ where
         .with_jitter()
         .without_max_times();
     let max = policy.max_delay;
+    let damaged = AtomicU32::new(0);
     let attempts = request
         .retry(backoff)
         .sleep(tokio::time::sleep)
-        .when(UplinkError::is_transient)
+        .when(|error| {
+            // A part damaged in transit is worth resending, but a proxy that damages every
+            // body would keep the agent on one part for ever: after a few tries, give up on
+            // this round (the next round sends the whole snapshot again).
+            if error.code() == Some(&seatbroker_protocol::ErrorCode::ChecksumMismatch) {
+                damaged.fetch_add(1, Ordering::Relaxed) < MAX_CHECKSUM_RETRIES
+            } else {
+                error.is_transient()
+            }
+        })
         .adjust(move |error, delay| {
             error
                 .retry_after()

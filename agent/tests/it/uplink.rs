@@ -622,6 +622,19 @@ async fn server_errors_are_retried_until_accepted() {
 }
 
 #[tokio::test]
+async fn a_part_damaged_every_time_is_given_up_for_the_round_not_retried_for_ever() {
+    let mut h = Harness::new(&["acme"], true).await;
+    h.collect("acme", 1).await;
+    h.status("approved", &[("acme", "approved", "src_1")]).await;
+    h.heartbeat().await;
+    // First try plus three resends, then the round moves on; the snapshot stays.
+    let damaged = h.refuse_parts(422, "checksum_mismatch").await.expect(4);
+    h.round().await;
+    damaged.assert_async().await;
+    assert_eq!(h.spooled("acme").len(), 1);
+}
+
+#[tokio::test]
 async fn status_is_retried_through_an_outage() {
     let mut h = Harness::new(&["acme"], true).await;
     let down = h
