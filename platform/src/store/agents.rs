@@ -439,6 +439,23 @@ impl Store {
         .bind(id)
         .execute(&mut *tx)
         .await?;
+        if matches!(to, AgentState::Revoked | AgentState::Rejected) {
+            // Half-received snapshots of this agent will never be completed by it; the agent
+            // keeps them in its spool and, once enrolled again under a new agent id, sends
+            // them anew with the same snapshot ids. Left here they would make those ids
+            // "another agent's" and be refused as conflicts, and would stay for ever.
+            sqlx::query(
+                "DELETE FROM snapshot_parts WHERE snapshot_id IN \
+                 (SELECT id FROM snapshots WHERE agent_id = $1 AND state = 'receiving')",
+            )
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query("DELETE FROM snapshots WHERE agent_id = $1 AND state = 'receiving'")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
         let action = match to {
             AgentState::Approved => "agent.approve",
             AgentState::Rejected => "agent.reject",

@@ -918,3 +918,42 @@ async fn stale_sources_body(db: TestDb) {
     );
     let _ = date("2025-01-01");
 }
+
+on_both_backends!(
+    revoking_an_agent_frees_its_half_received_snapshots,
+    revoking_frees_body
+);
+async fn revoking_frees_body(db: TestDb) {
+    let store = &db.store;
+    let (agent, source) = approved_agent(store).await;
+    let big = payload("hr", "acme", t0(), people(300));
+    let first = parts(&big, "kept-in-spool", &source, 1, 512).remove(0);
+    let chunk = first.chunk().unwrap();
+    assert!(matches!(
+        store
+            .receive_part(&agent.agent_id, &first, chunk)
+            .await
+            .unwrap(),
+        PartOutcome::Stored(_)
+    ));
+    store
+        .revoke_agent("admin", &agent.agent_id, None)
+        .await
+        .unwrap();
+    assert_eq!(store.snapshot_state("kept-in-spool").await.unwrap(), None);
+    assert_eq!(count(store, "SELECT COUNT(*) FROM snapshot_parts").await, 0);
+
+    // Enrolled again (a new agent id), the agent sends the same snapshot from its spool:
+    // accepted and applied, not refused as another agent's.
+    let (again, again_source) = approved_agent(store).await;
+    let report = apply(
+        store,
+        &again.agent_id,
+        &big,
+        "kept-in-spool",
+        &again_source,
+        1,
+    )
+    .await;
+    assert_eq!(report.people, 300);
+}
