@@ -33,23 +33,30 @@ impl Health {
 /// Collection interval assumed when an agent did not say (daily collection).
 pub const DEFAULT_INTERVAL_SECS: i64 = 24 * 3600;
 
-/// A source is stale when its last upload is older than twice its interval.
+/// A source is stale when its last upload is older than twice its interval, or, when it
+/// never uploaded, when it was created (approved) longer ago than that.
 pub fn health(
     revoked: bool,
     last_upload_at: Option<DateTime<Utc>>,
+    created_at: Option<DateTime<Utc>>,
     interval_secs: i64,
     now: DateTime<Utc>,
 ) -> Health {
     if revoked {
         return Health::Revoked;
     }
-    let Some(last) = last_upload_at else {
-        return Health::AwaitingFirstUpload;
-    };
     let interval = if interval_secs > 0 {
         interval_secs
     } else {
         DEFAULT_INTERVAL_SECS
+    };
+    let Some(last) = last_upload_at else {
+        return match created_at {
+            Some(created) if (now - created).num_seconds() > interval.saturating_mul(2) => {
+                Health::Stale
+            }
+            _ => Health::AwaitingFirstUpload,
+        };
     };
     if (now - last).num_seconds() > interval.saturating_mul(2) {
         Health::Stale
@@ -280,12 +287,19 @@ mod tests {
         let check = |revoked, last: Option<i64>, interval, expected| {
             let last = last.map(|hours| now - Duration::hours(hours));
             assert_eq!(
-                health(revoked, last, interval, now),
+                health(revoked, last, None, interval, now),
                 expected,
                 "{last:?} {interval}"
             );
         };
         check(false, None, 3600, Health::AwaitingFirstUpload);
+        // Never uploaded: awaiting while young, stale once twice the interval has passed.
+        let created = |hours| Some(now - Duration::hours(hours));
+        assert_eq!(
+            health(false, None, created(1), 3600, now),
+            Health::AwaitingFirstUpload
+        );
+        assert_eq!(health(false, None, created(3), 3600, now), Health::Stale);
         check(false, Some(1), 3600, Health::Healthy);
         check(false, Some(2), 3600, Health::Healthy);
         check(false, Some(3), 3600, Health::Stale);

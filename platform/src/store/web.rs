@@ -367,7 +367,7 @@ impl Store {
         let now = self.now();
         let rows = sqlx::query(
             "SELECT s.id, s.name, s.kind, s.tenant_id, s.tenant_name, s.state, s.interval_secs, \
-                    s.last_upload_at, s.people AS source_people, s.private_access AS source_private, \
+                    s.last_upload_at, s.created_at, s.people AS source_people, s.private_access AS source_private, \
                     d.day, d.people, d.active, d.leaving, d.inactive, d.pre_hire, d.offboarded, \
                     d.unknown, d.billable, d.in_use, d.pre_hires_soon, d.recent_leavers, d.findings \
              FROM sources s \
@@ -397,7 +397,13 @@ impl Store {
                     kind: row.try_get("kind")?,
                     tenant_id: row.try_get("tenant_id")?,
                     tenant_name: row.try_get("tenant_name")?,
-                    health: model::health(state == "revoked", last_upload_at, interval_secs, now),
+                    health: model::health(
+                        state == "revoked",
+                        last_upload_at,
+                        Some(parse_ts(&row.try_get::<String, _>("created_at")?)?),
+                        interval_secs,
+                        now,
+                    ),
                     last_upload_at,
                     as_of,
                     interval_secs,
@@ -510,6 +516,7 @@ impl Store {
                 let health = model::health(
                     row.try_get::<String, _>("source_state")? == "revoked",
                     parse_opt_ts(row.try_get("last_upload_at")?)?,
+                    None,
                     row.try_get("interval_secs")?,
                     now,
                 );
