@@ -158,7 +158,7 @@ impl PolicyConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PseudonymizeConfig {
-    /// File holding the secret key (at least 32 bytes).
+    /// File holding the secret key (at least 16 bytes; 32 random bytes recommended).
     pub key_file: PathBuf,
 }
 
