@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime};
 
 use backon::{BackoffBuilder, ExponentialBuilder};
 use reqwest::StatusCode;
-use reqwest::header::{ACCEPT, AUTHORIZATION, HeaderMap, RETRY_AFTER};
+use reqwest::header::{ACCEPT, HeaderMap, RETRY_AFTER};
 use seatbroker_protocol::Secret;
 use serde::de::DeserializeOwned;
 
@@ -170,10 +170,8 @@ impl HumaansClient {
             .http
             .get(url)
             .header(ACCEPT, "application/json")
-            .header(
-                AUTHORIZATION,
-                format!("Bearer {}", self.inner.token.expose()),
-            )
+            // `bearer_auth` marks the header sensitive, so it never shows in debug output.
+            .bearer_auth(self.inner.token.expose())
             .send()
             .await
             .map_err(|e| transport_error(url, &e))?;

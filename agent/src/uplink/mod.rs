@@ -13,7 +13,7 @@ pub mod upload;
 
 use std::time::Duration;
 
-use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderValue, RETRY_AFTER};
+use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderValue, RETRY_AFTER};
 use reqwest::{Method, Url};
 use seatbroker_protocol::{
     EnrollRequest, EnrollResponse, Heartbeat, HeartbeatAck, PROBLEM_JSON, PROTOCOL_HEADER, Problem,
@@ -190,7 +190,8 @@ impl Uplink {
         let url = self.url(path);
         let mut request = self.http.request(method, &url);
         if let Some(credential) = credential {
-            request = request.header(AUTHORIZATION, format!("Bearer {}", credential.expose()));
+            // `bearer_auth` marks the header sensitive, so it never shows in debug output.
+            request = request.bearer_auth(credential.expose());
         }
         if let Some(body) = body {
             request = request.json(body);
