@@ -310,6 +310,33 @@ impl Store {
         }
         let source_id = source_id.unwrap_or_default();
 
+        // Applies to one source are serialised (on PostgreSQL by locking its row; SQLite
+        // writes are serial anyway), and a source never goes back in time: after a merge two
+        // agents may feed it, and a snapshot collected before the data the source already
+        // shows would overwrite newer states with older ones.
+        let lock = if self.backend() == super::Backend::Postgres {
+            "SELECT last_snapshot_at FROM sources WHERE id = $1 FOR UPDATE"
+        } else {
+            "SELECT last_snapshot_at FROM sources WHERE id = $1"
+        };
+        let newest: Option<String> = sqlx::query(lock)
+            .bind(&source_id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .map(|row| row.try_get::<Option<String>, _>("last_snapshot_at"))
+            .transpose()?
+            .flatten();
+        if let Some(newest) = newest.filter(|newest| snap.collected_at < *newest) {
+            discard(&mut tx, snapshot_id).await?;
+            tx.commit().await?;
+            return Ok(ApplyResult::Refused(PartRefusal::Conflict(format!(
+                "snapshot {snapshot_id} was collected at {}, before the data source {source_id} \
+                 already holds (collected at {newest}, e.g. by another agent merged into it); \
+                 it would turn the source back in time and was not applied",
+                snap.collected_at
+            ))));
+        }
+
         let chunks = parts
             .iter()
             .map(|row| row.try_get::<Vec<u8>, _>("bytes"))

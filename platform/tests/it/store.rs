@@ -833,6 +833,32 @@ async fn merge_continues_history_body(db: TestDb) {
         3
     );
     assert_eq!(count(store, "SELECT COUNT(*) FROM sources").await, 1);
+
+    // The old agent, still running somewhere, sends a snapshot it collected before the new
+    // agent's: it would turn the source back in time, so it is refused and not stored.
+    let stale = payload(
+        "hr",
+        "acme",
+        t0() + Duration::hours(12),
+        vec![seat("a", SeatState::Inactive), seat("b", SeatState::Active)],
+    );
+    let outcomes = upload(store, &old_agent.agent_id, &stale, "old2", &source, 11).await;
+    assert!(
+        matches!(
+            outcomes.last(),
+            Some(PartOutcome::Refused(PartRefusal::Conflict(detail))) if detail.contains("back in time")
+        ),
+        "{outcomes:?}"
+    );
+    assert_eq!(store.snapshot_state("old2").await.unwrap(), None);
+    assert_eq!(
+        history(store, &source).await,
+        vec![
+            s("a", "active", true),
+            s("b", "active", false),
+            s("b", "leaving", true),
+        ]
+    );
 }
 
 on_both_backends!(two_processes_apply_once, two_processes_apply_once_body);
