@@ -212,14 +212,7 @@ impl World {
     /// without its open history row.
     pub(crate) async fn assert_history_sound(&self) -> anyhow::Result<()> {
         let database = self.platform.database();
-        let options = SqliteConnectOptions::from_str(&format!("sqlite://{}", database.display()))?
-            .read_only(true)
-            .busy_timeout(Duration::from_secs(10));
-        let pool = SqlitePoolOptions::new()
-            .max_connections(1)
-            .connect_with(options)
-            .await
-            .with_context(|| format!("cannot open {}", database.display()))?;
+        let pool = read_only_pool(&database).await?;
         let count = |sql: &'static str| {
             let pool = pool.clone();
             async move {
@@ -333,15 +326,20 @@ pub(crate) struct SnapshotRow {
 }
 
 /// Reads the platform's snapshots (read-only), applied ones first in order of application.
-pub(crate) async fn read_snapshots(database: &Path) -> anyhow::Result<Vec<SnapshotRow>> {
+/// A read-only connection to the platform's SQLite database, next to the running platform.
+async fn read_only_pool(database: &Path) -> anyhow::Result<sqlx::SqlitePool> {
     let options = SqliteConnectOptions::from_str(&format!("sqlite://{}", database.display()))?
         .read_only(true)
         .busy_timeout(Duration::from_secs(10));
-    let pool = SqlitePoolOptions::new()
+    SqlitePoolOptions::new()
         .max_connections(1)
         .connect_with(options)
         .await
-        .with_context(|| format!("cannot open {}", database.display()))?;
+        .with_context(|| format!("cannot open {}", database.display()))
+}
+
+pub(crate) async fn read_snapshots(database: &Path) -> anyhow::Result<Vec<SnapshotRow>> {
+    let pool = read_only_pool(database).await?;
     let rows = sqlx::query(
         "SELECT id, agent_id, sequence, state, applied_at, applied_to, people, private_access \
          FROM snapshots ORDER BY applied_at IS NULL, applied_at, received_at",
