@@ -45,13 +45,30 @@ impl Store {
     ) -> Result<bool, StoreError> {
         let now = self.now();
         let mut tx = self.begin_write().await?;
-        let existing = sqlx::query("SELECT id FROM users WHERE username = $1")
+        let existing = sqlx::query("SELECT id, role, disabled FROM users WHERE username = $1")
             .bind(username)
             .fetch_optional(&mut *tx)
             .await?;
         let created = match existing {
             Some(row) => {
                 let id: String = row.try_get("id")?;
+                let was_admin = row.try_get::<String, _>("role")? == "admin"
+                    && row.try_get::<i64, _>("disabled")? == 0;
+                if was_admin && role != Role::Admin {
+                    let others: i64 = sqlx::query(
+                        "SELECT CAST(COUNT(*) AS BIGINT) AS n FROM users \
+                         WHERE role = 'admin' AND disabled = 0 AND id <> $1",
+                    )
+                    .bind(&id)
+                    .fetch_one(&mut *tx)
+                    .await?
+                    .try_get("n")?;
+                    if others == 0 {
+                        return Err(StoreError::InvalidState(format!(
+                            "{username} is the last enabled admin; create another admin first"
+                        )));
+                    }
+                }
                 sqlx::query(
                     "UPDATE users SET password_hash = $1, role = $2, disabled = 0 WHERE id = $3",
                 )

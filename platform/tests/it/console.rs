@@ -959,3 +959,33 @@ async fn health_metrics_and_headers() {
         .unwrap();
     assert_eq!(health.status(), StatusCode::SERVICE_UNAVAILABLE);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_last_admin_cannot_be_demoted() {
+    let db = TestDb::sqlite().await;
+    create_users(&db.store).await;
+    let demote = |name: &'static str| {
+        let store = db.store.clone();
+        async move {
+            store
+                .upsert_user("root", name, Role::Viewer, &hash_of(ADMIN_PASSWORD))
+                .await
+        }
+    };
+    let refused = demote("alice").await.unwrap_err();
+    assert!(
+        refused.to_string().contains("last enabled admin"),
+        "{refused}"
+    );
+    // With a second admin, the first may become a viewer.
+    db.store
+        .upsert_user("root", "bob", Role::Admin, &hash_of(ADMIN_PASSWORD))
+        .await
+        .unwrap();
+    demote("alice").await.unwrap();
+    let refused = demote("bob").await.unwrap_err();
+    assert!(
+        refused.to_string().contains("last enabled admin"),
+        "{refused}"
+    );
+}
