@@ -55,19 +55,7 @@ impl Store {
                 let was_admin = row.try_get::<String, _>("role")? == "admin"
                     && row.try_get::<i64, _>("disabled")? == 0;
                 if was_admin && role != Role::Admin {
-                    let others: i64 = sqlx::query(
-                        "SELECT CAST(COUNT(*) AS BIGINT) AS n FROM users \
-                         WHERE role = 'admin' AND disabled = 0 AND id <> $1",
-                    )
-                    .bind(&id)
-                    .fetch_one(&mut *tx)
-                    .await?
-                    .try_get("n")?;
-                    if others == 0 {
-                        return Err(StoreError::InvalidState(format!(
-                            "{username} is the last enabled admin; create another admin first"
-                        )));
-                    }
+                    keep_an_admin(&mut tx, &id, username).await?;
                 }
                 sqlx::query(
                     "UPDATE users SET password_hash = $1, role = $2, disabled = 0 WHERE id = $3",
@@ -227,18 +215,8 @@ impl Store {
                     "you cannot disable your own account; ask another admin".into(),
                 ));
             }
-            let admins: i64 = sqlx::query(
-                "SELECT CAST(COUNT(*) AS BIGINT) AS n FROM users \
-                 WHERE role = 'admin' AND disabled = 0 AND id <> $1",
-            )
-            .bind(&id)
-            .fetch_one(&mut *tx)
-            .await?
-            .try_get("n")?;
-            if role == "admin" && admins == 0 {
-                return Err(StoreError::InvalidState(format!(
-                    "{username} is the last enabled admin; create another admin first"
-                )));
+            if role == "admin" {
+                keep_an_admin(&mut tx, &id, username).await?;
             }
         }
         sqlx::query("UPDATE users SET disabled = $1 WHERE id = $2")
@@ -870,4 +848,26 @@ impl Store {
         })
         .collect()
     }
+}
+
+/// Refuses a change that would leave no enabled admin besides user `id`.
+async fn keep_an_admin(
+    conn: &mut sqlx::AnyConnection,
+    id: &str,
+    username: &str,
+) -> Result<(), StoreError> {
+    let others: i64 = sqlx::query(
+        "SELECT CAST(COUNT(*) AS BIGINT) AS n FROM users \
+         WHERE role = 'admin' AND disabled = 0 AND id <> $1",
+    )
+    .bind(id)
+    .fetch_one(&mut *conn)
+    .await?
+    .try_get("n")?;
+    if others == 0 {
+        return Err(StoreError::InvalidState(format!(
+            "{username} is the last enabled admin; create another admin first"
+        )));
+    }
+    Ok(())
 }
