@@ -988,4 +988,21 @@ async fn the_last_admin_cannot_be_demoted() {
         refused.to_string().contains("last enabled admin"),
         "{refused}"
     );
+    // Nor disabled, by someone else.
+    let someone = auth::SessionUser {
+        user_id: "someone-else".to_owned(),
+        username: "root".to_owned(),
+        role: Role::Admin,
+        csrf: String::new(),
+        session_hash: String::new(),
+    };
+    let refused = db
+        .store
+        .set_user_disabled(&someone, "bob", true)
+        .await
+        .unwrap_err();
+    assert!(
+        refused.to_string().contains("last enabled admin"),
+        "{refused}"
+    );
 }
