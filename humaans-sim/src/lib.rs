@@ -54,18 +54,16 @@
 mod company;
 mod rng;
 mod server;
-mod truth;
 
 pub use company::{
-    Category, Company, CompanySpec, ExpectedSeat, Finding, PlantedJobRole, PlantedPerson,
-    SeatReason, SeatState, SpecError,
+    Category, Company, CompanySpec, ExpectedSeat, Finding, FindingCounts, InactiveReasons,
+    PlantedJobRole, PlantedPerson, SeatReason, SeatState, SpecError, StateCounts, Truth,
 };
 pub use server::config::{
     Faults, PrivateFields, PublicView, RateLimit, RateLimitWhen, SimConfig, SlowBody, Tokens,
     Truncate, TruncateMode,
 };
 pub use server::{SimError, Simulator};
-pub use truth::{FindingCounts, InactiveReasons, StateCounts, Truth};
 
 /// The ground truth for a company, without serving it.
 pub fn truth(spec: &CompanySpec) -> Result<Truth, SpecError> {

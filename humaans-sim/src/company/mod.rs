@@ -7,16 +7,17 @@
 mod category;
 mod names;
 mod record;
+mod truth;
 
 use std::collections::HashMap;
 
 use chrono::{NaiveDate, TimeDelta};
 
 pub use self::category::{Category, ExpectedSeat, Finding, SeatReason, SeatState};
+pub use self::truth::{FindingCounts, InactiveReasons, StateCounts, Truth};
 pub(crate) use self::record::PRIVATE_NULLS;
 use self::record::{PersonFacts, RoleFacts};
 use crate::rng::Rng;
-use crate::truth::Truth;
 
 /// What company to generate. The same spec always gives the same company.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -18,8 +18,7 @@ use tokio::task::JoinHandle;
 
 use self::auth::{Grant, PRIVATE_READ, PUBLIC_READ, TokenTable};
 use self::config::{Faults, PublicView, SimConfig, Tokens};
-use crate::company::{Company, SpecError};
-use crate::truth::Truth;
+use crate::company::{Company, SpecError, Truth};
 
 /// Why a simulator could not start.
 #[derive(Debug, thiserror::Error)]

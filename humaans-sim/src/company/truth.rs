@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::company::{Category, Finding, SeatReason, SeatState};
+use super::{Category, Finding, SeatReason, SeatState};
 
 /// Seat-state counts and extras, computed from the planted categories (never by running
 /// the seat-state rules). The first two keys are the shape `humaans-sim truth` promises:
