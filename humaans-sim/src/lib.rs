@@ -51,8 +51,11 @@
 //! start, duplicate work emails, offboarded managers, job-role history with future roles,
 //! unknown extra fields) never change a person's seat state.
 
+mod accounts;
 mod company;
+pub mod graph;
 mod rng;
+pub mod seat_list;
 mod server;
 
 pub use company::{

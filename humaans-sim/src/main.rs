@@ -1,4 +1,5 @@
-//! `humaans-sim`: serve a simulated Humaans company, or print its ground truth.
+//! `humaans-sim`: serve a simulated Humaans company (or its Microsoft Graph directory), print
+//! their ground truths, or write a seat-list CSV of the same company.
 
 use std::io::Write;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -7,6 +8,10 @@ use std::time::Duration;
 
 use chrono::NaiveDate;
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use humaans_sim::graph::{
+    GraphError, GraphFaults, GraphOptions, GraphSimulator, Revoke, Throttle, ThrottleStatus,
+};
+use humaans_sim::seat_list::SeatListOptions;
 use humaans_sim::{
     CompanySpec, Faults, PrivateFields, PublicView, RateLimit, RateLimitWhen, SimConfig, SimError,
     Simulator, SlowBody, Tokens, Truncate, TruncateMode,
@@ -33,6 +38,107 @@ enum Command {
     Serve(ServeArgs),
     /// Print the seat-state counts the generator planted, as JSON.
     Truth(CompanyArgs),
+    /// Serve the company's Microsoft Graph directory and Entra ID token endpoint; prints one
+    /// JSON line {"login_url","graph_url","tenant_id","client_id","client_secrets":{..}}.
+    GraphServe(GraphServeArgs),
+    /// Print the Graph directory's truth: the agent's dry-run JSON plus "joined".
+    GraphTruth(GraphTruthArgs),
+    /// Write a seat-list CSV of the company's accounts in one application to stdout.
+    SeatList(SeatListArgs),
+    /// Print the truth of `seat-list` with the same arguments: dry-run JSON plus "joined".
+    SeatListTruth(SeatListTruthArgs),
+}
+
+#[derive(Args)]
+struct GraphServeArgs {
+    #[command(flatten)]
+    company: CompanyArgs,
+    /// Address to listen on.
+    #[arg(long, default_value_t = IpAddr::V4(Ipv4Addr::LOCALHOST))]
+    host: IpAddr,
+    /// Port to listen on; 0 picks a free one. Login is under /login, Graph under /graph.
+    #[arg(long, default_value_t = 0)]
+    port: u16,
+    /// A tenant without Entra ID P1/P2: selecting signInActivity answers 403
+    /// Authentication_RequestFromNonPremiumTenantOrB2CTenant.
+    #[arg(long)]
+    non_premium: bool,
+    /// Lifetime of access tokens (expires_in), in seconds.
+    #[arg(long, default_value_t = 3599)]
+    token_lifetime_secs: u64,
+    /// With signInActivity selected, answer 400 to $top above 120 instead of capping it.
+    #[arg(long)]
+    refuse_large_sign_in_top: bool,
+    /// Always fill pages up to $top (by default every third page is up to a quarter short).
+    #[arg(long)]
+    full_pages: bool,
+    /// Delay added to every request (token requests too), in milliseconds.
+    #[arg(long, default_value_t = 0)]
+    latency_ms: u64,
+    /// Throttle every k-th Graph request (token requests are not counted).
+    #[arg(long, value_name = "K", conflicts_with = "throttle_from")]
+    throttle_every: Option<u64>,
+    /// Throttle a burst of Graph requests starting at this request number (1-based)...
+    #[arg(long, value_name = "N", requires = "throttle_count")]
+    throttle_from: Option<u64>,
+    /// ... for this many requests.
+    #[arg(long, value_name = "COUNT", requires = "throttle_from")]
+    throttle_count: Option<u64>,
+    /// Status of a throttled answer: 429, 503 or 504.
+    #[arg(long, default_value_t = 429)]
+    throttle_status: u16,
+    /// Retry-After sent with each throttled answer, in seconds.
+    #[arg(long, default_value_t = 1)]
+    retry_after_secs: u64,
+    /// Page K (1-based) of every /users listing answers 500 every time.
+    #[arg(long, value_name = "K")]
+    fail_page: Option<u64>,
+    /// Remove this client secret (full, no_audit_log, no_licence_read, no_user_read,
+    /// organization_read) ...
+    #[arg(long, value_name = "NAME")]
+    revoke_secret: Option<String>,
+    /// ... after this many Graph requests (0: from the start).
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 0,
+        requires = "revoke_secret"
+    )]
+    revoke_after_requests: u64,
+}
+
+#[derive(Args)]
+struct GraphTruthArgs {
+    #[command(flatten)]
+    company: CompanyArgs,
+    /// The truth without sign-in activity, as a no_audit_log secret or a non-premium tenant
+    /// sees it: activity_available false, enabled licensed accounts unknown_activity.
+    #[arg(long)]
+    without_activity: bool,
+}
+
+#[derive(Args)]
+struct SeatListArgs {
+    #[command(flatten)]
+    company: CompanyArgs,
+    /// The application the seat list is exported from (its `application` column).
+    #[arg(long)]
+    app: String,
+    /// Start the file with a UTF-8 byte order mark.
+    #[arg(long)]
+    bom: bool,
+    /// End lines with CRLF.
+    #[arg(long)]
+    crlf: bool,
+}
+
+#[derive(Args)]
+struct SeatListTruthArgs {
+    #[command(flatten)]
+    company: CompanyArgs,
+    /// The application, as given to `seat-list`.
+    #[arg(long)]
+    app: String,
 }
 
 #[derive(Args)]
@@ -206,6 +312,25 @@ struct ListeningTokens<'a> {
     public_only: &'a str,
 }
 
+/// The line `graph-serve` prints once listening (keys in this order).
+#[derive(Serialize)]
+struct GraphListening<'a> {
+    login_url: &'a str,
+    graph_url: &'a str,
+    tenant_id: &'a str,
+    client_id: &'a str,
+    client_secrets: GraphListeningSecrets<'a>,
+}
+
+#[derive(Serialize)]
+struct GraphListeningSecrets<'a> {
+    full: &'a str,
+    no_audit_log: &'a str,
+    no_licence_read: &'a str,
+    no_user_read: &'a str,
+    organization_read: &'a str,
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
@@ -230,6 +355,72 @@ fn main() -> ExitCode {
                 ExitCode::from(EXIT_CONFIG)
             }
         },
+        Command::GraphTruth(args) => print_json(humaans_sim::graph::truth(
+            &args.company.spec(),
+            !args.without_activity,
+        )),
+        Command::SeatListTruth(args) => print_json(humaans_sim::seat_list::truth(
+            &args.company.spec(),
+            &args.app,
+        )),
+        Command::SeatList(args) => {
+            let options = SeatListOptions {
+                bom: args.bom,
+                crlf: args.crlf,
+            };
+            match humaans_sim::seat_list::csv(&args.company.spec(), &args.app, &options) {
+                Ok(csv) => {
+                    let mut stdout = std::io::stdout().lock();
+                    match stdout
+                        .write_all(csv.as_bytes())
+                        .and_then(|()| stdout.flush())
+                    {
+                        Ok(()) => ExitCode::SUCCESS,
+                        Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => {
+                            ExitCode::SUCCESS
+                        }
+                        Err(error) => {
+                            eprintln!("humaans-sim: cannot write the seat list: {error}");
+                            ExitCode::FAILURE
+                        }
+                    }
+                }
+                Err(error) => {
+                    eprintln!("humaans-sim: {error}");
+                    ExitCode::from(EXIT_CONFIG)
+                }
+            }
+        }
+        Command::GraphServe(args) => {
+            let options = match args.options() {
+                Ok(options) => options,
+                Err(message) => {
+                    eprintln!("humaans-sim: {message}");
+                    return ExitCode::from(EXIT_CONFIG);
+                }
+            };
+            let runtime = match tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(runtime) => runtime,
+                Err(error) => {
+                    eprintln!("humaans-sim: cannot start the async runtime: {error}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            match runtime.block_on(graph_serve(options)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(error @ GraphError::Spec(_)) => {
+                    eprintln!("humaans-sim: {error}");
+                    ExitCode::from(EXIT_CONFIG)
+                }
+                Err(error) => {
+                    eprintln!("humaans-sim: {error}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
         Command::Serve(args) => {
             let runtime = match tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
@@ -274,6 +465,105 @@ async fn serve(config: SimConfig) -> Result<(), SimError> {
     }
     wait_for_stop().await;
     tracing::info!("Stopping the Humaans simulator.");
+    sim.shutdown().await;
+    Ok(())
+}
+
+fn print_json<T: Serialize>(result: Result<T, humaans_sim::SpecError>) -> ExitCode {
+    match result {
+        Ok(value) => {
+            println!(
+                "{}",
+                serde_json::to_string(&value).expect("truths are plain data")
+            );
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("humaans-sim: {error}");
+            ExitCode::from(EXIT_CONFIG)
+        }
+    }
+}
+
+impl GraphServeArgs {
+    fn options(&self) -> Result<GraphOptions, String> {
+        let spec = self.company.spec();
+        let when = match (self.throttle_every, self.throttle_from, self.throttle_count) {
+            (Some(k), _, _) => Some(RateLimitWhen::Every(k)),
+            (None, Some(from), Some(count)) => Some(RateLimitWhen::Requests { from, count }),
+            _ => None,
+        };
+        let status = match self.throttle_status {
+            429 => ThrottleStatus::TooManyRequests,
+            503 => ThrottleStatus::ServiceUnavailable,
+            504 => ThrottleStatus::GatewayTimeout,
+            other => {
+                return Err(format!(
+                    "--throttle-status {other} is not a throttling status: use 429, 503 or 504"
+                ));
+            }
+        };
+        let secrets = humaans_sim::graph::GraphSecrets::for_seed(spec.seed);
+        let revoke = match &self.revoke_secret {
+            None => None,
+            Some(name) => Some(Revoke {
+                secret: secrets.by_name(name).map(str::to_owned).ok_or_else(|| {
+                    format!(
+                        "--revoke-secret {name:?} names no secret: use full, no_audit_log, no_licence_read, no_user_read or organization_read"
+                    )
+                })?,
+                after_requests: self.revoke_after_requests,
+            }),
+        };
+        Ok(GraphOptions {
+            people: spec.people,
+            seed: spec.seed,
+            as_of: spec.as_of,
+            unknown_status_permille: spec.unknown_status_permille,
+            bind: SocketAddr::new(self.host, self.port),
+            premium: !self.non_premium,
+            token_lifetime: Duration::from_secs(self.token_lifetime_secs),
+            refuse_large_sign_in_top: self.refuse_large_sign_in_top,
+            short_pages: !self.full_pages,
+            faults: GraphFaults {
+                latency: Duration::from_millis(self.latency_ms),
+                throttle: when.map(|when| Throttle {
+                    when,
+                    status,
+                    retry_after_secs: self.retry_after_secs,
+                }),
+                fail_page: self.fail_page,
+                revoke,
+            },
+        })
+    }
+}
+
+async fn graph_serve(options: GraphOptions) -> Result<(), GraphError> {
+    let sim = GraphSimulator::start(options).await?;
+    let secrets = sim.secrets();
+    let line = serde_json::to_string(&GraphListening {
+        login_url: sim.login_url(),
+        graph_url: sim.graph_url(),
+        tenant_id: sim.tenant_id(),
+        client_id: sim.client_id(),
+        client_secrets: GraphListeningSecrets {
+            full: &secrets.full,
+            no_audit_log: &secrets.no_audit_log,
+            no_licence_read: &secrets.no_licence_read,
+            no_user_read: &secrets.no_user_read,
+            organization_read: &secrets.organization_read,
+        },
+    })
+    .expect("plain strings");
+    {
+        let mut stdout = std::io::stdout().lock();
+        // If stdout is gone nobody can learn the URLs, but the server can still be used.
+        let _ = writeln!(stdout, "{line}");
+        let _ = stdout.flush();
+    }
+    wait_for_stop().await;
+    tracing::info!("Stopping the Graph simulator.");
     sim.shutdown().await;
     Ok(())
 }

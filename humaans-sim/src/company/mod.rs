@@ -5,7 +5,7 @@
 //! ([`Truth`]) is counted from the categories, never by running the rules.
 
 mod category;
-mod names;
+pub(crate) mod names;
 mod record;
 mod truth;
 
@@ -14,9 +14,9 @@ use std::collections::HashMap;
 use chrono::{NaiveDate, TimeDelta};
 
 pub use self::category::{Category, ExpectedSeat, Finding, SeatReason, SeatState};
-pub use self::truth::{FindingCounts, InactiveReasons, StateCounts, Truth};
 pub(crate) use self::record::PRIVATE_NULLS;
 use self::record::{PersonFacts, RoleFacts};
+pub use self::truth::{FindingCounts, InactiveReasons, StateCounts, Truth};
 use crate::rng::Rng;
 
 /// What company to generate. The same spec always gives the same company.

@@ -4,7 +4,7 @@ mod auth;
 pub(crate) mod config;
 mod error;
 mod faults;
-mod query;
+pub(crate) mod query;
 mod routes;
 
 use std::collections::HashMap;

@@ -25,6 +25,11 @@ impl Params {
         Self { pairs }
     }
 
+    /// Every key, in order (repeats included).
+    pub(crate) fn keys(&self) -> impl Iterator<Item = &str> {
+        self.pairs.iter().map(|(k, _)| k.as_str())
+    }
+
     pub(crate) fn get(&self, key: &str) -> Option<&str> {
         self.pairs
             .iter()
