@@ -193,7 +193,8 @@ impl SeatList {
                 (address.clone(), address)
             } else {
                 let local = format!("{}.{}", *r.pick(&OUTSIDERS), r.id(4).to_lowercase());
-                let address = fresh.take(&hr, &local, *r.pick(&OUTSIDE_DOMAINS));
+                let domain = r.word(&OUTSIDE_DOMAINS);
+                let address = fresh.take(&hr, &local, domain);
                 (local, address)
             };
             let row = Self::row(app, account, email, enabled, &planted, &mut r);

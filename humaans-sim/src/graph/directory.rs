@@ -81,7 +81,14 @@ pub(crate) struct Directory {
 const YEAR_ONE: &str = "0001-01-01T00:00:00Z";
 
 /// The SKU catalogue: (skuId, part number, service plans). Sorted by skuId.
-const CATALOGUE: [(&str, &str, &[(&str, &str)]); 6] = [
+/// (skuId, skuPartNumber, service plans as (id, name)).
+type CatalogueEntry = (
+    &'static str,
+    &'static str,
+    &'static [(&'static str, &'static str)],
+);
+
+const CATALOGUE: [CatalogueEntry; 6] = [
     (
         "06ebc4ee-1bb5-47dd-8120-11324bc54e06",
         "SPE_E5",
@@ -428,7 +435,9 @@ fn plant_extras(b: &mut Builder<'_>, users: &mut Vec<User>, seed: u64) {
         } else {
             Owner::Unknown
         };
-        let enabled = !(owner == Owner::Unknown && k % 4 == 3) && !r.chance(20);
+        // Every fourth unknown member is disabled (and still licensed, mostly).
+        let forced_off = owner == Owner::Unknown && k % 4 == 3;
+        let enabled = if forced_off { false } else { !r.chance(20) };
         let licensed = match owner {
             Owner::Service => !r.chance(200),
             Owner::Guest => r.chance(300),

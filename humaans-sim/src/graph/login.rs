@@ -182,7 +182,7 @@ impl TokenLedger {
         let expires_at = now + lifetime;
         let header = r#"{"typ":"JWT","alg":"RS256","kid":"humaans-sim"}"#;
         let payload = claims(now, expires_at).to_string();
-        let mut rng = Rng::derive(seed ^ serial, 0x6A77_74);
+        let mut rng = Rng::derive(seed ^ serial, 0x006A_7774);
         let signature: Vec<u8> = (0..32).map(|_| rng.below(256) as u8).collect();
         let token = format!(
             "{}.{}.{}",

@@ -122,3 +122,134 @@ async fn serve_prints_one_json_line_then_serves() {
     assert_eq!(page["total"], 40);
     child.kill().await.unwrap();
 }
+
+async fn stdout_of(args: &[&str]) -> String {
+    let output = Command::new(BIN).args(args).output().await.unwrap();
+    assert!(
+        output.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap()
+}
+
+#[tokio::test]
+async fn graph_truth_and_seat_list_commands_print_the_library_values() {
+    let company = ["--people", "300", "--seed", "4", "--as-of", "2026-03-15"];
+    let spec = CompanySpec::new(300, 4, as_of());
+    let with = |extra: &[&'static str], first: &'static str| {
+        let mut args = vec![first];
+        args.extend(company);
+        args.extend(extra);
+        args
+    };
+    for (extra, activity) in [(&[][..], true), (&["--without-activity"][..], false)] {
+        let text = stdout_of(&with(extra, "graph-truth")).await;
+        assert_eq!(text.lines().count(), 1);
+        assert!(
+            text.starts_with(r#"{"kind":"entra_id","as_of":"2026-03-15","activity_available":"#)
+        );
+        let printed: Value = serde_json::from_str(&text).unwrap();
+        let library = humaans_sim::graph::truth(&spec, activity).unwrap();
+        assert_eq!(printed, serde_json::to_value(&library).unwrap());
+        assert_eq!(printed["activity_available"], activity);
+    }
+    let csv = stdout_of(&with(&["--app", "Slack", "--bom", "--crlf"], "seat-list")).await;
+    let options = humaans_sim::seat_list::SeatListOptions {
+        bom: true,
+        crlf: true,
+    };
+    assert_eq!(
+        csv,
+        humaans_sim::seat_list::csv(&spec, "Slack", &options).unwrap()
+    );
+    let truth = stdout_of(&with(&["--app", "Slack"], "seat-list-truth")).await;
+    let printed: Value = serde_json::from_str(&truth).unwrap();
+    assert_eq!(printed["kind"], "seat_list");
+    let library = humaans_sim::seat_list::truth(&spec, "Slack").unwrap();
+    assert_eq!(printed, serde_json::to_value(&library).unwrap());
+}
+
+#[tokio::test]
+async fn graph_serve_prints_one_json_line_then_serves() {
+    let mut child = Command::new(BIN)
+        .args([
+            "graph-serve",
+            "--people",
+            "60",
+            "--seed",
+            "8",
+            "--as-of",
+            "2026-03-15",
+            "--port",
+            "0",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .await
+        .unwrap();
+    assert!(
+        line.starts_with(r#"{"login_url":"http://127.0.0.1:"#),
+        "{line}"
+    );
+    let hello: Value = serde_json::from_str(&line).unwrap();
+    let login = hello["login_url"].as_str().unwrap();
+    let graph = hello["graph_url"].as_str().unwrap();
+    let tenant = hello["tenant_id"].as_str().unwrap();
+    let secrets = humaans_sim::graph::GraphSecrets::for_seed(8);
+    assert_eq!(hello["client_secrets"]["full"], secrets.full.as_str());
+    assert_eq!(
+        hello["client_secrets"]["no_audit_log"],
+        secrets.no_audit_log.as_str()
+    );
+    let client = reqwest::Client::new();
+    let scope = format!("{graph}/.default");
+    let token: Value = client
+        .post(format!("{login}/{tenant}/oauth2/v2.0/token"))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", hello["client_id"].as_str().unwrap()),
+            ("client_secret", &secrets.full),
+            ("scope", &scope),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let page: Value = client
+        .get(format!(
+            "{graph}/v1.0/users?$select=id,signInActivity&$top=999"
+        ))
+        .bearer_auth(token["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        page["value"].as_array().unwrap().len(),
+        60.min(page["value"].as_array().unwrap().len())
+    );
+    assert!(page["value"].as_array().unwrap().len() <= 120);
+    child.kill().await.unwrap();
+}
+
+#[tokio::test]
+async fn graph_serve_refuses_unknown_secret_names() {
+    let status = Command::new(BIN)
+        .args(["graph-serve", "--revoke-secret", "nobody"])
+        .stderr(Stdio::null())
+        .status()
+        .await
+        .unwrap();
+    assert_eq!(status.code(), Some(64));
+}
