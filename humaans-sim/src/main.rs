@@ -115,6 +115,9 @@ struct GraphTruthArgs {
     /// sees it: activity_available false, enabled licensed accounts unknown_activity.
     #[arg(long)]
     without_activity: bool,
+    /// The same as --without-activity (accepted so graph-serve's flag can be passed on).
+    #[arg(long)]
+    non_premium: bool,
 }
 
 #[derive(Args)]
@@ -139,6 +142,21 @@ struct SeatListTruthArgs {
     /// The application, as given to `seat-list`.
     #[arg(long)]
     app: String,
+    /// Purchased seats of a pool, as the source's `purchased:` config gives them:
+    /// LICENCE=N (the application's name for its one seat type); repeatable.
+    #[arg(long, value_name = "LICENCE=N", value_parser = parse_purchased)]
+    purchased: Vec<(String, u64)>,
+}
+
+fn parse_purchased(text: &str) -> Result<(String, u64), String> {
+    let (name, n) = text
+        .rsplit_once('=')
+        .ok_or_else(|| format!("{text:?} is not LICENCE=N, e.g. \"Business+, annual=50\""))?;
+    let n = n
+        .trim()
+        .parse()
+        .map_err(|_| format!("{n:?} in {text:?} is not a whole number of seats"))?;
+    Ok((name.to_owned(), n))
 }
 
 #[derive(Args)]
@@ -357,12 +375,16 @@ fn main() -> ExitCode {
         },
         Command::GraphTruth(args) => print_json(humaans_sim::graph::truth(
             &args.company.spec(),
-            !args.without_activity,
+            !(args.without_activity || args.non_premium),
         )),
-        Command::SeatListTruth(args) => print_json(humaans_sim::seat_list::truth(
-            &args.company.spec(),
-            &args.app,
-        )),
+        Command::SeatListTruth(args) => {
+            let purchased = args.purchased.iter().cloned().collect();
+            print_json(humaans_sim::seat_list::truth(
+                &args.company.spec(),
+                &args.app,
+                &purchased,
+            ))
+        }
         Command::SeatList(args) => {
             let options = SeatListOptions {
                 bom: args.bom,

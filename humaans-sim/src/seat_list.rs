@@ -26,11 +26,13 @@ use chrono::{NaiveDate, TimeDelta};
 
 use crate::accounts::dates::{self, BOUNDARY_CASES, Planted};
 use crate::accounts::truth::count;
-use crate::accounts::{
-    AccountPlan, Activity, AppTruth, FreshAddresses, HrAddresses, Owner, Pool, Stamp,
-};
+use crate::accounts::{AccountPlan, Activity, FreshAddresses, HrAddresses, Owner, Stamp};
 use crate::company::{Category, Company, CompanySpec, SeatState, SpecError};
 use crate::rng::Rng;
+
+pub use crate::accounts::{
+    AccountCounts, AccountTotals, AppTruth, Joined, JoinedCounts, JoinedPool, Pool,
+};
 
 const STREAM_SEAT: u64 = 0x5345_4154_0000_0000;
 const STREAM_SEAT_EXTRA: u64 = 0x5345_4154_0001_0000;
@@ -322,6 +324,16 @@ impl SeatList {
     /// The truth of this list, counted from the plantings: kind `seat_list`, one pool per
     /// licence (purchased and unassigned unknown), and `joined` with `company`.
     pub fn truth(&self, company: &Company) -> AppTruth {
+        self.truth_with_purchased(company, &BTreeMap::new())
+    }
+
+    /// As [`SeatList::truth`] for a source configured with `purchased: {"<licence name>": N}`
+    /// (the application's name for its one seat type).
+    pub fn truth_with_purchased(
+        &self,
+        company: &Company,
+        purchased: &BTreeMap<String, u64>,
+    ) -> AppTruth {
         let mut assigned = vec![0u64; self.pools.len()];
         for plan in &self.plans {
             for &l in &plan.licences {
@@ -332,12 +344,15 @@ impl SeatList {
             .pools
             .iter()
             .zip(assigned)
-            .map(|((id, name), assigned)| Pool {
-                id: id.clone(),
-                name: name.clone(),
-                purchased: None,
-                assigned,
-                unassigned: None,
+            .map(|((id, name), assigned)| {
+                let bought = purchased.get(name).copied();
+                Pool {
+                    id: id.clone(),
+                    name: name.clone(),
+                    purchased: bought,
+                    assigned,
+                    unassigned: bought.map(|n| n.saturating_sub(assigned)),
+                }
             })
             .collect();
         count(
@@ -377,10 +392,14 @@ pub fn csv(spec: &CompanySpec, app: &str, options: &SeatListOptions) -> Result<S
     Ok(SeatList::plant(&company, app).csv(options))
 }
 
-/// The truth of [`csv`]'s list.
-pub fn truth(spec: &CompanySpec, app: &str) -> Result<AppTruth, SpecError> {
+/// The truth of [`csv`]'s list; `purchased` as in [`SeatList::truth_with_purchased`].
+pub fn truth(
+    spec: &CompanySpec,
+    app: &str,
+    purchased: &BTreeMap<String, u64>,
+) -> Result<AppTruth, SpecError> {
     let company = Company::generate(spec)?;
-    Ok(SeatList::plant(&company, app).truth(&company))
+    Ok(SeatList::plant(&company, app).truth_with_purchased(&company, purchased))
 }
 
 #[cfg(test)]

@@ -163,11 +163,17 @@ async fn graph_truth_and_seat_list_commands_print_the_library_values() {
         csv,
         humaans_sim::seat_list::csv(&spec, "Slack", &options).unwrap()
     );
-    let truth = stdout_of(&with(&["--app", "Slack"], "seat-list-truth")).await;
+    let truth = stdout_of(&with(
+        &["--app", "Slack", "--purchased", "Business+, annual=40"],
+        "seat-list-truth",
+    ))
+    .await;
     let printed: Value = serde_json::from_str(&truth).unwrap();
     assert_eq!(printed["kind"], "seat_list");
-    let library = humaans_sim::seat_list::truth(&spec, "Slack").unwrap();
+    let purchased = [("Business+, annual".to_owned(), 40)].into();
+    let library = humaans_sim::seat_list::truth(&spec, "Slack", &purchased).unwrap();
     assert_eq!(printed, serde_json::to_value(&library).unwrap());
+    assert_eq!(printed["pools"][0]["purchased"], 40, "{printed}");
 }
 
 #[tokio::test]

@@ -156,12 +156,37 @@ fn truth_equals_an_independent_count_of_the_file() {
         );
         let truth = serde_json::to_value(list.truth(&company)).unwrap();
         assert_eq!(counted, truth, "seed {seed}, {people} people, {app}");
-        let library = humaans_sim::seat_list::truth(company.spec(), app)
+        let library = humaans_sim::seat_list::truth(company.spec(), app, &Default::default())
             .map(|t| serde_json::to_value(t).unwrap());
         assert_eq!(library.unwrap(), truth);
         assert!(truth["joined"]["counts"]["excluded"].as_u64().unwrap() > 0);
         assert!(truth["joined"]["counts"]["unidentified"].as_u64().unwrap() > 0);
     }
+}
+
+#[test]
+fn purchased_seats_give_unassigned_ones() {
+    let company = company(500, 4, "2026-03-15");
+    let list = SeatList::plant(&company, "Slack");
+    let bare = list.truth(&company);
+    let pro = bare
+        .pools
+        .iter()
+        .find(|p| p.name == "Pro")
+        .unwrap()
+        .assigned;
+    let purchased = [("Pro".to_owned(), pro + 7), ("Slack".to_owned(), 1)].into();
+    let truth = list.truth_with_purchased(&company, &purchased);
+    let pool = |name: &str| truth.pools.iter().find(|p| p.name == name).unwrap().clone();
+    assert_eq!(
+        (pool("Pro").purchased, pool("Pro").unassigned),
+        (Some(pro + 7), Some(7))
+    );
+    // Fewer purchased than assigned: nothing unassigned.
+    assert_eq!(pool("Slack").unassigned, Some(0));
+    assert_eq!(pool("Enterprise").purchased, None);
+    assert_eq!(truth.joined.unassigned, 7);
+    assert_eq!(truth.joined.reclaimable, bare.joined.reclaimable + 7);
 }
 
 #[test]
