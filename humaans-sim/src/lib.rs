@@ -2,6 +2,10 @@
 //! demo and benchmarks. See `shared/reference/humaans-api.md` for what is known about the
 //! real API and how sure each fact is.
 //!
+//! The same company also backs a Microsoft Graph + Entra ID login simulator ([`graph`]) and
+//! seat-list CSV files ([`seat_list`]), each with a ground truth in the shape of the agent's
+//! `collect --dry-run --json` plus the platform's `joined` figures.
+//!
 //! # In-process use
 //!
 //! ```no_run
