@@ -25,7 +25,7 @@ const EXIT_CONFIG: u8 = 64;
 #[command(
     name = "humaans-sim",
     version,
-    about = "A simulator of the Humaans REST API with a seeded synthetic company"
+    about = "Simulators of the Humaans REST API, Microsoft Graph and seat-list files over one seeded synthetic company"
 )]
 struct Cli {
     #[command(subcommand)]

@@ -157,7 +157,12 @@ impl SeatList {
                 (true, false) => Activity::Recent,
                 (false, _) => dates::pick_activity(&mut r),
             };
-            let planted = match boundaries.next().filter(|_| enabled && !pre_hire) {
+            let boundary = if enabled && !pre_hire {
+                boundaries.next()
+            } else {
+                None
+            };
+            let planted = match boundary {
                 Some(k) => dates::boundary(k, d, &mut r),
                 None => dates::planted(activity, d, &mut r),
             };

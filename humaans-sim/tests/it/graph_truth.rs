@@ -217,6 +217,52 @@ async fn joined_agrees_with_the_humaans_truth_and_every_category_is_planted() {
 }
 
 #[tokio::test]
+async fn accounts_are_planted_on_the_rule_boundaries() {
+    let sim = start(crate::graph_support::options(200, 17)).await;
+    let d = sim.company().spec().as_of;
+    let token = token(&sim, &sim.secrets().full.clone()).await;
+    let users = all_users(
+        &sim,
+        &token,
+        &format!("/v1.0/users?$select={SELECT}&$top=120"),
+    )
+    .await;
+    let enabled_licensed: Vec<Account> = users
+        .iter()
+        .map(account)
+        .filter(|a| a.enabled && !a.licences.is_empty())
+        .collect();
+    let days_since = |date: NaiveDate| (d - date).num_days();
+    let last = |n: i64| {
+        enabled_licensed
+            .iter()
+            .any(|a| a.last_activity.map(days_since) == Some(n))
+    };
+    let created_unused = |n: i64| {
+        enabled_licensed
+            .iter()
+            .any(|a| a.last_activity.is_none() && a.grace_start.map(days_since) == Some(n))
+    };
+    assert!(
+        last(30) && last(31) && last(0) && last(-1),
+        "idle boundary and activity after D"
+    );
+    assert!(created_unused(14) && created_unused(15), "grace boundary");
+    // Never signed in, in all three forms: null, year 1, and null dates.
+    let sign_ins: Vec<&Value> = users.iter().map(|u| &u["signInActivity"]).collect();
+    assert!(sign_ins.iter().any(|s| s.is_null()));
+    assert!(
+        sign_ins
+            .iter()
+            .any(|s| s["lastSignInDateTime"] == "0001-01-01T00:00:00Z")
+    );
+    assert!(sign_ins.iter().any(|s| s.is_object()
+        && s["lastSignInDateTime"].is_null()
+        && s["lastNonInteractiveSignInDateTime"].is_null()));
+    sim.shutdown().await;
+}
+
+#[tokio::test]
 async fn the_directory_is_the_same_for_a_seed() {
     let serve = |seed| async move {
         let sim = start(crate::graph_support::options(300, seed)).await;

@@ -85,6 +85,24 @@ fn the_file_has_the_documented_shape_and_variety() {
     assert!(rows.iter().all(|r| !r[1].is_empty() || !r[2].is_empty()));
     assert!(rows.iter().any(|r| r[2].is_empty()));
 
+    // Planted on the rule boundaries: last active 30 and 31 days back, assigned 14 and 15
+    // days back without activity.
+    let d: chrono::NaiveDate = "2026-03-15".parse().unwrap();
+    let back = |text: &str| (!text.is_empty()).then(|| (d - date(text)).num_days());
+    for n in [30, 31] {
+        assert!(
+            rows.iter().any(|r| back(&r[5]) == Some(n)),
+            "last_active {n} days back"
+        );
+    }
+    for n in [14, 15] {
+        assert!(
+            rows.iter()
+                .any(|r| r[5].is_empty() && back(&r[6]) == Some(n)),
+            "assigned {n} days back"
+        );
+    }
+
     let excel = list.csv(&SeatListOptions {
         bom: true,
         crlf: true,
