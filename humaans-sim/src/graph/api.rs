@@ -12,7 +12,7 @@ use super::GraphState;
 use super::directory::{SignIn, User, guid};
 use super::login::{
     AUDIT_LOG_READ_ALL, DIRECTORY_READ_ALL, Issued, LICENSE_ASSIGNMENT_READ_ALL,
-    ORGANIZATION_READ_ALL, Refused, USER_READ_ALL, base64url, json_response,
+    ORGANIZATION_READ_ALL, Refused, USER_READ_ALL, base64_decode, base64url, json_response,
 };
 use crate::rng::Rng;
 use crate::server::query::Params;
@@ -297,7 +297,7 @@ fn encode_skiptoken(seed: u64, cursor: Cursor) -> String {
 }
 
 fn decode_skiptoken(seed: u64, token: &str) -> Option<Cursor> {
-    let bytes = decode_base64url(token)?;
+    let bytes = base64_decode(token)?;
     let text = String::from_utf8(bytes).ok()?;
     let mut parts = text.split('\u{1}');
     (parts.next()? == "HSIM").then_some(())?;
@@ -307,29 +307,6 @@ fn decode_skiptoken(seed: u64, token: &str) -> Option<Cursor> {
     };
     let check = u64::from_str_radix(parts.next()?, 16).ok()?;
     (parts.next().is_none() && check == skiptoken_check(seed, cursor)).then_some(cursor)
-}
-
-fn decode_base64url(text: &str) -> Option<Vec<u8>> {
-    let mut bits = 0u32;
-    let mut count = 0;
-    let mut out = Vec::with_capacity(text.len() * 3 / 4);
-    for c in text.bytes() {
-        let v = match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'-' => 62,
-            b'_' => 63,
-            _ => return None,
-        };
-        bits = (bits << 6) | u32::from(v);
-        count += 6;
-        if count >= 8 {
-            count -= 8;
-            out.push((bits >> count) as u8);
-        }
-    }
-    Some(out)
 }
 
 /// `GET /v1.0/users`.

@@ -8,12 +8,12 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use super::GraphState;
 use crate::rng::Rng;
-use crate::server::query::Params;
+use crate::server::query::{Params, decode};
 
 pub(crate) const USER_READ_ALL: &str = "User.Read.All";
 pub(crate) const AUDIT_LOG_READ_ALL: &str = "AuditLog.Read.All";
@@ -219,6 +219,42 @@ pub(crate) fn base64url(bytes: &[u8]) -> String {
     out
 }
 
+/// Base64 in either alphabet (standard or URL-safe), padding optional.
+pub(crate) fn base64_decode(text: &str) -> Option<Vec<u8>> {
+    let mut bits = 0u32;
+    let mut count = 0;
+    let mut out = Vec::with_capacity(text.len() * 3 / 4);
+    for c in text.trim_end_matches('=').bytes() {
+        let v = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'-' | b'+' => 62,
+            b'_' | b'/' => 63,
+            _ => return None,
+        };
+        bits = (bits << 6) | u32::from(v);
+        count += 6;
+        if count >= 8 {
+            count -= 8;
+            out.push((bits >> count) as u8);
+        }
+    }
+    Some(out)
+}
+
+/// `client_secret_basic`: `Authorization: Basic base64(urlencoded id ":" urlencoded secret)`.
+fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?.trim();
+    let (scheme, encoded) = value.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let text = String::from_utf8(base64_decode(encoded.trim())?).ok()?;
+    let (id, secret) = text.split_once(':')?;
+    Some((decode(id), decode(secret)))
+}
+
 /// An error of the token endpoint, as AAD sends it.
 #[derive(Debug)]
 pub(crate) struct AadError {
@@ -304,15 +340,23 @@ fn looks_like_tenant(text: &str) -> bool {
 pub(crate) async fn token(
     State(state): State<Arc<GraphState>>,
     Path(tenant): Path<String>,
+    headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    match grant(&state, &tenant, &body) {
+    match grant(&state, &tenant, &body, basic_credentials(&headers)) {
         Ok(response) => response,
         Err(error) => error.render(&state),
     }
 }
 
-fn grant(state: &GraphState, tenant: &str, body: &[u8]) -> Result<Response, AadError> {
+/// Client credentials come in the form (`client_secret_post`) or, as AAD also accepts, in a
+/// Basic authorization header (`client_secret_basic`).
+fn grant(
+    state: &GraphState,
+    tenant: &str,
+    body: &[u8],
+    basic: Option<(String, String)>,
+) -> Result<Response, AadError> {
     let bad = |error, code, text: String| AadError::new(StatusCode::BAD_REQUEST, error, code, text);
     if tenant != state.tenant_id && !tenant.eq_ignore_ascii_case(&state.tenant_domain) {
         return Err(if looks_like_tenant(tenant) {
@@ -348,6 +392,7 @@ fn grant(state: &GraphState, tenant: &str, body: &[u8]) -> Result<Response, AadE
     }
     let client_id = form
         .get("client_id")
+        .or(basic.as_ref().map(|(id, _)| id.as_str()))
         .ok_or_else(|| AadError::missing("client_id"))?;
     if client_id != state.client_id {
         return Err(bad(
@@ -375,7 +420,10 @@ fn grant(state: &GraphState, tenant: &str, body: &[u8]) -> Result<Response, AadE
             ),
         ));
     }
-    let Some(secret) = form.get("client_secret") else {
+    let secret = form
+        .get("client_secret")
+        .or(basic.as_ref().map(|(_, secret)| secret.as_str()));
+    let Some(secret) = secret else {
         return Err(AadError::new(
             StatusCode::UNAUTHORIZED,
             "invalid_client",
@@ -445,6 +493,21 @@ mod tests {
         ] {
             assert_eq!(base64url(input.as_bytes()), expected, "{input:?}");
         }
+    }
+
+    #[test]
+    fn base64_decodes_both_alphabets() {
+        for text in ["", "f", "fo", "foo", "foob", "\u{ff}\u{fe}"] {
+            assert_eq!(
+                base64_decode(&base64url(text.as_bytes())).unwrap(),
+                text.as_bytes()
+            );
+        }
+        assert_eq!(
+            base64_decode("w7/Dvg==").unwrap(),
+            "\u{ff}\u{fe}".as_bytes()
+        );
+        assert_eq!(base64_decode("a*b"), None);
     }
 
     #[test]

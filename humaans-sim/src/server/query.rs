@@ -73,7 +73,7 @@ impl Page {
 }
 
 /// Percent-decoding with `+` as space, as HTML forms and most HTTP clients encode.
-fn decode(text: &str) -> String {
+pub(crate) fn decode(text: &str) -> String {
     let bytes = text.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;

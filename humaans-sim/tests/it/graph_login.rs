@@ -191,6 +191,37 @@ async fn token_errors_name_what_is_wrong() {
         let description = body["error_description"].as_str().unwrap();
         assert!(description.starts_with(&format!("AADSTS{code}:")), "{case}");
     }
+    // client_secret_basic: the credentials in a Basic authorization header.
+    let basic = {
+        let raw = format!("{client}:{secret}");
+        let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        let mut out = String::new();
+        for chunk in raw.as_bytes().chunks(3) {
+            let n = chunk
+                .iter()
+                .enumerate()
+                .fold(0u32, |n, (i, &b)| n | u32::from(b) << (16 - 8 * i));
+            for k in 0..4 {
+                out.push(if k <= chunk.len() {
+                    char::from(alphabet[(n >> (18 - 6 * k) & 63) as usize])
+                } else {
+                    '='
+                });
+            }
+        }
+        out
+    };
+    let reply = reqwest::Client::new()
+        .post(format!("{}/{tenant}/oauth2/v2.0/token", sim.login_url()))
+        .header("authorization", format!("Basic {basic}"))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("scope", scope.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reply.status(), StatusCode::OK);
     // The tenant's domain name is as good as its id.
     let domain = sim.tenant_domain().to_owned();
     let form = good("");
