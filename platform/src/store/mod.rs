@@ -9,8 +9,8 @@
 //! - [`tokens`](self::tokens): enrollment tokens;
 //! - [`agents`](self::agents): enrollment, agent approval, credentials, heartbeats, status;
 //! - [`sources`](self::sources): source approval (as new / merge / reject), health listings;
-//! - [`snapshots`](self::snapshots): receiving parts (idempotent, concurrency-safe);
-//! - [`apply`](self::apply): applying a complete snapshot atomically;
+//! - [`intake`](self::intake): receiving parts (idempotent, concurrency-safe) and applying
+//!   a complete snapshot atomically, with one approval check;
 //! - [`audit`](self::audit): the audit log every administrative action writes;
 //! - `web`: users, sessions, login limits and report queries (the console's own file).
 //!
@@ -25,9 +25,8 @@
 //! failing with "database is locked".
 
 mod agents;
-mod apply;
 mod audit;
-mod snapshots;
+mod intake;
 mod sources;
 mod tokens;
 mod web;
@@ -45,9 +44,8 @@ use sqlx::{Any, AnyConnection, AnyPool, Transaction};
 pub use agents::{
     AgentRecord, AgentSourceView, CREDENTIAL_PREFIX, EnrolledAgent, EnrollmentOutcome,
 };
-pub use apply::{ApplyReport, ApplyResult};
 pub use audit::AuditEntry;
-pub use snapshots::{PartOutcome, PartRefusal, ReceivedPart};
+pub use intake::{ApplyReport, ApplyResult, PartOutcome, PartRefusal, ReceivedPart};
 pub use sources::{LinkRecord, SourceHealth, SourceRecord, is_stale};
 pub use tokens::{CreatedToken, EnrollmentTokenRecord, TOKEN_PREFIX, TokenState};
 
