@@ -1,11 +1,12 @@
 //! Command line of `seatbroker-platform` and the validated serve configuration.
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::auth::Role;
+use crate::store::sqlite_url;
 
 /// The Seatbroker central platform: agent API, approvals, console and reports.
 #[derive(Debug, Parser)]
@@ -52,11 +53,6 @@ impl DatabaseArgs {
             None => sqlite_url(&self.data_dir.join("seatbroker.db")),
         }
     }
-}
-
-/// `sqlite://` URL of a database file, created if missing.
-pub fn sqlite_url(path: &Path) -> String {
-    format!("sqlite://{}?mode=rwc", path.display())
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -14,6 +14,23 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use self::csv::CsvWriter;
 use self::model::{DailyRow, SeatRow, TrendPoint};
 
+/// `text` safe inside HTML or SVG text and attribute values. The console's one escape:
+/// askama escapes templates itself; hand-built markup (the chart, error pages) uses this.
+pub(crate) fn escape_html(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 /// Daily totals from `from` to `to` (inclusive) summed over sources. A source's last
 /// known counts carry forward over days without an upload, but never past its last
 /// stored day, so a source that stopped uploading drops out instead of freezing.
