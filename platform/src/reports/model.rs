@@ -33,8 +33,9 @@ impl Health {
 /// Collection interval assumed when an agent did not say (daily collection).
 pub const DEFAULT_INTERVAL_SECS: i64 = 24 * 3600;
 
-/// A source is stale when its last upload is older than twice its interval, or, when it
-/// never uploaded, when it was created (approved) longer ago than that.
+/// The platform's one staleness rule: a source is stale when its last upload is older than
+/// twice its interval, or, when it never uploaded, when it was created (approved) longer
+/// ago than that (`created_at` unknown: awaiting its first upload).
 pub fn health(
     revoked: bool,
     last_upload_at: Option<DateTime<Utc>>,
@@ -262,8 +263,12 @@ pub struct LinkRow {
     pub state: String,
     pub source_id: Option<String>,
     /// For a pending link: an existing source with the same kind and tenant, proposed as the
-    /// merge target.
+    /// merge target (the first of `merge_targets`).
     pub proposed_merge: Option<String>,
+    /// For a pending link: the approved sources it may be merged into (same kind and
+    /// tenant), as (id, label). Only these are offered.
+    #[serde(skip)]
+    pub merge_targets: Vec<(String, String)>,
 }
 
 /// A console user.

@@ -45,7 +45,7 @@ pub use agents::{
 };
 pub use audit::AuditEntry;
 pub use intake::{ApplyReport, ApplyResult, PartOutcome, PartRefusal, ReceivedPart};
-pub use sources::{LinkRecord, SourceHealth, SourceRecord, is_stale};
+pub use sources::{LinkRecord, SourceRecord};
 pub use tokens::{CreatedToken, EnrollmentTokenRecord, TOKEN_PREFIX, TokenState};
 
 /// Which database a [`Store`] talks to.
@@ -247,11 +247,6 @@ impl Store {
             clock: Clock::System,
             write_lock: Arc::new(tokio::sync::Mutex::new(())),
         })
-    }
-
-    /// Opens (creating if needed) the SQLite database file at `path`.
-    pub async fn open_sqlite(path: &Path) -> Result<Store, StoreError> {
-        Self::open(&sqlite_url(path)).await
     }
 
     /// Uses `clock` for every "now" this store writes (tests).

@@ -1,7 +1,9 @@
 //! The console's queries: users, sessions, login limits, and the report queries.
 //!
 //! Report rows are the types of [`crate::reports`]; pure logic (health, trend filling)
-//! lives there, this file only reads and writes rows.
+//! lives there, this file only reads and writes rows. Domain rules are not derived here:
+//! staleness is [`model::health`] (the only rule), and agents, pending links and merge
+//! candidates come from the domain functions in `agents.rs` and `sources.rs`.
 
 use chrono::{Duration, NaiveDate};
 use sqlx::Row;
@@ -9,8 +11,8 @@ use sqlx::Row;
 use super::{Store, StoreError, audit, day, new_id, parse_day, parse_opt_ts, parse_ts, ts};
 use crate::auth::{LoginUser, Role, SessionUser};
 use crate::reports::model::{
-    self, AgentRow, DailyRow, DepartmentRow, FindingCount, FindingRow, LinkRow, OverviewRow,
-    SeatFilter, SeatFilterChoices, SeatRow, TrendPoint, UserRow,
+    self, DailyRow, DepartmentRow, FindingCount, FindingRow, OverviewRow, SeatFilter,
+    SeatFilterChoices, SeatRow, TrendPoint, UserRow,
 };
 
 fn opt_bool(value: Option<i64>) -> Option<bool> {
@@ -761,92 +763,6 @@ impl Store {
             })
             .collect::<Result<Vec<_>, StoreError>>()?;
         Ok((counts, rows))
-    }
-
-    /// Every agent with its configured sources; pending links carry a proposed merge
-    /// target (an approved source with the same kind and tenant).
-    pub async fn report_agents(&self, only_pending: bool) -> Result<Vec<AgentRow>, StoreError> {
-        let mut sql = String::from(
-            "SELECT id, host_name, agent_version, os, state, enrolled_at, last_heartbeat_at, \
-                    last_seen_at, spool_snapshots, spool_bytes, last_error FROM agents",
-        );
-        if only_pending {
-            sql.push_str(
-                " WHERE state = 'pending' OR id IN (SELECT agent_id FROM agent_sources WHERE state = 'pending')",
-            );
-        }
-        sql.push_str(" ORDER BY enrolled_at DESC");
-        let agents = sqlx::query(&sql).fetch_all(self.pool()).await?;
-        let links = sqlx::query(
-            "SELECT l.id, l.agent_id, l.local_name, l.kind, l.tenant_id, l.tenant_name, l.state, \
-                    l.source_id, \
-                    (SELECT MIN(s.id) FROM sources s WHERE s.kind = l.kind AND s.tenant_id = l.tenant_id \
-                       AND s.state = 'approved') AS proposed \
-             FROM agent_sources l ORDER BY l.agent_id, l.local_name",
-        )
-        .fetch_all(self.pool())
-        .await?;
-        let mut out = Vec::with_capacity(agents.len());
-        for row in &agents {
-            let agent_id: String = row.try_get("id")?;
-            let sources = links
-                .iter()
-                .filter(|l| {
-                    l.try_get::<String, _>("agent_id")
-                        .is_ok_and(|a| a == agent_id)
-                })
-                .map(|l| {
-                    let state: String = l.try_get("state")?;
-                    Ok(LinkRow {
-                        link_id: l.try_get("id")?,
-                        agent_id: l.try_get("agent_id")?,
-                        local_name: l.try_get("local_name")?,
-                        kind: l.try_get("kind")?,
-                        tenant_id: l.try_get("tenant_id")?,
-                        tenant_name: l.try_get("tenant_name")?,
-                        proposed_merge: if state == "pending" {
-                            l.try_get("proposed")?
-                        } else {
-                            None
-                        },
-                        state,
-                        source_id: l.try_get("source_id")?,
-                    })
-                })
-                .collect::<Result<Vec<_>, StoreError>>()?;
-            out.push(AgentRow {
-                agent_id,
-                host_name: row.try_get("host_name")?,
-                agent_version: row.try_get("agent_version")?,
-                os: row.try_get("os")?,
-                state: row.try_get("state")?,
-                enrolled_at: parse_ts(&row.try_get::<String, _>("enrolled_at")?)?,
-                last_heartbeat_at: parse_opt_ts(row.try_get("last_heartbeat_at")?)?,
-                last_seen_at: parse_opt_ts(row.try_get("last_seen_at")?)?,
-                spool_snapshots: row.try_get("spool_snapshots")?,
-                spool_bytes: row.try_get("spool_bytes")?,
-                last_error: row.try_get("last_error")?,
-                sources,
-            });
-        }
-        Ok(out)
-    }
-
-    /// Approved sources a pending link may be merged into: (id, label).
-    pub async fn merge_targets(&self) -> Result<Vec<(String, String)>, StoreError> {
-        sqlx::query(
-            "SELECT id, name, tenant_name, tenant_id FROM sources WHERE state = 'approved' ORDER BY name",
-        )
-        .fetch_all(self.pool())
-        .await?
-        .iter()
-        .map(|r| {
-            let name: String = r.try_get("name")?;
-            let tenant: String = r.try_get("tenant_name")?;
-            let tenant_id: String = r.try_get("tenant_id")?;
-            Ok((r.try_get("id")?, format!("{name} ({tenant} {tenant_id})")))
-        })
-        .collect()
     }
 }
 

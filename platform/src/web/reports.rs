@@ -14,8 +14,10 @@ use super::pages::{
 };
 use super::session::{CurrentUser, wants_json};
 use super::{WebError, WebState, href};
-use crate::reports::model::{Health, OverviewRow, SeatFilter, TrendPoint};
+use crate::reports::model::{AgentRow, Health, LinkRow, OverviewRow, SeatFilter, TrendPoint};
 use crate::reports::{self, ago, percent};
+use crate::store::{Store, StoreError};
+use seatbroker_protocol::AgentState;
 
 /// Rows per page of the inactive-seats table.
 const PAGE_SIZE: i64 = 200;
@@ -503,14 +505,76 @@ pub(crate) async fn data_quality_json(
 #[derive(Debug, Serialize)]
 struct SourcesJson {
     sources: Vec<OverviewRow>,
-    agents: Vec<crate::reports::model::AgentRow>,
+    agents: Vec<AgentRow>,
 }
 
 async fn load_sources(state: &WebState) -> Result<SourcesJson, WebError> {
     Ok(SourcesJson {
         sources: state.store.report_overview().await?,
-        agents: state.store.report_agents(false).await?,
+        agents: agent_rows(&state.store, false).await?,
     })
+}
+
+/// Agents with their sources, built from the domain functions: every agent
+/// ([`Store::list_agents`]), or with `pending_only` those waiting for a decision (a
+/// pending agent, or one owning a link of [`Store::list_pending_links`]). A pending link
+/// offers exactly its [`Store::merge_candidates`] and proposes the first.
+pub(super) async fn agent_rows(
+    store: &Store,
+    pending_only: bool,
+) -> Result<Vec<AgentRow>, StoreError> {
+    let pending = store.list_pending_links().await?;
+    let mut out = Vec::new();
+    for agent in store.list_agents(None).await? {
+        let waits =
+            agent.state == AgentState::Pending || pending.iter().any(|l| l.agent_id == agent.id);
+        if pending_only && !waits {
+            continue;
+        }
+        let mut sources = Vec::with_capacity(agent.links.len());
+        for link in &agent.links {
+            let merge_targets = if pending.iter().any(|l| l.id == link.id) {
+                store
+                    .merge_candidates(&link.id)
+                    .await?
+                    .into_iter()
+                    .map(|s| {
+                        let label = format!("{} ({} {})", s.name, s.tenant_name, s.tenant_id);
+                        (s.id, label)
+                    })
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            sources.push(LinkRow {
+                link_id: link.id.clone(),
+                agent_id: link.agent_id.clone(),
+                local_name: link.local_name.clone(),
+                kind: link.kind.clone(),
+                tenant_id: link.tenant_id.clone(),
+                tenant_name: link.tenant_name.clone(),
+                state: link.state.as_str().to_owned(),
+                source_id: link.source_id.clone(),
+                proposed_merge: merge_targets.first().map(|(id, _)| id.clone()),
+                merge_targets,
+            });
+        }
+        out.push(AgentRow {
+            agent_id: agent.id,
+            host_name: agent.host_name,
+            agent_version: agent.agent_version,
+            os: agent.os,
+            state: agent.state.as_str().to_owned(),
+            enrolled_at: agent.enrolled_at,
+            last_heartbeat_at: agent.last_heartbeat_at,
+            last_seen_at: agent.last_seen_at,
+            spool_snapshots: agent.spool_snapshots,
+            spool_bytes: agent.spool_bytes,
+            last_error: agent.last_error,
+            sources,
+        });
+    }
+    Ok(out)
 }
 
 pub(crate) async fn sources(

@@ -1006,3 +1006,109 @@ async fn the_last_admin_cannot_be_demoted() {
         "{refused}"
     );
 }
+
+/// The approvals page offers only sources of the same kind and tenant as merge targets
+/// (the merge refuses any other), proposing the one the domain proposes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn merge_targets_are_only_same_tenant_sources() {
+    let db = TestDb::sqlite().await;
+    create_users(&db.store).await;
+    let platform = Platform::start(db.store.clone()).await;
+    let mut admin = Session::new(&platform.url);
+    admin.login_ok("alice", ADMIN_PASSWORD).await;
+    let token = create_token(&mut admin).await;
+
+    // Two approved sources: tenant-1 and tenant-2.
+    let first = Agent::enroll(
+        &platform.url,
+        &token,
+        &[("one", "tenant-1"), ("two", "tenant-2")],
+    )
+    .await;
+    let first_id = first.enrolled.agent_id.clone();
+    admin
+        .act(&format!("/approvals/agents/{first_id}/approve"), &[])
+        .await;
+    for i in 0..2 {
+        let page = admin
+            .act(
+                &format!("/approvals/sources/{}/approve", first.source_id(i)),
+                &[],
+            )
+            .await;
+        assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+    }
+    let (same, other) = (first.source_id(0), first.source_id(1));
+
+    // A reinstalled agent reads tenant-1 again.
+    let second = Agent::enroll(&platform.url, &token, &[("one", "tenant-1")]).await;
+    let link = second.source_id(0);
+    let (status, agents) = admin.get_json("/approvals").await;
+    assert_eq!(status, StatusCode::OK);
+    let waiting: Vec<&serde_json::Value> = agents
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|a| a["sources"].as_array().unwrap())
+        .filter(|l| l["link_id"] == link.as_str())
+        .collect();
+    assert_eq!(waiting.len(), 1);
+    assert_eq!(waiting[0]["proposed_merge"], same.as_str());
+
+    let page = admin.get("/approvals").await.body;
+    let form = &page[page
+        .find(&format!("/approvals/sources/{link}/merge"))
+        .expect("a merge form for the pending source")..];
+    let form = &form[..form.find("</form>").unwrap()];
+    assert!(
+        form.contains(&format!("value=\"{same}\"")),
+        "same tenant offered: {form}"
+    );
+    assert!(
+        !form.contains(&format!("value=\"{other}\"")),
+        "another tenant is not offered: {form}"
+    );
+    // The merge refuses it anyway.
+    let page = admin
+        .act(
+            &format!("/approvals/sources/{link}/merge"),
+            &[("target", &other)],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::CONFLICT, "{}", page.body);
+    let page = admin
+        .act(
+            &format!("/approvals/sources/{link}/merge"),
+            &[("target", &same)],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+
+    // Revoking a source from the sources page stops its link; rotating the credential
+    // shows a new one once.
+    let page = admin
+        .act(&format!("/approvals/sources/{other}/revoke"), &[])
+        .await;
+    assert_eq!(page.location(), "/sources?done=source_revoked");
+    assert_eq!(
+        db.store.get_link(&other).await.unwrap().unwrap().state,
+        seatbroker_protocol::SourceState::Revoked
+    );
+    let page = admin.act(&format!("/agents/{first_id}/rotate"), &[]).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    let credential = hidden_text(&page.body, "new-credential");
+    assert!(credential.starts_with("sbk_"), "{credential}");
+    assert!(
+        db.store
+            .authenticate_agent(first.enrolled.agent_credential.expose())
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+/// The text of the element with `id`.
+fn hidden_text(body: &str, id: &str) -> String {
+    let start = body.find(&format!("id=\"{id}\">")).expect(id) + id.len() + 6;
+    body[start..start + body[start..].find('<').unwrap()].to_owned()
+}
