@@ -4,16 +4,16 @@
 
 use askama::Template;
 use axum::extract::{Path, Query, State};
-use axum::http::HeaderMap;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use chrono::Duration;
 use serde::Deserialize;
 
+use super::negotiate::{Format, NoQuery, Page};
 use super::pages::{
     ApprovalsPage, AuditPage, CredentialPage, Layout, MessagePage, TokenView, TokensPage, UsersPage,
 };
 use super::reports::agent_rows;
-use super::session::{AdminForm, CsrfOnly, CsrfProtected, CurrentUser, wants_json};
+use super::session::{AdminForm, CsrfOnly, CsrfProtected, CurrentUser};
 use super::{WebError, WebState, href};
 use crate::auth::{self, Role, SessionUser};
 use crate::store::{StoreError, TokenState};
@@ -78,24 +78,25 @@ fn refused(user: &SessionUser, page: &'static str, back: &str, error: StoreError
 
 // ----- approvals -----
 
-pub(crate) async fn approvals(
-    State(state): State<WebState>,
-    CurrentUser(user): CurrentUser,
-    headers: HeaderMap,
-    Query(done): Query<Done>,
-) -> Result<Response, WebError> {
-    let agents = agent_rows(&state.store, true).await?;
-    if wants_json(&headers, "") {
-        return Ok(axum::Json(&agents).into_response());
-    }
-    Ok(Html(
-        ApprovalsPage {
-            layout: Layout::new("approvals", &user).with_notice(done.notice()),
-            agents,
+pub(crate) async fn approvals(State(state): State<WebState>, page: Page<Done>) -> Response {
+    let format = page.format;
+    format.respond(
+        async {
+            let agents = agent_rows(&state.store, true).await?;
+            if format == Format::Json {
+                return Ok(axum::Json(&agents).into_response());
+            }
+            Ok(Html(
+                ApprovalsPage {
+                    layout: Layout::new("approvals", &page.user).with_notice(page.query.notice()),
+                    agents,
+                }
+                .render()?,
+            )
+            .into_response())
         }
-        .render()?,
+        .await,
     )
-    .into_response())
 }
 
 pub(crate) async fn approve_agent(
@@ -492,13 +493,14 @@ pub(crate) async fn enable_user(
 
 const AUDIT_LIMIT: i64 = 500;
 
-pub(crate) async fn audit(
-    State(state): State<WebState>,
-    CurrentUser(user): CurrentUser,
-    headers: HeaderMap,
-) -> Result<Response, WebError> {
+pub(crate) async fn audit(State(state): State<WebState>, page: Page<NoQuery>) -> Response {
+    page.format.respond(audit_page(&state, page).await)
+}
+
+async fn audit_page(state: &WebState, page: Page<NoQuery>) -> Result<Response, WebError> {
+    let user = page.user;
     let entries = state.store.list_audit(AUDIT_LIMIT, None).await?;
-    if wants_json(&headers, "") {
+    if page.format == Format::Json {
         let json: Vec<_> = entries
             .iter()
             .map(|e| {

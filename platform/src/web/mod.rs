@@ -1,5 +1,6 @@
 //! The console: server-rendered HTML pages (askama templates in `platform/templates/`),
-//! their JSON twins under `/api/v1/reports/...`, CSV exports, and the admin actions.
+//! the same reports as JSON (by `Accept`, and always under `/api/v1/reports/...`; see
+//! [`negotiate`]), CSV exports, and the admin actions.
 //!
 //! Every page needs a session ([`session::CurrentUser`]); admin actions need the admin
 //! role and go through [`session::AdminForm`], which also checks the form's CSRF token.
@@ -9,6 +10,7 @@
 mod admin;
 mod error;
 mod login;
+mod negotiate;
 mod pages;
 mod reports;
 mod session;
@@ -101,18 +103,13 @@ pub fn router(state: WebState) -> Router {
         .route("/users/{username}/disable", post(admin::disable_user))
         .route("/users/{username}/enable", post(admin::enable_user))
         .route("/audit", get(admin::audit))
-        .route("/api/v1/reports/overview", get(reports::overview_json))
-        .route("/api/v1/reports/inactive-seats", get(reports::seats_json))
-        .route("/api/v1/reports/trends", get(reports::trends_json))
-        .route(
-            "/api/v1/reports/departments",
-            get(reports::departments_json),
-        )
-        .route(
-            "/api/v1/reports/data-quality",
-            get(reports::data_quality_json),
-        )
-        .route("/api/v1/reports/sources", get(reports::sources_json))
+        // The JSON API: the same handlers, always answering JSON.
+        .route("/api/v1/reports/overview", get(reports::overview))
+        .route("/api/v1/reports/inactive-seats", get(reports::seats))
+        .route("/api/v1/reports/trends", get(reports::trends))
+        .route("/api/v1/reports/departments", get(reports::departments))
+        .route("/api/v1/reports/data-quality", get(reports::data_quality))
+        .route("/api/v1/reports/sources", get(reports::sources))
         .layer(axum::middleware::map_response(security_headers))
         .with_state(state)
 }

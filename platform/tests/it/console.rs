@@ -125,7 +125,7 @@ impl Session {
         }
     }
 
-    fn cookie_header(&self) -> String {
+    pub(crate) fn cookie_header(&self) -> String {
         self.cookies
             .iter()
             .map(|(k, v)| format!("{k}={v}"))
@@ -1111,4 +1111,108 @@ async fn merge_targets_are_only_same_tenant_sources() {
 fn hidden_text(body: &str, id: &str) -> String {
     let start = body.find(&format!("id=\"{id}\">")).expect(id) + id.len() + 6;
     body[start..start + body[start..].find('<').unwrap()].to_owned()
+}
+
+/// A JSON client (by `Accept`, or any `/api/` path) gets problem+json for every error,
+/// from every report URL; a browser gets HTML.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_clients_get_problems_on_every_error() {
+    let db = TestDb::sqlite().await;
+    create_users(&db.store).await;
+    let platform = Platform::start(db.store.clone()).await;
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let mut admin = Session::new(&platform.url);
+    admin.login_ok("alice", ADMIN_PASSWORD).await;
+    let cookie = admin.cookie_header();
+
+    let check =
+        |path: &'static str, logged_in: bool, json: bool, status: u16, code: &'static str| {
+            let (http, base, cookie) = (http.clone(), platform.url.clone(), cookie.clone());
+            async move {
+                let mut request = http.get(format!("{base}{path}"));
+                if logged_in {
+                    request = request.header(header::COOKIE, cookie);
+                }
+                if json {
+                    request = request.header(header::ACCEPT, "application/json");
+                }
+                let response = request.send().await.unwrap();
+                let what = format!("{path} (json: {json}, logged in: {logged_in})");
+                assert_eq!(response.status().as_u16(), status, "{what}");
+                let content_type = response.headers()[header::CONTENT_TYPE]
+                    .to_str()
+                    .unwrap()
+                    .to_owned();
+                let body = response.text().await.unwrap();
+                if json || path.starts_with("/api/") {
+                    assert_eq!(content_type, "application/problem+json", "{what}: {body}");
+                    let problem: serde_json::Value = serde_json::from_str(&body).unwrap();
+                    assert_eq!(problem["code"], code, "{what}: {body}");
+                    assert_eq!(problem["status"], status, "{what}: {body}");
+                } else {
+                    assert!(
+                        content_type.starts_with("text/html"),
+                        "{what}: {content_type}"
+                    );
+                    assert!(body.contains("Bad"), "{what}: {body}");
+                }
+            }
+        };
+    // A bad filter value.
+    check("/trends?months=abc", true, true, 400, "bad_request").await;
+    check(
+        "/api/v1/reports/trends?months=abc",
+        true,
+        false,
+        400,
+        "bad_request",
+    )
+    .await;
+    check("/trends?months=abc", true, false, 400, "bad_request").await;
+    check(
+        "/departments?source=a&source=b",
+        true,
+        true,
+        400,
+        "bad_request",
+    )
+    .await;
+    // An unknown page number.
+    check("/seats?page=abc", true, true, 400, "bad_request").await;
+    check(
+        "/api/v1/reports/inactive-seats?page=abc",
+        true,
+        false,
+        400,
+        "bad_request",
+    )
+    .await;
+    check("/seats?page=abc", true, false, 400, "bad_request").await;
+    // Not logged in: JSON clients get 401 (a browser is redirected to the login page).
+    for path in [
+        "/",
+        "/seats",
+        "/trends",
+        "/departments",
+        "/data-quality",
+        "/sources",
+        "/approvals",
+        "/audit",
+        "/api/v1/reports/overview",
+        "/api/v1/reports/inactive-seats",
+        "/api/v1/reports/trends",
+        "/api/v1/reports/departments",
+        "/api/v1/reports/data-quality",
+        "/api/v1/reports/sources",
+    ] {
+        check(path, false, true, 401, "unauthenticated").await;
+    }
+    let page = Session::new(&platform.url).get("/trends").await;
+    assert_eq!(
+        (page.status, page.location()),
+        (StatusCode::SEE_OTHER, "/login")
+    );
 }
