@@ -106,6 +106,24 @@ pub enum LayoutError {
 }
 
 impl Layout {
+    /// The environment the agent finds its folders in: the variables systemd sets, which
+    /// macOS (plist, `env`) and Windows (the service's registry key) set too, so the agent
+    /// has one way to find them on every OS.
+    pub fn service_environment(&self) -> Vec<(String, String)> {
+        vec![
+            ("STATE_DIRECTORY".to_owned(), self.state_dir.to_string()),
+            ("LOGS_DIRECTORY".to_owned(), self.logs_dir.to_string()),
+            (
+                "CONFIGURATION_DIRECTORY".to_owned(),
+                self.config_dir.to_string(),
+            ),
+            (
+                "CREDENTIALS_DIRECTORY".to_owned(),
+                self.credentials_dir.to_string(),
+            ),
+        ]
+    }
+
     /// The command that shows the installed agent's approval state and collections. It names
     /// the state and log folders, because run by hand (outside the service manager) the agent
     /// would otherwise look in the invoking user's folders.

@@ -13,11 +13,13 @@ pub mod layout;
 pub mod linux;
 pub mod macos;
 pub mod plan;
+mod planner;
 pub mod probe;
 pub mod receipt;
 pub mod request;
 pub mod skeleton;
 pub mod status;
+mod steps;
 pub mod windows;
 
 use std::io::Write;
@@ -31,8 +33,9 @@ pub use layout::{Layout, LayoutEnv, UserIdentity};
 pub use plan::{
     Action, Command, Contents, InstallPlan, OnFailure, Owner, Scope, TargetOs, TargetPath,
 };
+pub use planner::{plan_install, plan_uninstall};
 pub use receipt::Receipt;
-pub use request::{Facts, InstallRequest, PlanError, ProvidedConfig, plan_install, plan_uninstall};
+pub use request::{Facts, InstallRequest, PlanError, ProvidedConfig};
 
 /// Options every subcommand shares.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -281,6 +281,16 @@ pub enum Action {
 }
 
 impl Action {
+    /// A command to run, why, what a failure means, and what to do then.
+    pub fn run(command: Command, why: &str, on_failure: OnFailure, hint: &str) -> Self {
+        Action::Run {
+            command,
+            why: why.to_owned(),
+            on_failure,
+            hint: hint.to_owned(),
+        }
+    }
+
     /// The target path this action writes or removes, if any.
     pub fn path(&self) -> Option<&TargetPath> {
         match self {
