@@ -148,7 +148,7 @@ pub enum ConfigError {
 
 /// How the listener is protected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Transport {
+pub(crate) enum Transport {
     /// HTTPS with the given certificate.
     Tls,
     /// Plain HTTP on a loopback address.
@@ -160,7 +160,7 @@ pub enum Transport {
 }
 
 impl ServeArgs {
-    pub fn validate(&self) -> Result<(), ConfigError> {
+    pub(crate) fn validate(&self) -> Result<(), ConfigError> {
         if let Some(url) = &self.public_url
             && !(url.starts_with("http://") || url.starts_with("https://"))
         {
@@ -169,7 +169,7 @@ impl ServeArgs {
         Ok(())
     }
 
-    pub fn transport(&self) -> Transport {
+    pub(crate) fn transport(&self) -> Transport {
         if self.tls_cert.is_some() {
             Transport::Tls
         } else if self.listen.ip().is_loopback() {
@@ -182,7 +182,7 @@ impl ServeArgs {
     }
 
     /// Whether session cookies get the `Secure` attribute.
-    pub fn secure_cookies(&self) -> bool {
+    pub(crate) fn secure_cookies(&self) -> bool {
         self.tls_cert.is_some()
             || self
                 .public_url

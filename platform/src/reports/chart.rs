@@ -9,7 +9,7 @@ use super::escape_html;
 
 /// One line of the chart.
 #[derive(Debug, Clone)]
-pub struct Series {
+pub(crate) struct Series {
     pub name: String,
     /// CSS colour of the line and its legend swatch.
     pub colour: &'static str,
@@ -19,7 +19,7 @@ pub struct Series {
 
 /// A line chart over consecutive days.
 #[derive(Debug, Clone)]
-pub struct Chart {
+pub(crate) struct Chart {
     pub title: String,
     pub days: Vec<NaiveDate>,
     pub series: Vec<Series>,
@@ -34,7 +34,7 @@ const BOTTOM: f64 = 36.0;
 
 impl Chart {
     /// The chart as a standalone `<svg>` element. All text is XML-escaped.
-    pub fn to_svg(&self) -> String {
+    pub(crate) fn to_svg(&self) -> String {
         let mut svg = String::new();
         let _ = write!(
             svg,

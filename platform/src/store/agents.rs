@@ -31,7 +31,7 @@ use super::{Store, StoreError, audit, new_id, parse_opt_ts, parse_ts, ts};
 use crate::auth::{random_token, sha256_hex};
 
 /// Prefix of every agent credential: `sbk_<agent_id>_<secret>`.
-pub const CREDENTIAL_PREFIX: &str = "sbk_";
+pub(crate) const CREDENTIAL_PREFIX: &str = "sbk_";
 
 /// An agent as the console and the API see it.
 #[derive(Debug, Clone, PartialEq)]
@@ -508,7 +508,7 @@ impl Store {
     }
 
     /// Stores an agent's latest heartbeat.
-    pub async fn record_heartbeat(
+    pub(crate) async fn record_heartbeat(
         &self,
         agent_id: &str,
         heartbeat: &Heartbeat,

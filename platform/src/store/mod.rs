@@ -40,17 +40,16 @@ use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 use sqlx::any::AnyPoolOptions;
 use sqlx::{Any, AnyConnection, AnyPool, Transaction};
 
-pub use agents::{
-    AgentRecord, AgentSourceView, CREDENTIAL_PREFIX, EnrolledAgent, EnrollmentOutcome,
-};
-pub use audit::AuditEntry;
-pub use intake::{ApplyReport, ApplyResult, PartOutcome, PartRefusal, ReceivedPart};
-pub use sources::{LinkRecord, SourceRecord};
-pub use tokens::{CreatedToken, EnrollmentTokenRecord, TOKEN_PREFIX, TokenState};
+pub(crate) use agents::AgentRecord;
+pub use agents::{EnrolledAgent, EnrollmentOutcome};
+pub(crate) use audit::AuditEntry;
+pub use intake::{ApplyReport, PartOutcome, PartRefusal, ReceivedPart};
+pub(crate) use tokens::EnrollmentTokenRecord;
+pub use tokens::TokenState;
 
 /// Which database a [`Store`] talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Backend {
+pub(crate) enum Backend {
     Sqlite,
     Postgres,
 }
@@ -89,7 +88,7 @@ pub enum StoreError {
 impl StoreError {
     /// Whether retrying the same operation later may succeed (lost connection, lock
     /// timeout, serialization failure), as opposed to a permanent refusal.
-    pub fn is_retriable(&self) -> bool {
+    pub(crate) fn is_retriable(&self) -> bool {
         match self {
             Self::Connect { .. } => true,
             Self::Database(error) => {
@@ -255,7 +254,7 @@ impl Store {
         self
     }
 
-    pub fn backend(&self) -> Backend {
+    pub(crate) fn backend(&self) -> Backend {
         self.backend
     }
 
@@ -301,7 +300,7 @@ impl Store {
     }
 
     /// Checks the database answers (for `/healthz`).
-    pub async fn ping(&self) -> Result<(), StoreError> {
+    pub(crate) async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
     }
@@ -334,29 +333,29 @@ fn redact_url(url: &str) -> String {
 }
 
 /// A timestamp as stored: RFC 3339 UTC with microseconds, e.g. `2025-01-02T03:04:05.000006Z`.
-pub fn ts(at: DateTime<Utc>) -> String {
+pub(crate) fn ts(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(SecondsFormat::Micros, true)
 }
 
 /// Parses a stored timestamp.
-pub fn parse_ts(text: &str) -> Result<DateTime<Utc>, StoreError> {
+pub(crate) fn parse_ts(text: &str) -> Result<DateTime<Utc>, StoreError> {
     DateTime::parse_from_rfc3339(text)
         .map(|at| at.with_timezone(&Utc))
         .map_err(|error| StoreError::Corrupt(format!("bad timestamp {text:?}: {error}")))
 }
 
 /// Parses an optional stored timestamp.
-pub fn parse_opt_ts(text: Option<String>) -> Result<Option<DateTime<Utc>>, StoreError> {
+pub(crate) fn parse_opt_ts(text: Option<String>) -> Result<Option<DateTime<Utc>>, StoreError> {
     text.as_deref().map(parse_ts).transpose()
 }
 
 /// A day as stored: `YYYY-MM-DD`.
-pub fn day(date: NaiveDate) -> String {
+pub(crate) fn day(date: NaiveDate) -> String {
     date.format("%Y-%m-%d").to_string()
 }
 
 /// Parses a stored day.
-pub fn parse_day(text: &str) -> Result<NaiveDate, StoreError> {
+pub(crate) fn parse_day(text: &str) -> Result<NaiveDate, StoreError> {
     NaiveDate::parse_from_str(text, "%Y-%m-%d")
         .map_err(|error| StoreError::Corrupt(format!("bad day {text:?}: {error}")))
 }

@@ -20,7 +20,7 @@ use super::{Store, StoreError, audit, new_id, parse_opt_ts, parse_ts, ts};
 use crate::auth::{random_token, sha256_hex};
 
 /// Prefix of every enrollment token, so a leaked one is recognisable.
-pub const TOKEN_PREFIX: &str = "sbe_";
+pub(crate) const TOKEN_PREFIX: &str = "sbe_";
 
 /// Whether a token can still enroll agents.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

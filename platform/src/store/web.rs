@@ -28,7 +28,7 @@ impl Store {
     // ----- users -----
 
     /// Number of console users (disabled ones included).
-    pub async fn count_users(&self) -> Result<i64, StoreError> {
+    pub(crate) async fn count_users(&self) -> Result<i64, StoreError> {
         let row = sqlx::query("SELECT CAST(COUNT(*) AS BIGINT) AS n FROM users")
             .fetch_one(self.pool())
             .await?;
@@ -115,7 +115,7 @@ impl Store {
 
     /// Creates the first user only if there is no user at all. Returns whether it did
     /// (another process may have been first).
-    pub async fn create_first_user(
+    pub(crate) async fn create_first_user(
         &self,
         username: &str,
         password_hash: &str,
@@ -156,7 +156,10 @@ impl Store {
         Ok(true)
     }
 
-    pub async fn user_for_login(&self, username: &str) -> Result<Option<LoginUser>, StoreError> {
+    pub(crate) async fn user_for_login(
+        &self,
+        username: &str,
+    ) -> Result<Option<LoginUser>, StoreError> {
         let row = sqlx::query(
             "SELECT id, username, role, password_hash, disabled FROM users WHERE username = $1",
         )
@@ -175,7 +178,7 @@ impl Store {
         .transpose()
     }
 
-    pub async fn list_users(&self) -> Result<Vec<UserRow>, StoreError> {
+    pub(crate) async fn list_users(&self) -> Result<Vec<UserRow>, StoreError> {
         let rows = sqlx::query(
             "SELECT id, username, role, created_at, disabled FROM users ORDER BY username",
         )
@@ -252,7 +255,7 @@ impl Store {
 
     // ----- sessions -----
 
-    pub async fn create_session(
+    pub(crate) async fn create_session(
         &self,
         user_id: &str,
         id_hash: &str,
@@ -280,7 +283,10 @@ impl Store {
     }
 
     /// The user of an unexpired session of an enabled user.
-    pub async fn session_user(&self, id_hash: &str) -> Result<Option<SessionUser>, StoreError> {
+    pub(crate) async fn session_user(
+        &self,
+        id_hash: &str,
+    ) -> Result<Option<SessionUser>, StoreError> {
         let row = sqlx::query(
             "SELECT s.csrf_token, u.id, u.username, u.role FROM sessions s \
              JOIN users u ON u.id = s.user_id \
@@ -302,7 +308,7 @@ impl Store {
         .transpose()
     }
 
-    pub async fn delete_session(&self, id_hash: &str) -> Result<(), StoreError> {
+    pub(crate) async fn delete_session(&self, id_hash: &str) -> Result<(), StoreError> {
         sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
             .bind(id_hash)
             .execute(self.pool())
@@ -313,7 +319,11 @@ impl Store {
     // ----- login rate limits (fixed windows shared by every process) -----
 
     /// Failures counted for `key` in the current window (0 once the window is over).
-    pub async fn login_failures(&self, key: &str, window: Duration) -> Result<i64, StoreError> {
+    pub(crate) async fn login_failures(
+        &self,
+        key: &str,
+        window: Duration,
+    ) -> Result<i64, StoreError> {
         let now = self.now().timestamp();
         let row = sqlx::query("SELECT window_start, count FROM login_attempts WHERE key = $1")
             .bind(key)
@@ -328,7 +338,7 @@ impl Store {
     }
 
     /// Counts one failed login for `key`, starting a new window when the last is over.
-    pub async fn record_login_failure(
+    pub(crate) async fn record_login_failure(
         &self,
         key: &str,
         window: Duration,
@@ -349,7 +359,7 @@ impl Store {
         Ok(())
     }
 
-    pub async fn clear_login_failures(&self, key: &str) -> Result<(), StoreError> {
+    pub(crate) async fn clear_login_failures(&self, key: &str) -> Result<(), StoreError> {
         sqlx::query("DELETE FROM login_attempts WHERE key = $1")
             .bind(key)
             .execute(self.pool())
@@ -426,7 +436,7 @@ impl Store {
 
     /// Seats matching `filter`, sorted, at most `limit` rows from `offset`; and the total
     /// number of matches.
-    pub async fn report_seats(
+    pub(crate) async fn report_seats(
         &self,
         filter: &SeatFilter,
         limit: i64,
@@ -539,7 +549,7 @@ impl Store {
     }
 
     /// Every source as (id, name), for source pickers.
-    pub async fn source_choices(&self) -> Result<Vec<(String, String)>, StoreError> {
+    pub(crate) async fn source_choices(&self) -> Result<Vec<(String, String)>, StoreError> {
         sqlx::query("SELECT id, name FROM sources ORDER BY name, id")
             .fetch_all(self.pool())
             .await?
@@ -551,7 +561,10 @@ impl Store {
     /// The values the inactive-seat filters offer, from the seats in `state` (`all`: every
     /// state but active). One scan for reasons and departments; manager names are looked up
     /// for the distinct managers only.
-    pub async fn seat_filter_choices(&self, state: &str) -> Result<SeatFilterChoices, StoreError> {
+    pub(crate) async fn seat_filter_choices(
+        &self,
+        state: &str,
+    ) -> Result<SeatFilterChoices, StoreError> {
         let (clause, bind) = match state {
             "all" => ("state <> 'active'", None),
             other => ("state = $1", Some(other)),
@@ -598,7 +611,7 @@ impl Store {
 
     /// Stored daily summaries from `from` (inclusive) on, plus each source's last summary
     /// before `from` (so the trend can carry it forward), ordered by source and day.
-    pub async fn report_daily(
+    pub(crate) async fn report_daily(
         &self,
         source: Option<&str>,
         from: NaiveDate,
@@ -641,7 +654,7 @@ impl Store {
     }
 
     /// Seat counts per department, over one source or all.
-    pub async fn report_departments(
+    pub(crate) async fn report_departments(
         &self,
         source: Option<&str>,
     ) -> Result<Vec<DepartmentRow>, StoreError> {
@@ -689,7 +702,7 @@ impl Store {
     }
 
     /// Data-quality findings: counts per kind and one row per finding (at most `limit`).
-    pub async fn report_findings(
+    pub(crate) async fn report_findings(
         &self,
         source: Option<&str>,
         kind: Option<&str>,

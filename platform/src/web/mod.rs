@@ -24,8 +24,7 @@ use axum::routing::{get, post};
 
 use crate::store::Store;
 
-pub use error::WebError;
-pub use session::{CSRF_FIELD, LOGIN_CSRF_COOKIE, SESSION_COOKIE};
+pub(crate) use error::WebError;
 
 /// Console settings that do not change while serving.
 #[derive(Debug, Clone, Default)]
@@ -39,13 +38,13 @@ pub struct WebSettings {
 /// What every console handler gets: the store and the settings. Nothing else: a request
 /// may land on any platform process.
 #[derive(Debug, Clone)]
-pub struct WebState {
+pub(crate) struct WebState {
     pub store: Store,
     pub settings: Arc<WebSettings>,
 }
 
 impl WebState {
-    pub fn new(store: Store, settings: WebSettings) -> Self {
+    pub(crate) fn new(store: Store, settings: WebSettings) -> Self {
         Self {
             store,
             settings: Arc::new(settings),
@@ -72,7 +71,7 @@ async fn stylesheet() -> impl IntoResponse {
 }
 
 /// The console's routes, with their state applied.
-pub fn router(state: WebState) -> Router {
+pub(crate) fn router(state: WebState) -> Router {
     Router::new()
         .route("/", get(reports::overview))
         .route("/login", get(login::login_page).post(login::login))

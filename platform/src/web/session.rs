@@ -13,11 +13,9 @@ use super::{WebError, WebState};
 use crate::auth::{self, SessionUser};
 
 /// Name of the session cookie.
-pub const SESSION_COOKIE: &str = "seatbroker_session";
+pub(crate) const SESSION_COOKIE: &str = "seatbroker_session";
 /// Name of the cookie that carries the login form's CSRF token (double submit).
-pub const LOGIN_CSRF_COOKIE: &str = "seatbroker_login";
-/// Name of the hidden form field carrying the CSRF token.
-pub const CSRF_FIELD: &str = "csrf";
+pub(crate) const LOGIN_CSRF_COOKIE: &str = "seatbroker_login";
 
 /// The value of cookie `name` in the request, if any.
 pub(crate) fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {

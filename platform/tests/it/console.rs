@@ -9,11 +9,10 @@ use std::sync::OnceLock;
 use chrono::Duration;
 use reqwest::StatusCode;
 use reqwest::header::{self, HeaderMap};
-use seatbroker_platform::auth::{self, Role};
-use seatbroker_platform::server;
-use seatbroker_platform::state::AppState;
-use seatbroker_platform::store::Store;
-use seatbroker_platform::web::WebSettings;
+use seatbroker_platform::{
+    AppState, LOGIN_WINDOW, MAX_FAILURES_PER_IP, MAX_FAILURES_PER_USERNAME, Role, SESSION_LIFETIME,
+    SessionUser, Store, WebSettings, app, hash_password,
+};
 use seatbroker_protocol::{EnrollResponse, SeatRecord, SeatState, Secret, UploadAck};
 use tokio_util::sync::CancellationToken;
 
@@ -27,8 +26,8 @@ fn hash_of(password: &str) -> String {
     static HASHES: OnceLock<(String, String)> = OnceLock::new();
     let (admin, viewer) = HASHES.get_or_init(|| {
         (
-            auth::hash_password(ADMIN_PASSWORD).unwrap(),
-            auth::hash_password(VIEWER_PASSWORD).unwrap(),
+            hash_password(ADMIN_PASSWORD).unwrap(),
+            hash_password(VIEWER_PASSWORD).unwrap(),
         )
     });
     if password == ADMIN_PASSWORD {
@@ -60,7 +59,7 @@ impl Platform {
     pub(crate) async fn start(store: Store) -> Platform {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
-        let router = server::app(AppState::new(store), WebSettings::default());
+        let router = app(AppState::new(store), WebSettings::default());
         let shutdown = CancellationToken::new();
         let signal = shutdown.clone();
         tokio::spawn(async move {
@@ -850,7 +849,7 @@ async fn failed_logins_are_limited_across_processes() {
     let one = Platform::start(db.store.clone()).await;
     let two = Platform::start(db.second_process().await).await;
 
-    for attempt in 0..auth::MAX_FAILURES_PER_USERNAME {
+    for attempt in 0..MAX_FAILURES_PER_USERNAME {
         let platform = if attempt % 2 == 0 { &one } else { &two };
         let page = Session::new(&platform.url)
             .login("alice", "wrong password")
@@ -879,14 +878,13 @@ async fn failed_logins_are_limited_across_processes() {
         .login_ok("victor", VIEWER_PASSWORD)
         .await;
     // After the window, alice can log in again.
-    db.clock
-        .set(t0() + auth::LOGIN_WINDOW + Duration::seconds(1));
+    db.clock.set(t0() + LOGIN_WINDOW + Duration::seconds(1));
     Session::new(&two.url)
         .login_ok("alice", ADMIN_PASSWORD)
         .await;
 
     // Per address: many usernames from one address.
-    for n in 0..auth::MAX_FAILURES_PER_IP {
+    for n in 0..MAX_FAILURES_PER_IP {
         let page = Session::new(&one.url)
             .login(&format!("nobody{n}"), "guess")
             .await;
@@ -909,8 +907,7 @@ async fn a_session_works_on_every_process() {
     let mut elsewhere = session.on(&two.url);
     assert_eq!(elsewhere.get("/").await.status, StatusCode::OK);
     // Sessions expire.
-    db.clock
-        .set(t0() + auth::SESSION_LIFETIME + Duration::seconds(1));
+    db.clock.set(t0() + SESSION_LIFETIME + Duration::seconds(1));
     assert_eq!(elsewhere.get("/").await.status, StatusCode::SEE_OTHER);
 }
 
@@ -989,7 +986,7 @@ async fn the_last_admin_cannot_be_demoted() {
         "{refused}"
     );
     // Nor disabled, by someone else.
-    let someone = auth::SessionUser {
+    let someone = SessionUser {
         user_id: "someone-else".to_owned(),
         username: "root".to_owned(),
         role: Role::Admin,

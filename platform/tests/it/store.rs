@@ -1,10 +1,9 @@
 //! The store against SQLite and PostgreSQL: every test runs on both.
 
 use chrono::Duration;
-use seatbroker_platform::reports::model::Health;
-use seatbroker_platform::store::{
-    ApplyReport, EnrolledAgent, EnrollmentOutcome, PartOutcome, PartRefusal, Store, StoreError,
-    TokenState,
+use seatbroker_platform::{
+    ApplyReport, EnrolledAgent, EnrollmentOutcome, Health, PartOutcome, PartRefusal, Store,
+    StoreError, TokenState,
 };
 use seatbroker_protocol::{AgentState, SeatState, SnapshotPayload, SourceState, UploadOutcome};
 use sqlx::Row;

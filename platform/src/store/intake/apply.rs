@@ -30,7 +30,7 @@ use crate::store::{Backend, Store, StoreError};
 
 /// The result of [`Store::apply_snapshot`].
 #[derive(Debug, Clone, PartialEq)]
-pub enum ApplyResult {
+pub(crate) enum ApplyResult {
     Applied(ApplyReport),
     /// Another request (or process) applied it already.
     AlreadyApplied,
@@ -161,7 +161,10 @@ async fn decode(
 
 impl Store {
     /// Applies a complete snapshot (see the module docs). Idempotent.
-    pub async fn apply_snapshot(&self, snapshot_id: &str) -> Result<ApplyResult, StoreError> {
+    pub(crate) async fn apply_snapshot(
+        &self,
+        snapshot_id: &str,
+    ) -> Result<ApplyResult, StoreError> {
         let started = Instant::now();
         let mut tx = self.begin_write().await?;
         let mut snap = match claim(&mut tx, snapshot_id).await? {

@@ -20,7 +20,6 @@ mod refusal;
 mod validate;
 mod write;
 
-pub use apply::ApplyResult;
 pub use receive::{PartOutcome, ReceivedPart};
 pub use refusal::PartRefusal;
 pub use write::ApplyReport;
