@@ -42,7 +42,7 @@ pub struct Facts {
 }
 
 impl Facts {
-    pub fn has_credential(&self, name: &str) -> bool {
+    pub(crate) fn has_credential(&self, name: &str) -> bool {
         self.credentials.iter().any(|c| c == name)
     }
 }
@@ -71,7 +71,7 @@ pub enum PlanError {
 }
 
 /// Checks a platform URL enough to write it into YAML safely; the agent checks the rest.
-pub fn check_platform_url(url: &str) -> Result<(), PlanError> {
+pub(crate) fn check_platform_url(url: &str) -> Result<(), PlanError> {
     let bad = |why| {
         Err(PlanError::BadPlatformUrl {
             url: url.to_owned(),

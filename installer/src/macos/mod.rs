@@ -3,7 +3,7 @@
 
 mod plist;
 
-pub use plist::Plist;
+pub(crate) use plist::Plist;
 
 use crate::layout::{LAUNCHD_LABEL, Layout, MACOS_USER};
 use crate::plan::{Action, Command, Contents, OnFailure, Scope};
@@ -12,7 +12,7 @@ use crate::steps;
 
 /// The id given to `_seatbroker` when the host did not report a free one (only for plans
 /// made off macOS, e.g. under `--root` on Linux).
-pub const DEFAULT_SERVICE_ID: u32 = 293;
+pub(crate) const DEFAULT_SERVICE_ID: u32 = 293;
 
 /// The launchd job for `layout`.
 pub fn launchd_plist(layout: &Layout) -> String {
@@ -71,7 +71,7 @@ fn dscl(args: &[&str]) -> Command {
 }
 
 /// The `dscl` commands creating the hidden `_seatbroker` group and user with id `id`.
-pub fn create_user_commands(id: u32) -> Vec<Command> {
+pub(crate) fn create_user_commands(id: u32) -> Vec<Command> {
     let id = id.to_string();
     let group = format!("/Groups/{MACOS_USER}");
     let user = format!("/Users/{MACOS_USER}");

@@ -9,7 +9,7 @@ use crate::request::{Facts, InstallRequest, PlanError};
 use crate::steps;
 
 /// The service's virtual account.
-pub const SERVICE_ACCOUNT: &str = r"NT SERVICE\SeatbrokerAgent";
+pub(crate) const SERVICE_ACCOUNT: &str = r"NT SERVICE\SeatbrokerAgent";
 /// Well-known SIDs (names are localised; SIDs are not).
 const SYSTEM_SID: &str = "*S-1-5-18";
 const ADMINISTRATORS_SID: &str = "*S-1-5-32-544";
@@ -60,7 +60,7 @@ pub fn sc_failure() -> Command {
 }
 
 /// The remaining service settings, in order.
-pub fn sc_settings() -> Vec<(Command, &'static str)> {
+pub(crate) fn sc_settings() -> Vec<(Command, &'static str)> {
     vec![
         (
             Command::new(
