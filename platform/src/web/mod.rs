@@ -9,6 +9,7 @@
 
 mod admin;
 mod error;
+mod format;
 mod login;
 mod negotiate;
 mod pages;

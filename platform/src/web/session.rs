@@ -8,7 +8,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, header};
 use serde::de::DeserializeOwned;
 
-use super::negotiate::Format;
+use super::format::Format;
 use super::{WebError, WebState};
 use crate::auth::{self, SessionUser};
 
