@@ -381,11 +381,7 @@ async fn status(cli: &Cli, paths: &Paths, out: &mut dyn Write) -> Exit {
     };
     let live = match store.credential() {
         Ok(Some(credential)) => {
-            let timeouts = Timeouts {
-                connect: Duration::from_secs(5),
-                request: Duration::from_secs(15),
-            };
-            match Uplink::with_timeouts(&config.platform, timeouts) {
+            match Uplink::with_timeouts(&config.platform, Timeouts::INTERACTIVE) {
                 Ok(uplink) => Some(uplink.status(&credential).await),
                 Err(error) => Some(Err(error)),
             }
@@ -509,7 +505,7 @@ pub fn render_status(
         if quarantined > 0 {
             text.push_str(&format!(
                 "\nSet aside: {quarantined} file(s) in {} (damaged or refused for good)\n",
-                spool.dir().join("quarantine").display()
+                spool.quarantine_dir().display()
             ));
         }
     }
@@ -694,13 +690,7 @@ async fn check(cli: &Cli, paths: &Paths, offline: bool, out: &mut dyn Write) -> 
             }
         }
     }
-    match Uplink::with_timeouts(
-        &config.platform,
-        Timeouts {
-            connect: Duration::from_secs(5),
-            request: Duration::from_secs(15),
-        },
-    ) {
+    match Uplink::with_timeouts(&config.platform, Timeouts::INTERACTIVE) {
         Ok(uplink) => match uplink.probe().await {
             Ok(code) if code < 500 => {
                 let _ = writeln!(
@@ -780,7 +770,7 @@ async fn dry_run(cli: &Cli, paths: &Paths, args: &CollectArgs, out: &mut dyn Wri
             .humaans_url
             .clone()
             .or(source.as_ref().map(|s| s.base_url.clone()))
-            .unwrap_or_else(|| "https://app.humaans.io".to_owned()),
+            .unwrap_or_else(|| crate::humaans::DEFAULT_BASE_URL.to_owned()),
         token_file,
         as_of: args.as_of,
         json: args.json,
@@ -788,7 +778,7 @@ async fn dry_run(cli: &Cli, paths: &Paths, args: &CollectArgs, out: &mut dyn Wri
         concurrency: args
             .concurrency
             .or(source.as_ref().map(|s| s.concurrency))
-            .unwrap_or(4),
+            .unwrap_or(crate::humaans::DEFAULT_CONCURRENCY),
         allow_insecure_http: args.allow_insecure_http,
     };
     match crate::dryrun::run(&dry, out).await {
@@ -871,8 +861,11 @@ async fn collect(cli: &Cli, paths: &Paths, args: &CollectArgs, out: &mut dyn Wri
 fn spool(cli: &Cli, paths: &Paths, command: &SpoolCommand, out: &mut dyn Write) -> Exit {
     let config = Config::load(&paths.config_file).ok();
     let _log = stderr_logging(cli, config.as_ref());
-    let max_bytes = config.as_ref().map_or(256 << 20, |c| c.spool.max_bytes.0);
-    let spool = match Spool::open(&paths.state_dir.join("spool"), max_bytes) {
+    let max_bytes = config.as_ref().map_or_else(
+        || crate::config::SpoolConfig::default().max_bytes.0,
+        |c| c.spool.max_bytes.0,
+    );
+    let spool = match Spool::open(&crate::state::spool_dir(&paths.state_dir), max_bytes) {
         Ok(spool) => spool,
         Err(error) => {
             eprintln!("error: {error}");
@@ -925,7 +918,7 @@ fn spool(cli: &Cli, paths: &Paths, command: &SpoolCommand, out: &mut dyn Write) 
                     out,
                     "{} file(s) set aside in {}.",
                     quarantined.len(),
-                    spool.dir().join("quarantine").display()
+                    spool.quarantine_dir().display()
                 );
             }
             Exit::Ok

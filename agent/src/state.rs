@@ -172,7 +172,7 @@ impl StateStore {
     }
 
     pub fn spool_dir(&self) -> PathBuf {
-        self.dir.join("spool")
+        spool_dir(&self.dir)
     }
 
     /// The install id, created (random, 32 hex characters) on first use.
@@ -281,6 +281,11 @@ impl StateStore {
         }
         Ok(())
     }
+}
+
+/// The spool's folder inside the state directory `state_dir`.
+pub fn spool_dir(state_dir: &Path) -> PathBuf {
+    state_dir.join("spool")
 }
 
 /// 32 random lowercase hex characters (128 bits): install and snapshot ids.

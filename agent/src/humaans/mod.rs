@@ -21,7 +21,10 @@ use seatbroker_protocol::PersonStatus;
 use serde::Deserialize;
 
 pub use client::{HumaansClient, NowFn, SleepFn, parse_retry_after, user_agent};
-pub use config::{HumaansConfig, MAX_PAGE_SIZE, RetryPolicy, UnparsableThreshold};
+pub use config::{
+    DEFAULT_BASE_URL, DEFAULT_CONCURRENCY, HumaansConfig, MAX_PAGE_SIZE, RetryPolicy,
+    UnparsableThreshold,
+};
 pub use error::{HumaansError, Resource};
 pub use model::{Company, JobRole, Person, current_role, current_roles};
 pub use paging::Progress;

@@ -34,6 +34,15 @@ pub struct Timeouts {
     pub request: Duration,
 }
 
+impl Timeouts {
+    /// For a command a person waits on (`status`, `check`): a platform that does not
+    /// answer within seconds is reported as unreachable.
+    pub const INTERACTIVE: Self = Self {
+        connect: Duration::from_secs(5),
+        request: Duration::from_secs(15),
+    };
+}
+
 impl Default for Timeouts {
     fn default() -> Self {
         Self {

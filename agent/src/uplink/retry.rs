@@ -39,10 +39,10 @@ pub enum Abandoned {
     Failed(#[from] UplinkError),
 }
 
-/// Runs `request` until it succeeds, fails permanently, or `cancel` fires.
 /// Resends of a part the platform found damaged before the round gives up on it.
 const MAX_CHECKSUM_RETRIES: u32 = 3;
 
+/// Runs `request` until it succeeds, fails permanently, or `cancel` fires.
 pub async fn retry<T, F, Fut>(
     policy: RetryPolicy,
     cancel: &CancellationToken,
