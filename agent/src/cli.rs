@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use clap::{Args, Parser, Subcommand};
+use seatbroker_protocol::{AgentState, SourceState};
 use tokio_util::sync::CancellationToken;
 
 use crate::collector::{CollectError, HumaansCollector};
@@ -415,19 +416,22 @@ pub fn render_status(
     now: DateTime<Utc>,
 ) -> String {
     let mut text = String::new();
-    let agent = match (record.agent_id.as_deref(), record.agent_state.as_deref()) {
+    let agent = match (record.agent_id.as_deref(), record.agent_state.as_ref()) {
         (None, _) => "not enrolled; run `seatbroker-agent enroll`".to_owned(),
-        (Some(id), Some("pending")) => {
+        (Some(id), Some(AgentState::Pending)) => {
             format!("{id}, waiting for an administrator to approve it in the console")
         }
-        (Some(id), Some("approved")) => format!("{id}, approved"),
-        (Some(id), Some("rejected")) => {
+        (Some(id), Some(AgentState::Approved)) => format!("{id}, approved"),
+        (Some(id), Some(AgentState::Rejected)) => {
             format!("{id}, rejected by an administrator; nothing is uploaded")
         }
-        (Some(id), Some("revoked")) => format!(
+        (Some(id), Some(AgentState::Revoked)) => format!(
             "{id}, revoked: uploads stopped, the spool is kept; run `seatbroker-agent enroll` with a new enrollment token"
         ),
-        (Some(id), state) => format!("{id}, state {}", state.unwrap_or("unknown")),
+        (Some(id), state) => format!(
+            "{id}, state {}",
+            state.map_or("unknown", AgentState::as_str)
+        ),
     };
     text.push_str(&format!("Agent:    {agent}\n"));
     if let Some(message) = &record.agent_message {
@@ -440,20 +444,22 @@ pub fn render_status(
             .get(&source.name)
             .cloned()
             .unwrap_or_default();
-        let state = match r.state.as_deref() {
+        let state = match &r.state {
             None => "not known to the platform yet".to_owned(),
-            Some("pending") => "waiting for approval; snapshots are collected and kept".to_owned(),
-            Some("approved") => format!(
+            Some(SourceState::Pending) => {
+                "waiting for approval; snapshots are collected and kept".to_owned()
+            }
+            Some(SourceState::Approved) => format!(
                 "approved; uploads go to source {}",
                 r.source_id.as_deref().unwrap_or("?")
             ),
-            Some("merged") => format!(
+            Some(SourceState::Merged) => format!(
                 "approved and merged into source {}; uploads go there",
                 r.source_id.as_deref().unwrap_or("?")
             ),
-            Some("rejected") => "rejected: no longer collected or uploaded".to_owned(),
-            Some("revoked") => "revoked: no longer collected or uploaded".to_owned(),
-            Some(other) => other.to_owned(),
+            Some(SourceState::Rejected) => "rejected: no longer collected or uploaded".to_owned(),
+            Some(SourceState::Revoked) => "revoked: no longer collected or uploaded".to_owned(),
+            Some(SourceState::Other(other)) => other.clone(),
         };
         text.push_str(&format!(
             "\nSource {} (Humaans, {}): {state}\n",

@@ -16,8 +16,8 @@ use seatbroker_agent::state::StateStore;
 use seatbroker_agent::uplink::retry::RetryPolicy;
 use seatbroker_agent::uplink::upload::UploadSettings;
 use seatbroker_protocol::{
-    CollectionInfo, InactiveReasonCounts, Secret, SnapshotPayload, SourceKind, StateCounts,
-    Summary, UsagePolicy,
+    AgentState, CollectionInfo, InactiveReasonCounts, Secret, SnapshotPayload, SourceKind,
+    SourceState, StateCounts, Summary, UsagePolicy,
 };
 use serde_json::json;
 use tokio::sync::mpsc;
@@ -340,8 +340,8 @@ async fn pending_agent_keeps_its_spool_and_still_sends_heartbeats() {
     put.assert_async().await;
     assert_eq!(h.spooled("acme"), vec![1, 2]);
     let state = h.store.load().unwrap();
-    assert_eq!(state.agent_state.as_deref(), Some("pending"));
-    assert_eq!(state.sources["acme"].state.as_deref(), Some("pending"));
+    assert_eq!(state.agent_state, Some(AgentState::Pending));
+    assert_eq!(state.sources["acme"].state, Some(SourceState::Pending));
 }
 
 #[tokio::test]
@@ -595,7 +595,7 @@ async fn source_rejected_on_upload_stops_the_source() {
     h.refuse_parts(403, "source_revoked").await;
     h.round().await;
     let state = h.store.load().unwrap();
-    assert_eq!(state.sources["acme"].state.as_deref(), Some("revoked"));
+    assert_eq!(state.sources["acme"].state, Some(SourceState::Revoked));
     assert!(state.sources["acme"].is_refused());
 }
 
