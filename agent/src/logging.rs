@@ -1,19 +1,22 @@
 //! Logging: `tracing` to stderr and to daily files in the log directory
-//! (`seatbroker-agent.YYYY-MM-DD.log`), text or JSON. The file writer runs on its own thread
-//! and is not lossy: when it falls behind, logging waits rather than dropping lines. Files
-//! older than the retention are deleted at start and once a day.
+//! (`seatbroker-agent.YYYY-MM-DD.log`), text or JSON. Lines carry ANSI colours only when
+//! stderr is a terminal (and `NO_COLOR` is not set); files never do. The file writer runs on
+//! its own thread and is not lossy: when it falls behind, logging waits rather than dropping
+//! lines. Files older than the retention are deleted at start and once a day.
 //!
 //! Secrets never reach a log line: they are `Secret` values, whose `Debug` and `Display`
 //! print `[REDACTED]`.
 
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use tracing_appender::non_blocking::WorkerGuard;
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::fmt;
 use tracing_subscriber::fmt::writer::MakeWriterExt;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Layer};
 
 use crate::config::LogFormat;
 
@@ -80,35 +83,36 @@ pub fn init(settings: &LogSettings) -> Result<LogGuard, LoggingError> {
         }
         None => None,
     };
-    let registry = tracing_subscriber::registry().with(filter);
-    let result = match (settings.format, file_writer) {
-        (LogFormat::Text, Some(file)) => registry
-            .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
-            .with(
-                tracing_subscriber::fmt::layer()
-                    .with_ansi(false)
-                    .with_writer(file.with_max_level(tracing::Level::TRACE)),
-            )
-            .try_init(),
-        (LogFormat::Json, Some(file)) => registry
-            .with(
-                tracing_subscriber::fmt::layer()
-                    .json()
-                    .with_writer(std::io::stderr),
-            )
-            .with(tracing_subscriber::fmt::layer().json().with_writer(file))
-            .try_init(),
-        (LogFormat::Text, None) => registry
-            .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
-            .try_init(),
-        (LogFormat::Json, None) => registry
-            .with(
-                tracing_subscriber::fmt::layer()
-                    .json()
-                    .with_writer(std::io::stderr),
-            )
-            .try_init(),
+    // Colour only for a person at a terminal: never in a file, a pipe or a journal.
+    let colour = std::io::stderr().is_terminal()
+        && std::env::var_os("NO_COLOR").is_none_or(|value| value.is_empty());
+    let stderr_layer = match settings.format {
+        LogFormat::Text => fmt::layer()
+            .with_ansi(colour)
+            .with_writer(std::io::stderr)
+            .boxed(),
+        LogFormat::Json => fmt::layer()
+            .json()
+            .with_ansi(false)
+            .with_writer(std::io::stderr)
+            .boxed(),
     };
+    let file_layer = file_writer.map(|file| match settings.format {
+        LogFormat::Text => fmt::layer()
+            .with_ansi(false)
+            .with_writer(file.with_max_level(tracing::Level::TRACE))
+            .boxed(),
+        LogFormat::Json => fmt::layer()
+            .json()
+            .with_ansi(false)
+            .with_writer(file)
+            .boxed(),
+    });
+    let result = tracing_subscriber::registry()
+        .with(filter)
+        .with(stderr_layer)
+        .with(file_layer)
+        .try_init();
     // Already installed (tests): keep the existing one.
     let _ = result;
     Ok(LogGuard { _file: guard })
