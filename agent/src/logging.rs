@@ -25,7 +25,7 @@ const SUFFIX: &str = "log";
 
 /// How to log.
 #[derive(Debug, Clone)]
-pub struct LogSettings {
+pub(crate) struct LogSettings {
     pub format: LogFormat,
     /// A tracing filter; `RUST_LOG` overrides it when set.
     pub level: String,
@@ -36,13 +36,13 @@ pub struct LogSettings {
 
 /// Keeps the file writer alive; logs are flushed when it is dropped.
 #[derive(Debug)]
-pub struct LogGuard {
+pub(crate) struct LogGuard {
     _file: Option<WorkerGuard>,
 }
 
 /// Logging could not be set up.
 #[derive(Debug, thiserror::Error)]
-pub enum LoggingError {
+pub(crate) enum LoggingError {
     #[error("cannot create the log directory {}: {source}; pass --log-dir with a directory the agent may write", path.display())]
     Dir {
         path: PathBuf,
@@ -53,7 +53,7 @@ pub enum LoggingError {
 }
 
 /// Installs the global subscriber. Call once, early in `main`.
-pub fn init(settings: &LogSettings) -> Result<LogGuard, LoggingError> {
+pub(crate) fn init(settings: &LogSettings) -> Result<LogGuard, LoggingError> {
     let filter = EnvFilter::try_from_default_env()
         .or_else(|_| EnvFilter::try_new(&settings.level))
         .unwrap_or_else(|_| EnvFilter::new("info"));
@@ -120,7 +120,7 @@ pub fn init(settings: &LogSettings) -> Result<LogGuard, LoggingError> {
 
 /// Deletes this agent's log files last modified more than `retention_days` ago.
 /// Returns how many were deleted. Errors are logged, never fatal.
-pub fn prune(dir: &Path, retention_days: u32, now: SystemTime) -> usize {
+pub(crate) fn prune(dir: &Path, retention_days: u32, now: SystemTime) -> usize {
     let keep = Duration::from_secs(u64::from(retention_days) * 86_400);
     let Ok(items) = std::fs::read_dir(dir) else {
         return 0;
@@ -150,7 +150,7 @@ pub fn prune(dir: &Path, retention_days: u32, now: SystemTime) -> usize {
 }
 
 /// Prunes old log files once a day until cancelled.
-pub async fn prune_daily(
+pub(crate) async fn prune_daily(
     dir: PathBuf,
     retention_days: u32,
     cancel: tokio_util::sync::CancellationToken,

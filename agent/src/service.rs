@@ -108,7 +108,7 @@ pub enum ServiceError {
 
 /// Why an enrollment failed.
 #[derive(Debug, thiserror::Error)]
-pub enum EnrollError {
+pub(crate) enum EnrollError {
     #[error(
         "no enrollment token is configured; set platform.enrollment_token_file (or _env, _credential) to the token created in the console"
     )]
@@ -713,7 +713,7 @@ impl<C: Collector> Service<C> {
 
 /// Enrolls the agent: reads the enrollment token, names each source's tenant, calls the
 /// platform, and stores the new credential and state. Keeps the install id and the spool.
-pub async fn enroll<C: Collector>(
+pub(crate) async fn enroll<C: Collector>(
     config: &Config,
     store: &StateStore,
     uplink: &Uplink,
@@ -753,7 +753,7 @@ pub async fn enroll<C: Collector>(
 }
 
 /// This machine's name, for the console.
-pub fn host_name() -> String {
+pub(crate) fn host_name() -> String {
     for var in ["HOSTNAME", "COMPUTERNAME"] {
         if let Ok(name) = std::env::var(var)
             && !name.trim().is_empty()

@@ -313,12 +313,12 @@ impl StateStore {
 }
 
 /// The spool's folder inside the state directory `state_dir`.
-pub fn spool_dir(state_dir: &Path) -> PathBuf {
+pub(crate) fn spool_dir(state_dir: &Path) -> PathBuf {
     state_dir.join("spool")
 }
 
 /// 32 random lowercase hex characters (128 bits): install and snapshot ids.
-pub fn random_hex_id() -> String {
+pub(crate) fn random_hex_id() -> String {
     let mut bytes = [0u8; 16];
     rand::rng().fill_bytes(&mut bytes);
     bytes.iter().map(|b| format!("{b:02x}")).collect()

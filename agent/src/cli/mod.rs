@@ -2,14 +2,14 @@
 //! the helpers they share. `main` only parses and calls [`run_blocking`].
 //!
 //! Every command returns `Result<(), CliError>` and writes its output through a
-//! `&mut dyn Write`, so `?` carries a failure to [`finish`], the one place that reports it
-//! and turns it into an exit code ([`CliError::exit_code`]): 0 success; 1 failure; 64 bad
+//! `&mut dyn Write`, so `?` carries a failure to `finish`, the one place that reports it
+//! and turns it into an exit code (`CliError::exit_code`): 0 success; 1 failure; 64 bad
 //! configuration or usage (EX_USAGE); 69 a service the command needs (platform, Humaans) is
 //! unavailable (EX_UNAVAILABLE). Output to a closed pipe (`status | head -1`) ends the
 //! command quietly with success.
 //!
 //! A new source kind hooks in where a command works per source: `collect::dry_run` and
-//! `check::check_source` dispatch on [`SourceKindConfig`], `status::kind_label` names it.
+//! `check::check_source` dispatch on `SourceKindConfig`, `status::kind_label` names it.
 
 mod check;
 mod collect;

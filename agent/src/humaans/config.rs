@@ -9,13 +9,13 @@ use seatbroker_protocol::Secret;
 use super::error::HumaansError;
 
 /// The largest `$limit` Humaans is believed to accept (reference notes §2, unconfirmed).
-pub const MAX_PAGE_SIZE: u32 = 250;
+pub(crate) const MAX_PAGE_SIZE: u32 = 250;
 
 /// The Humaans host when a source or `collect --dry-run` names none.
-pub const DEFAULT_BASE_URL: &str = "https://app.humaans.io";
+pub(crate) const DEFAULT_BASE_URL: &str = "https://app.humaans.io";
 
 /// Pages fetched at the same time when a source or `collect --dry-run` says nothing.
-pub const DEFAULT_CONCURRENCY: usize = 4;
+pub(crate) const DEFAULT_CONCURRENCY: usize = 4;
 
 /// How the client talks to Humaans. Build it with [`HumaansConfig::new`] and adjust fields;
 /// [`HumaansClient::new`](super::HumaansClient::new) validates it.

@@ -32,7 +32,7 @@ impl Default for RetryPolicy {
 
 /// Why a retried request gave up.
 #[derive(Debug, thiserror::Error)]
-pub enum Abandoned {
+pub(crate) enum Abandoned {
     #[error("stopped: the agent is shutting down")]
     Cancelled,
     #[error(transparent)]
@@ -43,7 +43,7 @@ pub enum Abandoned {
 const MAX_CHECKSUM_RETRIES: u32 = 3;
 
 /// Runs `request` until it succeeds, fails permanently, or `cancel` fires.
-pub async fn retry<T, F, Fut>(
+pub(crate) async fn retry<T, F, Fut>(
     policy: RetryPolicy,
     cancel: &CancellationToken,
     what: &'static str,

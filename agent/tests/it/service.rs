@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use mockito::Matcher;
-use seatbroker_agent::service::Event;
+use seatbroker_agent::Event;
 use seatbroker_protocol::SourceState;
 use tokio_util::sync::CancellationToken;
 

@@ -9,12 +9,10 @@ use std::time::Duration;
 
 use chrono::{NaiveDate, Utc};
 use mockito::{Matcher, Mock, ServerGuard};
-use seatbroker_agent::collector::{CollectError, Collector, Tenant};
-use seatbroker_agent::config::{Config, SourceConfig};
-use seatbroker_agent::service::{Event, Service, ServiceOptions};
-use seatbroker_agent::state::StateStore;
-use seatbroker_agent::uplink::retry::RetryPolicy;
-use seatbroker_agent::uplink::upload::UploadSettings;
+use seatbroker_agent::{
+    CollectError, Collector, Config, Event, Service, ServiceOptions, SourceConfig, StateStore,
+    Tenant, UplinkRetryPolicy, UploadSettings,
+};
 use seatbroker_protocol::{
     AgentState, CollectionInfo, InactiveReasonCounts, Secret, SnapshotPayload, SourceKind,
     SourceState, StateCounts, Summary, UsagePolicy,
@@ -123,7 +121,7 @@ pub(crate) fn config_text(url: &str, dir: &Path, sources: &[&str]) -> String {
 }
 
 pub(crate) fn fast_options(events: mpsc::UnboundedSender<Event>) -> ServiceOptions {
-    let retry = RetryPolicy {
+    let retry = UplinkRetryPolicy {
         min_delay: Duration::from_millis(1),
         max_delay: Duration::from_millis(5),
     };
