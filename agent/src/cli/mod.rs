@@ -32,6 +32,7 @@ use crate::paths::{self, Overrides, Paths};
 use crate::state::StateStore;
 
 use error::CliError;
+
 /// For the Windows service's stop hint.
 #[cfg(windows)]
 pub(crate) use run::SHUTDOWN_GRACE;
