@@ -82,7 +82,7 @@ pub trait Collector: Send + Sync + 'static {
 
 /// The real collector: Humaans client + usage engine.
 #[derive(Debug, Clone, Default)]
-pub struct HumaansCollector {
+pub(crate) struct HumaansCollector {
     /// An extra CA to trust for Humaans (a TLS-inspecting proxy); not configurable yet.
     pub ca_file: Option<PathBuf>,
 }
@@ -131,7 +131,7 @@ impl HumaansCollector {
     }
 
     /// Checks what the token may see, without collecting: for `check`.
-    pub async fn check_access(
+    pub(crate) async fn check_access(
         &self,
         source: &SourceConfig,
     ) -> Result<crate::humaans::Access, CollectError> {
@@ -219,7 +219,7 @@ impl Collector for HumaansCollector {
 
 /// The bytes the spool keeps and the uploader cuts into parts: the payload as JSON,
 /// gzip-compressed (exactly what `seatbroker_protocol::encode_snapshot` produces, joined).
-pub fn encode_payload(payload: &SnapshotPayload) -> Result<Vec<u8>, CollectError> {
+pub(crate) fn encode_payload(payload: &SnapshotPayload) -> Result<Vec<u8>, CollectError> {
     seatbroker_protocol::encode_snapshot(payload, seatbroker_protocol::limits::MAX_PART_BYTES)
         .map(|encoded| encoded.chunks.concat())
         .map_err(|error| CollectError::Encode {

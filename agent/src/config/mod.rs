@@ -11,12 +11,9 @@ use std::collections::HashSet;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-pub use model::{
-    Config, LogFormat, LoggingConfig, PlatformConfig, PolicyConfig, PseudonymizeConfig,
-    SourceConfig, SourceKindConfig, SpoolConfig,
-};
-pub use secret::{SecretError, SecretRef, loose_permissions, read_secret_file};
-pub use units::{ByteSize, Fraction, HumanDuration};
+pub use model::{Config, SourceConfig};
+pub(crate) use model::{LogFormat, LoggingConfig, PlatformConfig, SourceKindConfig};
+pub(crate) use secret::{SecretError, loose_permissions};
 
 /// A configuration that cannot be used. Its `Display` is the whole message a person reads:
 /// `FILE:LINE:COLUMN: KEY: what is wrong`.

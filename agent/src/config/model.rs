@@ -213,8 +213,8 @@ impl Default for LoggingConfig {
     }
 }
 
-pub(crate) fn default_humaans_url() -> String {
-    "https://app.humaans.io".to_owned()
+fn default_humaans_url() -> String {
+    crate::humaans::DEFAULT_BASE_URL.to_owned()
 }
 fn default_interval() -> HumanDuration {
     HumanDuration(Duration::from_secs(6 * 3600))
@@ -223,7 +223,7 @@ fn default_jitter() -> Fraction {
     Fraction(0.1)
 }
 fn default_concurrency() -> usize {
-    4
+    crate::humaans::DEFAULT_CONCURRENCY
 }
 fn default_spool_bytes() -> ByteSize {
     ByteSize(256 << 20)

@@ -26,9 +26,11 @@ use seatbroker_protocol::{Finding, PolicyError, SeatRecord, Summary, UsagePolicy
 
 use crate::humaans::model::{JobRole, Person, current_role};
 
-pub use pseudonym::{PseudonymKeyError, Pseudonymizer, normalise_email};
-pub use states::{Classification, classify};
-pub use summary::summarise;
+pub(crate) use pseudonym::PseudonymKeyError;
+pub use pseudonym::Pseudonymizer;
+pub(crate) use states::Classification;
+pub use states::classify;
+pub(crate) use summary::summarise;
 
 /// Everything the engine computes for one collection.
 #[derive(Debug, Clone, PartialEq)]

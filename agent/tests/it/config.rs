@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use seatbroker_agent::config::Config;
+use seatbroker_agent::Config;
 
 const GOOD: &str = "\
 platform:
