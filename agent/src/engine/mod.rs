@@ -13,6 +13,7 @@
 //! engine_bench`). The indexes use `rustc-hash` (fast, not DoS-resistant): the input is the
 //! customer's own HR data, and the worst an adversarial id set can do is slow one run.
 
+pub mod accounts;
 mod findings;
 mod pseudonym;
 mod states;
