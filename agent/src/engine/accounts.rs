@@ -82,10 +82,12 @@ pub struct Facts {
     pub grace_start: Option<NaiveDate>,
 }
 
+/// One ordered rule: an answer, or `None` to let the next rule decide.
+pub type Rule = fn(&Facts, &LicencePolicy, NaiveDate) -> Option<Assessment>;
+
 /// The state of one assignment as of `today`.
 pub fn assess(facts: &Facts, policy: &LicencePolicy, today: NaiveDate) -> Assessment {
-    let rules: [fn(&Facts, &LicencePolicy, NaiveDate) -> Option<Assessment>; 4] =
-        [disabled, activity_unknown, never_used, idle];
+    let rules: [Rule; 4] = [disabled, activity_unknown, never_used, idle];
     rules
         .iter()
         .find_map(|rule| rule(facts, policy, today))
