@@ -460,17 +460,23 @@ pub fn render_status(
             Some(other) => other.to_owned(),
         };
         text.push_str(&format!(
-            "\nSource {} (Humaans, {}): {state}\n",
-            source.name, source.base_url
+            "\nSource {} ({}): {state}\n",
+            source.name,
+            crate::appsource::describe(source)
         ));
         if let Some(message) = &r.message {
             text.push_str(&format!("  platform says: {message}\n"));
         }
         match &r.last_collection {
             Some(last) if last.succeeded => text.push_str(&format!(
-                "  last collection: succeeded {} ({} people)\n",
+                "  last collection: succeeded {} ({} {})\n",
                 ago(last.at, now),
-                last.people
+                last.people,
+                if source.kind.is_app() {
+                    "accounts"
+                } else {
+                    "people"
+                }
             )),
             Some(last) => text.push_str(&format!(
                 "  last collection: FAILED {}: {}\n",
@@ -615,6 +621,12 @@ async fn check(cli: &Cli, paths: &Paths, offline: bool, out: &mut dyn Write) -> 
             .iter()
             .filter_map(|s| s.pseudonymize.as_ref().map(|p| p.key_file.clone())),
     );
+    secret_files.extend(
+        config
+            .sources
+            .iter()
+            .filter_map(|s| s.client_secret_file.clone()),
+    );
     for file in secret_files {
         if let Some(mode) = crate::config::loose_permissions(&file) {
             let _ = writeln!(
@@ -630,6 +642,10 @@ async fn check(cli: &Cli, paths: &Paths, offline: bool, out: &mut dyn Write) -> 
     }
     if offline {
         for source in &config.sources {
+            if source.kind.is_app() {
+                check_app_source(source, offline, out, &mut worst).await;
+                continue;
+            }
             let resolved = source
                 .token()
                 .map(|token| (token.describe(), token.resolve()));
@@ -661,6 +677,10 @@ async fn check(cli: &Cli, paths: &Paths, offline: bool, out: &mut dyn Write) -> 
     }
     let collector = HumaansCollector::default();
     for source in &config.sources {
+        if source.kind.is_app() {
+            check_app_source(source, offline, out, &mut worst).await;
+            continue;
+        }
         match collector.check_access(source).await {
             Ok(access) => match access.warning() {
                 Some(warning) => {
@@ -733,6 +753,41 @@ async fn check(cli: &Cli, paths: &Paths, offline: bool, out: &mut dyn Write) -> 
     worst
 }
 
+/// The exit code for a failed collection.
+fn collect_exit(error: &CollectError) -> Exit {
+    if error.is_config() {
+        Exit::Config
+    } else if error.is_retriable() {
+        Exit::Unavailable
+    } else {
+        Exit::Failure
+    }
+}
+
+/// `check` of an `entra_id` or `seat_list` source (see `appsource::check`).
+async fn check_app_source(
+    source: &crate::config::SourceConfig,
+    offline: bool,
+    out: &mut dyn Write,
+    worst: &mut Exit,
+) {
+    let exit = match crate::appsource::check(source, offline, out).await {
+        crate::appsource::CheckOutcome::Ok => Exit::Ok,
+        crate::appsource::CheckOutcome::Warning if offline => Exit::Ok,
+        crate::appsource::CheckOutcome::Warning => Exit::Failure,
+        crate::appsource::CheckOutcome::Failed(error) => collect_exit(&error),
+    };
+    let rank = |e: Exit| match e {
+        Exit::Ok => 0,
+        Exit::Failure => 1,
+        Exit::Unavailable => 2,
+        Exit::Config => 3,
+    };
+    if rank(exit) > rank(*worst) {
+        *worst = exit;
+    }
+}
+
 async fn dry_run(cli: &Cli, paths: &Paths, args: &CollectArgs, out: &mut dyn Write) -> Exit {
     let _log = stderr_logging(cli, None);
     // The configuration is optional for a dry run: flags win, the config fills the gaps.
@@ -761,6 +816,15 @@ async fn dry_run(cli: &Cli, paths: &Paths, args: &CollectArgs, out: &mut dyn Wri
             paths.config_file.display()
         );
         return Exit::Config;
+    }
+    if let Some(app) = source.as_ref().filter(|s| s.kind.is_app()) {
+        return match crate::appsource::dry_run(app, args.as_of, args.json, out).await {
+            Ok(()) => Exit::Ok,
+            Err(error) => {
+                eprintln!("error: {error}");
+                collect_exit(&error)
+            }
+        };
     }
     let token_file = match args
         .token_file

@@ -4,6 +4,7 @@
 //! usage engine ([`engine`]), keeps every snapshot in a durable spool, and uploads it to the
 //! platform once an administrator has approved the agent and its source.
 
+pub mod appsource;
 pub mod cli;
 pub mod collector;
 pub mod config;
