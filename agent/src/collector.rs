@@ -64,7 +64,7 @@ pub enum CollectError {
     #[error("collecting source {source_name} from Entra ID failed: {error}")]
     Entra {
         source_name: String,
-        error: crate::entra::EntraError,
+        error: Box<crate::entra::EntraError>,
     },
     #[error("reading the seat list of source {source_name} failed: {error}")]
     SeatList {

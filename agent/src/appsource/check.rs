@@ -100,7 +100,7 @@ pub async fn check(source: &SourceConfig, offline: bool, out: &mut dyn Write) ->
                 Err(error) => {
                     let error = CollectError::Entra {
                         source_name: name.clone(),
-                        error,
+                        error: Box::new(error),
                     };
                     let _ = writeln!(out, "FAIL  {error}");
                     return CheckOutcome::Failed(error);

@@ -71,7 +71,7 @@ pub fn entra_client(
     tune(&mut config);
     EntraClient::new(config).map_err(|error| CollectError::Entra {
         source_name: source.name.clone(),
-        error,
+        error: Box::new(error),
     })
 }
 
@@ -96,7 +96,7 @@ pub async fn collect(
                 .await
                 .map_err(|error| CollectError::Entra {
                     source_name: source.name.clone(),
-                    error,
+                    error: Box::new(error),
                 })?;
             let licences = crate::entra::to_licences(&directory, &policy, today, pseudonymizer)
                 .map_err(policy_error)?;
@@ -230,7 +230,7 @@ pub async fn tenant(
                 {
                     return Err(CollectError::Entra {
                         source_name: source.name.clone(),
-                        error,
+                        error: Box::new(error),
                     });
                 }
                 Err(error) => {
