@@ -5,6 +5,7 @@ mod config;
 mod crash;
 mod dryrun;
 mod engine;
+mod entra;
 mod humaans;
 mod licence_config;
 mod licence_engine;
