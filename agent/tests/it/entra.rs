@@ -123,10 +123,10 @@ fn user(i: usize) -> Value {
                     "lastNonInteractiveSignInDateTime": "2026-11-20T09:00:00Z"}),
     };
     let mut licences = vec![json!({"skuId": SKU_E3, "disabledPlans": []})];
-    if i % 3 == 0 {
+    if i.is_multiple_of(3) {
         licences.push(json!({"skuId": SKU_BI, "disabledPlans": []}));
     }
-    if i % 11 == 0 {
+    if i.is_multiple_of(11) {
         licences.clear();
     }
     json!({
@@ -136,7 +136,7 @@ fn user(i: usize) -> Value {
         "otherMails": [],
         "proxyAddresses": [format!("SMTP:user{i}@acme.com"), format!("smtp:u{i}@acme.com")],
         "accountEnabled": i % 5 != 2,
-        "userType": if i % 13 == 0 { "Guest" } else { "Member" },
+        "userType": if i.is_multiple_of(13) { "Guest" } else { "Member" },
         "createdDateTime": "2024-01-01T00:00:00Z",
         "assignedLicenses": licences,
         "signInActivity": activity,
@@ -148,9 +148,9 @@ fn expected_counts(n: usize, activity: bool) -> [u64; 5] {
     // in_use, idle, never_used, disabled_holding, unknown_activity
     let mut counts = [0u64; 5];
     for i in 0..n {
-        let held = if i % 11 == 0 {
+        let held = if i.is_multiple_of(11) {
             0
-        } else if i % 3 == 0 {
+        } else if i.is_multiple_of(3) {
             2
         } else {
             1
