@@ -660,3 +660,79 @@ async fn dry_run_prints_the_contract_json() {
         })
     );
 }
+
+/// The service's collector on an `entra_id` source: a schema-2 snapshot in the spool, the
+/// missing activity recorded as a warning; a page that fails for good spools nothing.
+#[tokio::test]
+async fn the_service_spools_a_licence_snapshot_or_nothing() {
+    use seatbroker_agent::collector::HumaansCollector;
+    use seatbroker_agent::config::Config;
+    use seatbroker_agent::service::{Service, ServiceOptions};
+    use seatbroker_agent::state::StateStore;
+
+    let mut server = Server::new_async().await;
+    let _token = mock_token(&mut server, 3599, 2).await;
+    let _skus = mock_skus(&mut server).await;
+    let _refused = server
+        .mock("GET", "/v1.0/users")
+        .match_query(Matcher::UrlEncoded("$top".into(), "120".into()))
+        .with_status(403)
+        .with_body(graph_error(NON_PREMIUM, "no premium licence"))
+        .create_async()
+        .await;
+    let _broken = server
+        .mock("GET", "/v1.0/users")
+        .match_query(Matcher::UrlEncoded("$skiptoken".into(), "X1".into()))
+        .with_status(400)
+        .with_body(graph_error("BadRequest", "invalid skiptoken"))
+        .expect(1)
+        .create_async()
+        .await;
+    let _pages = mock_users(&mut server, 1200, 999, false).await;
+    let dir = tempfile::tempdir().unwrap();
+    let secret = dir.path().join("secret");
+    std::fs::write(&secret, SECRET).unwrap();
+    let text = format!(
+        "platform:\n  url: https://platform.invalid\nsources:\n  - name: m365\n    kind: entra_id\n    tenant_id: {TENANT}\n    client_id: {CLIENT}\n    client_secret_file: {}\n    login_url: {url}\n    graph_url: {url}\n",
+        secret.display(),
+        url = server.url()
+    );
+    let config = Config::parse(&text, std::path::Path::new("agent.yaml")).unwrap();
+    let source = config.sources[0].clone();
+    let store = StateStore::open(&dir.path().join("state")).unwrap();
+    let service = Service::new(
+        config,
+        store.clone(),
+        HumaansCollector::default(),
+        ServiceOptions::default(),
+    )
+    .unwrap();
+
+    // The second page fails for good: nothing is spooled, the failure is recorded.
+    let error = service.collect_once(&source).await.unwrap_err();
+    assert!(error.to_string().contains("invalid skiptoken"), "{error}");
+    assert!(service.spool().pending("m365").unwrap().is_empty());
+
+    // Now it pages through: one schema-2 snapshot, activity marked unavailable.
+    service.collect_once(&source).await.unwrap();
+    let pending = service.spool().pending("m365").unwrap();
+    assert_eq!(pending.len(), 1);
+    let bytes = service.spool().read(&pending[0]).unwrap();
+    let payload =
+        seatbroker_protocol::decode_parts(&[bytes.clone()], &seatbroker_protocol::checksum(&bytes))
+            .unwrap();
+    assert_eq!(payload.schema, 2);
+    assert!(payload.seats.is_empty());
+    assert_eq!(payload.collection.tenant_id, TENANT);
+    let licences = payload.licences.unwrap();
+    assert!(!licences.activity_available);
+    assert_eq!(licences.accounts_total, 1200);
+    let record = store.load().unwrap();
+    let last = record.sources["m365"].last_collection.clone().unwrap();
+    assert!(last.succeeded);
+    assert_eq!(last.people, 1200);
+    assert!(
+        last.warning.unwrap().contains("AuditLog.Read.All"),
+        "the warning says why activity is missing"
+    );
+}
