@@ -49,6 +49,14 @@ pub fn to_licences(
         today,
         pseudonymizer,
     )?;
-    snapshot.unparsable_records = directory.unparsable_users.clone();
+    snapshot.unparsable_records = match pseudonymizer {
+        // Parse errors may quote values (an address); a pseudonymised snapshot keeps the ids.
+        Some(_) => directory
+            .unparsable_users
+            .iter()
+            .map(|u| u.split(": ").next().unwrap_or_default().to_owned())
+            .collect(),
+        None => directory.unparsable_users.clone(),
+    };
     Ok(snapshot)
 }

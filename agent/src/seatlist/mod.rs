@@ -426,7 +426,11 @@ pub fn to_licences(
             .unwrap_or_default()
             .trim()
             .to_lowercase();
-        let id = format!("{}/{key}", row.application);
+        // The id carries the account name, so it is pseudonymised like the addresses.
+        let id = match pseudonymizer {
+            Some(p) => format!("{}/{}", row.application, p.email(&key)),
+            None => format!("{}/{key}", row.application),
+        };
         let account = accounts.entry(id.clone()).or_insert_with(|| Account {
             id,
             login: row.account.clone(),

@@ -273,3 +273,88 @@ fn dry_run_prints_the_contract_json_for_a_seat_list() {
     assert!(text.contains("Business+ (Slack/Business+)"), "{text}");
     assert!(!state.join("spool").exists(), "a dry run keeps nothing");
 }
+
+#[test]
+fn a_pseudonymised_seat_list_shows_no_address() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(dir.path(), "slack.csv", EXPORT);
+    let list = read_path(&path).unwrap();
+    let key = [9u8; 32];
+    let pseudonymizer = seatbroker_agent::engine::Pseudonymizer::new(&key).unwrap();
+    let licences = to_licences(
+        &list,
+        &BTreeMap::new(),
+        &LicencePolicy::default(),
+        "2026-11-25".parse().unwrap(),
+        Some(&pseudonymizer),
+    )
+    .unwrap();
+    let text = serde_json::to_string(&licences.accounts).unwrap();
+    for secret in ["ann", "acme", "carl", "ivy"] {
+        assert!(!text.contains(secret), "{secret} in {text}");
+    }
+    let ann = pseudonymizer.email("ann@acme.com");
+    assert!(
+        licences
+            .accounts
+            .iter()
+            .any(|a| a.email.as_deref() == Some(ann.as_str())),
+        "the account still matches its pseudonymised person"
+    );
+}
+
+/// `check` and `status` name the new kinds: a seat list is read offline; `status` says
+/// what each source reads.
+#[test]
+fn check_and_status_show_app_sources() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = write(dir.path(), "slack.csv", EXPORT);
+    let secret = write(dir.path(), "entra-secret", "value\n");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    let text = format!(
+        "platform:\n  url: https://platform.invalid\nsources:\n  - name: slack\n    kind: seat_list\n    path: {}\n  - name: m365\n    kind: entra_id\n    tenant_id: t-1\n    client_id: c-1\n    client_secret_file: {}\n",
+        csv.display(),
+        secret.display()
+    );
+    let config_path = write(dir.path(), "agent.yaml", &text);
+    let state = dir.path().join("state");
+    let (code, stdout, stderr) = crate::config::agent(&[
+        "--config",
+        config_path.to_str().unwrap(),
+        "--state-dir",
+        state.to_str().unwrap(),
+        "check",
+        "--offline",
+    ]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(
+        stdout.contains("ok    source slack: seat list") && stdout.contains("10 rows"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("WARN  source slack: 5 row(s) cannot be read"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("ok    source m365: Entra ID client secret (file "),
+        "{stdout}"
+    );
+
+    let config = seatbroker_agent::config::Config::parse(&text, Path::new("agent.yaml")).unwrap();
+    let status = seatbroker_agent::cli::render_status(
+        &config,
+        &Default::default(),
+        None,
+        "not asked",
+        chrono::Utc::now(),
+    );
+    assert!(status.contains("Source slack (seat list, "), "{status}");
+    assert!(
+        status.contains("Source m365 (Entra ID, tenant t-1)"),
+        "{status}"
+    );
+}
