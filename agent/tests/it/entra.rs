@@ -718,9 +718,11 @@ async fn the_service_spools_a_licence_snapshot_or_nothing() {
     let pending = service.spool().pending("m365").unwrap();
     assert_eq!(pending.len(), 1);
     let bytes = service.spool().read(&pending[0]).unwrap();
-    let payload =
-        seatbroker_protocol::decode_parts(&[bytes.clone()], &seatbroker_protocol::checksum(&bytes))
-            .unwrap();
+    let payload = seatbroker_protocol::decode_parts(
+        std::slice::from_ref(&bytes),
+        &seatbroker_protocol::checksum(&bytes),
+    )
+    .unwrap();
     assert_eq!(payload.schema, 2);
     assert!(payload.seats.is_empty());
     assert_eq!(payload.collection.tenant_id, TENANT);
