@@ -83,10 +83,6 @@ impl DryRunReport {
     }
 }
 
-/// Attempts per request in a dry run, and the longest wait between attempts of one request
-/// (the same budget as the Humaans dry run: a person is waiting).
-const ATTEMPTS: u32 = crate::dryrun::DRY_RUN_ATTEMPTS;
-
 /// Collects `source` once as of `as_of` (today, UTC, by default) and writes the report.
 pub async fn dry_run(
     source: &SourceConfig,
@@ -96,11 +92,9 @@ pub async fn dry_run(
 ) -> Result<(), CollectError> {
     let today = as_of.unwrap_or_else(|| chrono::Utc::now().date_naive());
     let pseudonymizer = HumaansCollector::pseudonymizer(source)?;
-    let collection = super::collect(source, today, pseudonymizer.as_ref(), None, |config| {
-        config.retry.max_attempts = ATTEMPTS;
-        config.retry.max_elapsed = crate::dryrun::DRY_RUN_RETRY_BUDGET;
-    })
-    .await?;
+    // Graph says how long to wait when it throttles (`Retry-After`); the dry run honours
+    // it with the service's retry policy, so it gives the same figures as a collection.
+    let collection = super::collect(source, today, pseudonymizer.as_ref(), None, |_| {}).await?;
     let report = DryRunReport::new(source.kind.wire(), &collection.licences);
     let warnings = warnings(source, &collection);
     let output = |e: std::io::Error| CollectError::Other {

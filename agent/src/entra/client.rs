@@ -402,7 +402,14 @@ impl EntraClient {
             reqwest::Url::parse(&link),
             reqwest::Url::parse(&self.graph_url),
         ) {
-            (Ok(next), Ok(base)) => next.origin() == base.origin(),
+            // `localhost` and `127.0.0.1` count as one host (a local simulator).
+            (Ok(next), Ok(base)) => {
+                next.origin() == base.origin()
+                    || (next.scheme() == base.scheme()
+                        && next.port_or_known_default() == base.port_or_known_default()
+                        && crate::config::is_loopback(&next)
+                        && crate::config::is_loopback(&base))
+            }
             _ => false,
         };
         if !same_origin {

@@ -738,3 +738,26 @@ async fn the_service_spools_a_licence_snapshot_or_nothing() {
         "the warning says why activity is missing"
     );
 }
+
+#[tokio::test]
+async fn a_next_link_to_another_host_is_refused() {
+    let mut server = Server::new_async().await;
+    let _token = mock_token(&mut server, 3599, 1).await;
+    let _skus = mock_skus(&mut server).await;
+    let _users = server
+        .mock("GET", "/v1.0/users")
+        .match_query(Matcher::Any)
+        .with_body(
+            json!({"value": [user(1)],
+                   "@odata.nextLink": "https://elsewhere.example/v1.0/users?$skiptoken=X"})
+            .to_string(),
+        )
+        .create_async()
+        .await;
+    let (client, _) = entra_client(&server, |_| {});
+    let error = client.collect().await.unwrap_err();
+    assert!(
+        error.to_string().contains("does not point to graph_url"),
+        "{error}"
+    );
+}
