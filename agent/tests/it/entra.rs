@@ -761,3 +761,79 @@ async fn a_next_link_to_another_host_is_refused() {
         "{error}"
     );
 }
+
+/// `check` of the real binary names the permission the token lacks and the missing
+/// sign-in activity.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_names_missing_permissions_and_activity() {
+    let mut server = Server::new_async().await;
+    let _token = server
+        .mock("POST", format!("/{TENANT}/oauth2/v2.0/token").as_str())
+        .with_body(
+            json!({"token_type": "Bearer", "expires_in": 3599,
+                   "access_token": jwt(&["User.Read.All", "Organization.Read.All"])})
+            .to_string(),
+        )
+        .create_async()
+        .await;
+    let _skus = mock_skus(&mut server).await;
+    let _activity = server
+        .mock("GET", "/v1.0/users")
+        .match_query(Matcher::Regex("signInActivity".into()))
+        .with_status(403)
+        .with_body(graph_error(REQUEST_DENIED, "Insufficient privileges"))
+        .create_async()
+        .await;
+    let _users = server
+        .mock("GET", "/v1.0/users")
+        .match_query(Matcher::Any)
+        .with_body(json!({"value": []}).to_string())
+        .create_async()
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    let secret = dir.path().join("entra-secret");
+    std::fs::write(&secret, SECRET).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    let config = dir.path().join("agent.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "platform:\n  url: http://127.0.0.1:9\nsources:\n  - name: m365\n    kind: entra_id\n    tenant_id: {TENANT}\n    client_id: {CLIENT}\n    client_secret_file: {}\n    login_url: {url}\n    graph_url: {url}\n",
+            secret.display(),
+            url = server.url()
+        ),
+    )
+    .unwrap();
+    let state = dir.path().join("state");
+    let (_, stdout, stderr) = tokio::task::spawn_blocking(move || {
+        crate::config::agent(&[
+            "--config",
+            config.to_str().unwrap(),
+            "--state-dir",
+            state.to_str().unwrap(),
+            "check",
+        ])
+    })
+    .await
+    .unwrap();
+    assert!(
+        stdout.contains("ok    source m365: Entra ID issued a token"),
+        "{stdout}{stderr}"
+    );
+    assert!(
+        stdout.contains("WARN  source m365: the app registration lacks the application permission(s) AuditLog.Read.All"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("WARN  source m365: sign-in activity is not available"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("ok    source m365: Graph answers users"),
+        "{stdout}"
+    );
+}
