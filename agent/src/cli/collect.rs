@@ -82,6 +82,11 @@ pub(super) async fn dry_run(
     };
     match source.map_or(SourceKindConfig::Humaans, |s| s.kind) {
         SourceKindConfig::Humaans => dry_run_humaans(args, source, out).await,
+        SourceKindConfig::EntraId | SourceKindConfig::SeatList => {
+            // `source` is an app source here: the default (no configuration) is Humaans.
+            let source = source.ok_or(CliError::NoTokenFile)?;
+            Ok(crate::appsource::dry_run(source, args.as_of, args.json, out).await?)
+        }
     }
 }
 

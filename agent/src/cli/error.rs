@@ -176,12 +176,12 @@ fn uplink_exit(error: &UplinkError) -> Exit {
 
 /// A collection: an unreadable token or key is 64; Humaans unavailable for now is 69.
 fn collect_exit(error: &CollectError) -> Exit {
-    match error {
-        CollectError::Token { .. } | CollectError::KeyFile { .. } | CollectError::Key { .. } => {
-            Exit::Config
-        }
-        CollectError::Humaans { error, .. } if error.is_retriable() => Exit::Unavailable,
-        _ => Exit::Failure,
+    if error.is_config() {
+        Exit::Config
+    } else if error.is_retriable() {
+        Exit::Unavailable
+    } else {
+        Exit::Failure
     }
 }
 
