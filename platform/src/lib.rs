@@ -16,7 +16,9 @@
 mod api;
 mod auth;
 mod config;
+mod conn;
 mod error;
+mod guard;
 mod metrics;
 mod reports;
 mod server;
@@ -26,10 +28,10 @@ mod web;
 
 pub use api::router as agent_api;
 pub use auth::{
-    LOGIN_WINDOW, MAX_FAILURES_PER_IP, MAX_FAILURES_PER_USERNAME, MIN_PASSWORD_LEN, Role,
-    SESSION_LIFETIME, SessionUser, hash_password,
+    LOGIN_WINDOW, MAX_CONCURRENT_HASHES, MAX_FAILURES_PER_IP, MAX_FAILURES_PER_USERNAME,
+    MIN_PASSWORD_LEN, Role, SESSION_LIFETIME, SessionUser, hash_password,
 };
-pub use config::{AdminCommand, Cli, Command, DatabaseArgs, LogFormat, ServeArgs};
+pub use config::{AdminCommand, Cli, Command, DatabaseArgs, LimitArgs, LogFormat, ServeArgs};
 pub use reports::model::Health;
 pub use server::{ServeError, Server, app, open_store};
 pub use state::AppState;

@@ -77,6 +77,10 @@ pub struct Metrics {
     heartbeats: AtomicU64,
     /// Refusals by problem code (few distinct codes; a mutex is fine).
     refusals: Mutex<Vec<(String, u64)>>,
+    /// Connections being served now (a gauge).
+    connections_open: AtomicU64,
+    /// Connections refused because `--max-connections` were open.
+    connections_refused: AtomicU64,
 }
 
 impl Metrics {
@@ -134,6 +138,20 @@ impl Metrics {
             Some((_, n)) => *n += 1,
             None => refusals.push((code.as_str().to_owned(), 1)),
         }
+    }
+
+    /// Counts a connection opened; [`Metrics::record_connection_closed`] undoes it.
+    pub(crate) fn record_connection_opened(&self) {
+        self.connections_open.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn record_connection_closed(&self) {
+        self.connections_open.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    /// Counts a connection refused at the connection limit.
+    pub(crate) fn record_connection_refused(&self) {
+        self.connections_refused.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Snapshots applied so far by this process.
@@ -211,6 +229,16 @@ impl Metrics {
                 load(counter)
             );
         }
+        let _ = writeln!(
+            out,
+            "# HELP seatbroker_connections_open Connections being served.\n# TYPE seatbroker_connections_open gauge\nseatbroker_connections_open {}",
+            load(&self.connections_open)
+        );
+        let _ = writeln!(
+            out,
+            "# HELP seatbroker_connections_refused_total Connections refused at the connection limit.\n# TYPE seatbroker_connections_refused_total counter\nseatbroker_connections_refused_total {}",
+            load(&self.connections_refused)
+        );
         out.push_str("# HELP seatbroker_refusals_total Agent requests refused, by problem code.\n");
         out.push_str("# TYPE seatbroker_refusals_total counter\n");
         let mut refusals = self

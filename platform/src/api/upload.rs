@@ -6,7 +6,7 @@
 //! the last part is in.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::{FromRequest, Path, Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use seatbroker_protocol::{
@@ -21,18 +21,21 @@ use crate::metrics::RouteClass;
 use crate::state::AppState;
 use crate::store::{PartOutcome, PartRefusal};
 
+/// The body is the last thing read: the protocol version, the credential and the agent's
+/// state are checked first, so a client without a valid credential is answered at once and
+/// never makes the platform buffer a body.
 pub(crate) async fn upload_part(
     State(state): State<AppState>,
     Path((snapshot_id, part)): Path<(String, String)>,
     version: Result<ProtocolVersion, ApiProblem>,
     agent: Result<AuthedAgent, ApiProblem>,
-    body: Result<AgentJson<UploadPart>, ApiProblem>,
+    request: Request,
 ) -> Response {
     let result = async {
         version?;
         let AuthedAgent(agent) = agent?;
         refuse_agent_state(&agent, false)?;
-        let AgentJson(upload) = body?;
+        let AgentJson(upload) = AgentJson::<UploadPart>::from_request(request, &state).await?;
         let chunk = check_part(&snapshot_id, &part, &upload)?;
         let bytes = chunk.len();
         match state.store.receive_part(&agent.id, &upload, chunk).await? {
