@@ -13,7 +13,7 @@ pub(crate) mod upload;
 
 use std::time::Duration;
 
-use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderValue, RETRY_AFTER};
+use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderValue, LOCATION, RETRY_AFTER};
 use reqwest::{Method, Url};
 use seatbroker_protocol::{
     EnrollRequest, EnrollResponse, Heartbeat, HeartbeatAck, PROBLEM_JSON, PROTOCOL_HEADER, Problem,
@@ -25,6 +25,9 @@ use serde::de::DeserializeOwned;
 use crate::config::PlatformConfig;
 
 pub(crate) use error::UplinkError;
+
+/// The largest answer the agent reads from the platform; its answers are a few KiB.
+pub(crate) const MAX_RESPONSE_BYTES: usize = 4 * 1024 * 1024;
 
 /// Timeouts of platform requests.
 #[derive(Debug, Clone, Copy)]
@@ -83,6 +86,9 @@ impl Uplink {
             .default_headers(headers)
             .connect_timeout(timeouts.connect)
             .timeout(timeouts.request)
+            // A redirect would carry the enrollment token or a snapshot part to another
+            // host, perhaps over plain http: never follow one; `call` reports it.
+            .redirect(reqwest::redirect::Policy::none())
             .https_only(!(platform.allow_insecure_http || crate::config::is_loopback(&base)));
         if let Some(path) = &platform.ca_file {
             let pem = std::fs::read(path).map_err(|e| UplinkError::CaFile {
@@ -224,10 +230,29 @@ impl Uplink {
             .get(CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.starts_with(PROBLEM_JSON));
-        let bytes = response
-            .bytes()
+        if status.is_redirection() {
+            let location = response
+                .headers()
+                .get(LOCATION)
+                .and_then(|v| v.to_str().ok())
+                .map_or_else(|| "an unnamed place".to_owned(), str::to_owned);
+            return Err(UplinkError::Redirected {
+                what,
+                url,
+                status: status.as_u16(),
+                location,
+            });
+        }
+        let bytes = read_capped(response, MAX_RESPONSE_BYTES)
             .await
-            .map_err(|e| transport(what, &url, &e))?;
+            .map_err(|error| match error {
+                Capped::TooLarge => UplinkError::TooLarge {
+                    what,
+                    url: url.clone(),
+                    limit: MAX_RESPONSE_BYTES,
+                },
+                Capped::Read(e) => transport(what, &url, &e),
+            })?;
         if status.is_success() {
             return serde_json::from_slice(&bytes).map_err(|e| UplinkError::Decode {
                 what,
@@ -256,6 +281,36 @@ impl Uplink {
             retry_after,
         })
     }
+}
+
+/// Why [`read_capped`] stopped.
+#[derive(Debug)]
+pub(crate) enum Capped {
+    /// More than the limit: reading stopped there.
+    TooLarge,
+    Read(reqwest::Error),
+}
+
+/// The response body, read piece by piece and abandoned as soon as it passes `limit`
+/// bytes, so a hostile or broken server cannot fill the agent's memory.
+pub(crate) async fn read_capped(
+    mut response: reqwest::Response,
+    limit: usize,
+) -> Result<Vec<u8>, Capped> {
+    if response
+        .content_length()
+        .is_some_and(|n| n > limit as u64)
+    {
+        return Err(Capped::TooLarge);
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(Capped::Read)? {
+        if body.len() + chunk.len() > limit {
+            return Err(Capped::TooLarge);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }
 
 fn transport(what: &'static str, url: &str, error: &reqwest::Error) -> UplinkError {
