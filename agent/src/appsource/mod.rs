@@ -22,7 +22,7 @@ use seatbroker_protocol::{
 };
 
 pub(crate) use check::{CheckOutcome, check};
-pub(crate) use dryrun::dry_run;
+pub(crate) use dryrun::{dry_run, write_dry_run};
 
 use crate::collector::{CollectError, HumaansCollector, Tenant};
 use crate::config::{SourceConfig, SourceKindConfig};

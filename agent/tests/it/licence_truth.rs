@@ -643,3 +643,56 @@ async fn the_service_spools_the_truth_from_the_simulator() {
     assert_eq!(pools, expected);
     sim.shutdown().await;
 }
+
+/// App sources' output to a closed pipe (`collect --dry-run | head -0`) ends quietly with
+/// success, as every command's does.
+#[test]
+fn app_source_output_to_a_closed_pipe_ends_quietly() {
+    let as_of = date("2026-11-25");
+    let company = Company::generate(&CompanySpec::new(60, 3, as_of)).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    write_seat_lists(
+        dir.path(),
+        &company,
+        &["Slack"],
+        &SeatListOptions::default(),
+    );
+    let config = write_config(
+        dir.path(),
+        &seat_list_yaml(&dir.path().join("slack.csv"), &BTreeMap::new()),
+    );
+    let state = dir.path().join("state");
+    let dry_run = [
+        "collect",
+        "--dry-run",
+        "--source",
+        "apps",
+        "--as-of",
+        "2026-11-25",
+    ];
+    let commands: [&[&str]; 3] = [
+        &dry_run,
+        &[&dry_run[..], &["--json"]].concat(),
+        &["check", "--offline"],
+    ];
+    for command in commands {
+        // The reader is gone before the agent writes a byte: every write fails with EPIPE.
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_seatbroker-agent"))
+            .arg("--config")
+            .arg(&config)
+            .arg("--state-dir")
+            .arg(&state)
+            .args(command)
+            .env("NO_COLOR", "1")
+            .env_remove("RUST_LOG")
+            .env_remove("SEATBROKER_SYSTEM")
+            .stdout(writer)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(0), "{command:?}: {stderr}");
+        assert_eq!(stderr, "", "{command:?}");
+    }
+}
