@@ -229,8 +229,10 @@ pub(crate) async fn tenant(
                         error: Box::new(error),
                     });
                 }
+                // Reading the name is optional (Organization.Read.All is not asked for):
+                // any refusal falls back to the id without a word above debug.
                 Err(error) => {
-                    tracing::info!(source = %source.name, %error, "The organisation's name cannot be read; the tenant id names it.");
+                    tracing::debug!(source = %source.name, %error, "The organisation's name cannot be read; the tenant id names it.");
                     id.clone()
                 }
             };

@@ -696,3 +696,155 @@ fn app_source_output_to_a_closed_pipe_ends_quietly() {
         assert_eq!(stderr, "", "{command:?}");
     }
 }
+
+/// `enroll` names an `entra_id` source's tenant by its id when the organisation cannot be
+/// read (the simulator has no `/v1.0/organization`) without a word on stderr, and a
+/// `seat_list` source by its applications; `status` then shows each app source with its
+/// kind, tenant or path, and its last collection in accounts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn enroll_names_app_tenants_and_status_shows_app_sources() {
+    let as_of = chrono::Utc::now().date_naive();
+    let sim = graph(80, 29, as_of, |_| {}).await;
+    let dir = tempfile::tempdir().unwrap();
+    let company = Company::generate(&CompanySpec::new(50, 29, as_of)).unwrap();
+    let lists = dir.path().join("lists");
+    std::fs::create_dir(&lists).unwrap();
+    write_seat_lists(
+        &lists,
+        &company,
+        &["Slack", "Figma"],
+        &SeatListOptions::default(),
+    );
+
+    let mut platform = mockito::Server::new_async().await;
+    let enrolled: Arc<Mutex<Option<Value>>> = Arc::default();
+    let seen = enrolled.clone();
+    let sources = serde_json::json!([
+        {"local_name": SOURCE, "state": "pending", "source_id": "src_1"},
+        {"local_name": "apps", "state": "approved", "source_id": "src_2"}
+    ]);
+    let _enroll = platform
+        .mock("POST", "/api/agent/v1/enroll")
+        .with_status(201)
+        .with_header("content-type", "application/json")
+        .with_body_from_request(move |request| {
+            *seen.lock().unwrap() = serde_json::from_slice(request.body().unwrap()).ok();
+            serde_json::json!({"agent_id": "agent1", "agent_credential": "sba_credential",
+                               "state": "pending", "sources": sources})
+            .to_string()
+            .into_bytes()
+        })
+        .create_async()
+        .await;
+    let _status = platform
+        .mock("GET", "/api/agent/v1/status")
+        .with_header("content-type", "application/json")
+        .with_body(
+            serde_json::json!({"agent_id": "agent1", "state": "pending", "sources": [
+                {"local_name": SOURCE, "state": "pending", "source_id": "src_1"},
+                {"local_name": "apps", "state": "approved", "source_id": "src_2"}]})
+            .to_string(),
+        )
+        .create_async()
+        .await;
+    let enrollment = dir.path().join("enrollment-token");
+    write_private(&enrollment, "sbe_token");
+    let entra = entra_yaml(dir.path(), &sim, &sim.secrets().full)
+        .replace("http://127.0.0.1:9", &platform.url())
+        .replacen(
+            "\nsources:\n",
+            &format!(
+                "\n  enrollment_token_file: {}\nsources:\n",
+                enrollment.display()
+            ),
+            1,
+        );
+    write_config(
+        dir.path(),
+        &format!(
+            "{entra}  - name: apps\n    kind: seat_list\n    path: {}\n",
+            lists.display()
+        ),
+    );
+
+    // At info level, as the service logs: still not a word about the organisation.
+    let config = dir.path().join("agent.yaml");
+    let state = dir.path().join("state");
+    let output = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_seatbroker-agent"))
+            .arg("--config")
+            .arg(&config)
+            .arg("--state-dir")
+            .arg(&state)
+            .arg("enroll")
+            .env("NO_COLOR", "1")
+            .env("RUST_LOG", "info")
+            .env_remove("SEATBROKER_SYSTEM")
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr),
+    );
+    assert_eq!(output.status.code(), Some(0), "{stdout}{stderr}");
+    assert!(
+        stderr.contains("Enrolled with the platform"),
+        "info is shown: {stderr}"
+    );
+    assert!(stdout.contains("Enrolled with"), "{stdout}");
+    assert!(
+        !stderr.contains("organisation"),
+        "the missing organisation name is not worth a word: {stderr}"
+    );
+    let request = enrolled
+        .lock()
+        .unwrap()
+        .clone()
+        .expect("an enrollment request");
+    let named: Vec<(&str, &str, &str)> = request["sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["kind"].as_str().unwrap(),
+                s["tenant_id"].as_str().unwrap(),
+                s["tenant_name"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(named[0], ("entra_id", sim.tenant_id(), sim.tenant_id()));
+    assert_eq!(named[1].0, "seat_list");
+    assert!(
+        named[1].2.contains("Slack") && named[1].2.contains("Figma"),
+        "{named:?}"
+    );
+
+    let (code, stdout, stderr) = agent(dir.path(), &["collect"]).await;
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let (code, stdout, stderr) = agent(dir.path(), &["status"]).await;
+    assert_eq!(code, 0, "{stderr}");
+    let accounts = |truth: &AppTruth| format!("({} accounts)", truth.accounts.total);
+    let seat_total: u64 = ["Slack", "Figma"]
+        .iter()
+        .map(|app| SeatList::plant(&company, app).rows().len() as u64)
+        .sum();
+    for line in [
+        format!(
+            "Source {SOURCE} (Entra ID, tenant {}): waiting for approval",
+            sim.tenant_id()
+        ),
+        format!(
+            "Source apps (seat list, {}): approved; uploads go to source src_2",
+            lists.display()
+        ),
+        accounts(&sim.truth(true)),
+        format!("({seat_total} accounts)"),
+    ] {
+        assert!(stdout.contains(&line), "no `{line}` in\n{stdout}");
+    }
+    sim.shutdown().await;
+}
