@@ -224,17 +224,35 @@ async fn throttling_and_token_renewal_still_give_the_truth() {
 }
 
 /// Tokens expire while the collection pages through: the 401 gets one new token and the
-/// collection goes on.
+/// collection goes on, with exactly one Graph request more than without the expiry.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tokens_expiring_mid_collection_are_renewed() {
     let as_of = date("2026-11-25");
+    let (people, seed) = (400, 5);
+    // The same directory without expiry: how many Graph requests a collection takes.
+    let plain = graph(people, seed, as_of, |_| {}).await;
+    let dir = tempfile::tempdir().unwrap();
+    write_config(
+        dir.path(),
+        &entra_yaml(dir.path(), &plain, &plain.secrets().full),
+    );
+    assert_equals_truth(
+        "no expiry",
+        &dry_run(dir.path(), SOURCE, as_of).await,
+        &plain.truth(true),
+    );
+    let requests = plain.requests();
+    assert!(requests >= 4, "several pages: {requests}");
+    plain.shutdown().await;
+
+    // Every request waits 100 ms before the simulator looks at it, so tokens expired just
+    // after the first users page are seen by the second.
     let sim = Arc::new(
-        graph(400, 5, as_of, |o| {
-            o.faults.latency = Duration::from_millis(20);
+        graph(people, seed, as_of, |o| {
+            o.faults.latency = Duration::from_millis(100);
         })
         .await,
     );
-    let dir = tempfile::tempdir().unwrap();
     write_config(
         dir.path(),
         &entra_yaml(dir.path(), &sim, &sim.secrets().full),
@@ -251,6 +269,11 @@ async fn tokens_expiring_mid_collection_are_renewed() {
     let run = dry_run(dir.path(), SOURCE, as_of).await;
     expirer.await.unwrap();
     assert_equals_truth("expired mid-collection", &run, &sim.truth(true));
+    assert_eq!(
+        sim.requests(),
+        requests + 1,
+        "one request answered 401, then renewed"
+    );
 }
 
 /// A dry run with `secret_name`, the full secret revoked after `revoke_after` Graph
