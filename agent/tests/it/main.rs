@@ -9,6 +9,7 @@ mod entra;
 mod humaans;
 mod licence_config;
 mod licence_engine;
+mod licence_truth;
 mod seatlist;
 mod service;
 mod spool;
