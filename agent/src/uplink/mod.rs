@@ -13,7 +13,7 @@ pub(crate) mod upload;
 
 use std::time::Duration;
 
-use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderValue, LOCATION, RETRY_AFTER};
+use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderValue, RETRY_AFTER};
 use reqwest::{Method, Url};
 use seatbroker_protocol::{
     EnrollRequest, EnrollResponse, Heartbeat, HeartbeatAck, PROBLEM_JSON, PROTOCOL_HEADER, Problem,
@@ -23,6 +23,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::config::PlatformConfig;
+use crate::http::{Capped, read_capped};
 
 pub(crate) use error::UplinkError;
 
@@ -231,28 +232,24 @@ impl Uplink {
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.starts_with(PROBLEM_JSON));
         if status.is_redirection() {
-            let location = response
-                .headers()
-                .get(LOCATION)
-                .and_then(|v| v.to_str().ok())
-                .map_or_else(|| "an unnamed place".to_owned(), str::to_owned);
             return Err(UplinkError::Redirected {
                 what,
                 url,
                 status: status.as_u16(),
-                location,
+                location: crate::http::location(&response),
             });
         }
-        let bytes = read_capped(response, MAX_RESPONSE_BYTES)
-            .await
-            .map_err(|error| match error {
-                Capped::TooLarge => UplinkError::TooLarge {
-                    what,
-                    url: url.clone(),
-                    limit: MAX_RESPONSE_BYTES,
-                },
-                Capped::Read(e) => transport(what, &url, &e),
-            })?;
+        let bytes =
+            read_capped(response, MAX_RESPONSE_BYTES)
+                .await
+                .map_err(|error| match error {
+                    Capped::TooLarge => UplinkError::TooLarge {
+                        what,
+                        url: url.clone(),
+                        limit: MAX_RESPONSE_BYTES,
+                    },
+                    Capped::Read(e) => transport(what, &url, &e),
+                })?;
         if status.is_success() {
             return serde_json::from_slice(&bytes).map_err(|e| UplinkError::Decode {
                 what,
@@ -281,36 +278,6 @@ impl Uplink {
             retry_after,
         })
     }
-}
-
-/// Why [`read_capped`] stopped.
-#[derive(Debug)]
-pub(crate) enum Capped {
-    /// More than the limit: reading stopped there.
-    TooLarge,
-    Read(reqwest::Error),
-}
-
-/// The response body, read piece by piece and abandoned as soon as it passes `limit`
-/// bytes, so a hostile or broken server cannot fill the agent's memory.
-pub(crate) async fn read_capped(
-    mut response: reqwest::Response,
-    limit: usize,
-) -> Result<Vec<u8>, Capped> {
-    if response
-        .content_length()
-        .is_some_and(|n| n > limit as u64)
-    {
-        return Err(Capped::TooLarge);
-    }
-    let mut body = Vec::new();
-    while let Some(chunk) = response.chunk().await.map_err(Capped::Read)? {
-        if body.len() + chunk.len() > limit {
-            return Err(Capped::TooLarge);
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body)
 }
 
 fn transport(what: &'static str, url: &str, error: &reqwest::Error) -> UplinkError {

@@ -6,6 +6,7 @@ mod crash;
 mod dryrun;
 mod engine;
 mod entra;
+mod hostile;
 mod humaans;
 mod licence_config;
 mod licence_engine;
