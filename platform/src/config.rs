@@ -153,6 +153,27 @@ pub struct LimitArgs {
         value_parser = clap::value_parser!(u32).range(1..=1_000_000)
     )]
     pub max_connections: u32,
+    /// Hours after which a snapshot that received no part is dropped with its parts. The
+    /// agent keeps it in its spool and sends it again whole.
+    #[arg(
+        long,
+        env = "SEATBROKER_INCOMPLETE_SNAPSHOT_HOURS",
+        default_value_t = 24,
+        value_name = "HOURS",
+        value_parser = clap::value_parser!(u64).range(1..=24 * 365)
+    )]
+    pub incomplete_snapshot_hours: u64,
+    /// MiB of parts of incomplete snapshots stored per agent (every part counts as 1 MiB,
+    /// the most a part holds). Past it, parts are refused with 429 until old snapshots are
+    /// completed or expire. The default holds one snapshot of the largest size.
+    #[arg(
+        long,
+        env = "SEATBROKER_MAX_PENDING_MIB_PER_AGENT",
+        default_value_t = 1024,
+        value_name = "MIB",
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
+    pub max_pending_mib_per_agent: u64,
     /// Bearer token `/metrics` requires (`Authorization: Bearer TOKEN`). Unset: `/metrics`
     /// is open. Prefer the environment variable, so the token does not show in the process
     /// list.
@@ -171,6 +192,8 @@ impl Default for LimitArgs {
             header_timeout_secs: 10,
             idle_timeout_secs: 30,
             max_connections: 512,
+            incomplete_snapshot_hours: 24,
+            max_pending_mib_per_agent: 1024,
             metrics_token: None,
         }
     }

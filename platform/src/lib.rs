@@ -34,7 +34,7 @@ pub use auth::{
 pub use config::{AdminCommand, Cli, Command, DatabaseArgs, LimitArgs, LogFormat, ServeArgs};
 pub use reports::model::Health;
 pub use server::{ServeError, Server, app, open_store};
-pub use state::AppState;
+pub use state::{ApiConfig, AppState};
 pub use store::{
     ApplyReport, Clock, EnrolledAgent, EnrollmentOutcome, PartOutcome, PartRefusal, ReceivedPart,
     Store, StoreError, TokenState, new_id, sqlite_url,

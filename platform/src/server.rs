@@ -30,7 +30,7 @@ use crate::config::{ConfigError, ServeArgs, Transport};
 use crate::conn::{self, ConnLimits};
 use crate::guard::{self, GuardSettings};
 use crate::metrics::{Metrics, RouteClass};
-use crate::state::AppState;
+use crate::state::{ApiConfig, AppState};
 use crate::store::{Store, StoreError};
 use crate::web::{self, WebSettings, WebState};
 
@@ -330,6 +330,8 @@ pub struct Server {
     store: Store,
     limits: ConnLimits,
     metrics: Arc<Metrics>,
+    /// Incomplete snapshots idle this long are dropped.
+    incomplete_after: chrono::Duration,
     /// The one-time password of the first admin, when this start created it.
     pub first_admin_password: Option<Secret>,
 }
@@ -391,7 +393,12 @@ impl Server {
             idle_timeout: Duration::from_secs(limits.idle_timeout_secs),
             hsts: args.secure_cookies(),
         };
-        let state = AppState::new(store.clone());
+        let mut state = AppState::new(store.clone());
+        state.api = Arc::new(ApiConfig {
+            max_pending_parts_per_agent: limits.max_pending_mib_per_agent * (1024 * 1024)
+                / seatbroker_protocol::limits::MAX_PART_BYTES as u64,
+            ..ApiConfig::default()
+        });
         let metrics = state.metrics.clone();
         let metrics_token = limits.metrics_token.clone().map(Secret::new);
         let router = router(state, settings, guard, metrics_token);
@@ -407,6 +414,9 @@ impl Server {
                 max_connections: limits.max_connections,
             },
             metrics,
+            incomplete_after: chrono::Duration::hours(
+                i64::try_from(limits.incomplete_snapshot_hours).unwrap_or(24),
+            ),
             first_admin_password,
         })
     }
@@ -426,6 +436,11 @@ impl Server {
             idle_timeout_secs = self.limits.idle_timeout.as_secs(),
             "Seatbroker platform listening."
         );
+        let sweeper = tokio::spawn(expire_incomplete(
+            self.store.clone(),
+            self.incomplete_after,
+            shutdown.clone(),
+        ));
         conn::serve(
             self.listener,
             self.tls,
@@ -435,9 +450,28 @@ impl Server {
             shutdown,
         )
         .await;
+        let _ = sweeper.await;
         self.store.close().await;
         tracing::info!("Seatbroker platform stopped.");
         Ok(())
+    }
+}
+
+/// Drops incomplete snapshots idle for `after`, at start and then every tenth of `after`
+/// (at most hourly), until shutdown.
+async fn expire_incomplete(store: Store, after: chrono::Duration, shutdown: CancellationToken) {
+    let every = (after / 10)
+        .to_std()
+        .unwrap_or(Duration::from_secs(3600))
+        .min(Duration::from_secs(3600));
+    loop {
+        if let Err(error) = store.expire_incomplete_snapshots(after).await {
+            tracing::warn!(%error, "Expiring incomplete snapshots failed; will try again.");
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(every) => {}
+        }
     }
 }
 

@@ -38,6 +38,21 @@ pub(crate) async fn upload_part(
         let AgentJson(upload) = AgentJson::<UploadPart>::from_request(request, &state).await?;
         let chunk = check_part(&snapshot_id, &part, &upload)?;
         let bytes = chunk.len();
+        let pending = state.store.pending_parts(&agent.id).await?;
+        let cap = state.api.max_pending_parts_per_agent;
+        if pending >= cap {
+            tracing::warn!(agent = %agent.id, pending, cap, "Part refused: too many parts of incomplete snapshots.");
+            return Err(ApiProblem::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                ErrorCode::RateLimited,
+                format!(
+                    "this agent has {pending} parts of incomplete snapshots stored, the most the platform keeps per agent ({cap}, at most {} MiB)",
+                    cap * limits::MAX_PART_BYTES as u64 / (1024 * 1024)
+                ),
+            )
+            .with_action("finish the snapshots already started; the platform drops incomplete ones after --incomplete-snapshot-hours")
+            .with_retry_after(PENDING_RETRY_SECS));
+        }
         match state.store.receive_part(&agent.id, &upload, chunk).await? {
             PartOutcome::Stored(received) => {
                 state
@@ -62,6 +77,9 @@ pub(crate) async fn upload_part(
     .await;
     finish(&state, RouteClass::Upload, result)
 }
+
+/// The `Retry-After` of a part refused at the pending cap.
+const PENDING_RETRY_SECS: u32 = 600;
 
 fn out_of_range(detail: String) -> ApiProblem {
     ApiProblem::new(

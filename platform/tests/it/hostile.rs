@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use axum::http::StatusCode;
 use seatbroker_platform::{Cli, Command, MAX_FAILURES_PER_USERNAME, ServeArgs, Server};
+use seatbroker_protocol::ErrorCode;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
@@ -359,3 +360,62 @@ async fn concurrent_guesses_are_limited(db: TestDb) {
 }
 
 on_both_backends!(concurrent_login_guesses, concurrent_guesses_are_limited);
+
+/// An agent that starts snapshots and never finishes them: its stored parts are capped,
+/// the refusal is one it retries later (429 `rate_limited` with `Retry-After`), and the
+/// abandoned parts expire, after which it uploads again.
+async fn abandoned_parts_are_capped_and_expire(db: TestDb) {
+    let clock = db.clock.clone();
+    let server =
+        crate::api::Server::start_with(db, |api| api.max_pending_parts_per_agent = 3).await;
+    let store = server.state.store.clone();
+    let (credential, source) = server.approved().await;
+    let payload = crate::payload("hr", "acme", crate::t0(), crate::people(300));
+    // Three snapshots of four parts, each one part short of complete.
+    let mut sent = 0;
+    for (n, id) in ["abandoned1", "abandoned2", "abandoned3"]
+        .iter()
+        .enumerate()
+    {
+        let parts = crate::parts(&payload, id, &source, n as u64 + 1, 512);
+        assert!(parts.len() > 2, "{} parts", parts.len());
+        let response = server.put(&credential, &parts[0]).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        sent += 1;
+    }
+    let agent = store
+        .authenticate_agent(&credential)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(store.pending_parts(&agent.id).await.unwrap(), sent);
+    let parts = crate::parts(&payload, "abandoned4", &source, 4, 512);
+    let refused = server.put(&credential, &parts[0]).await;
+    assert_eq!(refused.headers()["retry-after"], "600");
+    let problem = crate::api::check_problem(refused, 429, ErrorCode::RateLimited).await;
+    assert_eq!(
+        problem.code.disposition(problem.status),
+        seatbroker_protocol::Disposition::Retry,
+        "the agent keeps the snapshot and retries"
+    );
+    // Nothing expires while young; after a day without parts, all three go.
+    assert_eq!(
+        store
+            .expire_incomplete_snapshots(chrono::Duration::hours(24))
+            .await
+            .unwrap(),
+        0
+    );
+    clock.set(crate::t0() + chrono::Duration::hours(25));
+    assert_eq!(
+        store
+            .expire_incomplete_snapshots(chrono::Duration::hours(24))
+            .await
+            .unwrap(),
+        3
+    );
+    let accepted = server.put(&credential, &parts[0]).await;
+    assert_eq!(accepted.status(), StatusCode::OK);
+}
+
+on_both_backends!(abandoned_parts, abandoned_parts_are_capped_and_expire);
