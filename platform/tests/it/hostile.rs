@@ -419,3 +419,40 @@ async fn abandoned_parts_are_capped_and_expire(db: TestDb) {
 }
 
 on_both_backends!(abandoned_parts, abandoned_parts_are_capped_and_expire);
+
+/// A compression bomb from an approved agent: refused at its expansion bound as an invalid
+/// payload (the agent drops it), and the platform carries on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_compression_bomb_is_refused_at_its_expansion_bound() {
+    use std::io::Write as _;
+    let server = crate::api::Server::start_with(TestDb::sqlite().await, |_| {}).await;
+    let (credential, source) = server.approved().await;
+    // 200 MiB of blanks before `{}`: a few hundred KiB compressed.
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    let blanks = vec![b' '; 1024 * 1024];
+    for _ in 0..200 {
+        gz.write_all(&blanks).unwrap();
+    }
+    gz.write_all(b"{}").unwrap();
+    let bomb = gz.finish().unwrap();
+    let encoded = seatbroker_protocol::EncodedSnapshot {
+        snapshot_checksum: seatbroker_protocol::checksum(&bomb),
+        chunks: bomb
+            .chunks(seatbroker_protocol::limits::MAX_PART_BYTES)
+            .map(<[u8]>::to_vec)
+            .collect(),
+    };
+    let mut last = None;
+    for n in 1..=encoded.chunks.len() as u32 {
+        let part = encoded.part("bomb1", &source, 1, crate::t0(), n);
+        last = Some(server.put(&credential, &part).await);
+    }
+    let problem = crate::api::check_problem(last.unwrap(), 422, ErrorCode::PayloadInvalid).await;
+    let detail = problem.detail.unwrap_or_default();
+    assert!(detail.contains("larger than its bound"), "{detail}");
+    assert_eq!(
+        server.state.store.snapshot_state("bomb1").await.unwrap(),
+        None,
+        "the bomb is discarded"
+    );
+}
