@@ -234,3 +234,56 @@ async fn an_oversized_graph_answer_fails_naming_the_limit() {
     );
     assert!(error.to_string().contains("larger than 65536 bytes"));
 }
+
+fn humaans(url: &str) -> seatbroker_agent::HumaansClient {
+    seatbroker_agent::HumaansClient::new(seatbroker_agent::HumaansConfig::new(
+        url,
+        Secret::new("humaans-token"),
+    ))
+    .unwrap()
+    .with_sleep(Arc::new(|_| Box::pin(async {})))
+}
+
+#[tokio::test]
+async fn the_humaans_token_does_not_follow_a_redirect_elsewhere() {
+    let mut humaans_api = Server::new_async().await;
+    let mut elsewhere = Server::new_async().await;
+    let stolen = elsewhere
+        .mock("GET", Matcher::Any)
+        .expect(0)
+        .create_async()
+        .await;
+    let target = format!("{}/api/people", elsewhere.url());
+    humaans_api
+        .mock("GET", Matcher::Any)
+        .with_status(301)
+        .with_header("location", &target)
+        .create_async()
+        .await;
+    let error = humaans(&humaans_api.url())
+        .check_access()
+        .await
+        .unwrap_err();
+    stolen.assert_async().await;
+    assert!(error.to_string().contains(&target), "{error}");
+    assert!(!error.is_retriable());
+}
+
+#[tokio::test]
+async fn an_oversized_humaans_answer_fails_naming_the_limit() {
+    let mut humaans_api = Server::new_async().await;
+    humaans_api
+        .mock("GET", Matcher::Any)
+        .with_header("content-type", "application/json")
+        .with_body(format!("{{\"x\":\"{}\"}}", "y".repeat(16 * 1024 * 1024)))
+        .create_async()
+        .await;
+    let error = humaans(&humaans_api.url())
+        .check_access()
+        .await
+        .unwrap_err();
+    assert!(
+        error.to_string().contains("larger than 16777216 bytes"),
+        "{error}"
+    );
+}
