@@ -10,8 +10,9 @@
 //! - console users: [`hash_password`], [`Role`], [`SessionUser`] and the login limits.
 //!
 //! Inside: `store` (the only code that talks to the database), `api` (agent API), `web`
-//! (console), `reports` (pure report logic), `auth`, `config`, `server`, `state`, `error`,
-//! `metrics`.
+//! (console), `reports` (pure report logic), `auth`, `config`, `server`, `conn`
+//! (connections: cap and timeouts), `guard` (per-route body limits, HSTS), `state`,
+//! `error`, `metrics`.
 
 mod api;
 mod auth;
