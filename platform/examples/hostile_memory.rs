@@ -9,13 +9,14 @@
 //! Starts the given `seatbroker-platform` binary on SQLite in a temporary folder (default
 //! settings, so an older binary can be measured the same way) and reads its
 //! `/proc/<pid>/status` (VmRSS now, VmHWM the peak since the last reset through
-//! `/proc/<pid>/clear_refs`):
+//! `/proc/<pid>/clear_refs`, together with VmRSS sampled every 10 ms, since the kernel's
+//! VmHWM can miss a short peak):
 //!
 //! 1. at rest, after one health check;
 //! 2. with 500 idle connections open;
 //! 3. during a flood of 400 unauthenticated snapshot-part uploads of 1.999 MB each, and
 //!    after they closed;
-//! 4. during one large snapshot (100,000 people) uploaded by an approved agent;
+//! 4. during one large snapshot (300,000 people) uploaded by an approved agent;
 //! 5. during three compression bombs at once (three sources, each ~256 KiB of gzip that
 //!    inflates to 256 MiB of JSON whitespace).
 //!
@@ -35,13 +36,21 @@ use seatbroker_protocol::{
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
-#[tokio::main(flavor = "multi_thread")]
-async fn main() -> anyhow::Result<()> {
-    let bin = std::env::args()
-        .nth(1)
-        .unwrap_or_else(|| "target/release/seatbroker-platform".to_owned());
+/// People in the large snapshot.
+const PEOPLE: usize = 300_000;
+
+/// A platform process on a fresh SQLite database.
+struct Platform {
+    child: tokio::process::Child,
+    pid: u32,
+    url: String,
+    addr: String,
+    dir: tempfile::TempDir,
+}
+
+async fn start(bin: &str) -> anyhow::Result<Platform> {
     let dir = tempfile::tempdir()?;
-    let mut child = tokio::process::Command::new(&bin)
+    let mut child = tokio::process::Command::new(bin)
         .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(dir.path())
         .env("SEATBROKER_LOG", "error")
@@ -55,14 +64,38 @@ async fn main() -> anyhow::Result<()> {
     let url: serde_json::Value = serde_json::from_str(&line)?;
     let url = url["url"].as_str().expect("url").to_owned();
     let addr = url.trim_start_matches("http://").to_owned();
+    reqwest::get(format!("{url}/healthz")).await?;
+    settle().await;
+    sample(pid);
+    Ok(Platform {
+        child,
+        pid,
+        url,
+        addr,
+        dir,
+    })
+}
+
+/// Every step runs in a fresh process, so memory one step freed but kept cannot hide
+/// the next step's growth.
+#[tokio::main(flavor = "multi_thread")]
+async fn main() -> anyhow::Result<()> {
+    let bin = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "target/release/seatbroker-platform".to_owned());
     let http = reqwest::Client::new();
     println!("binary: {bin}\n");
     println!("| moment | VmRSS MiB | VmHWM MiB (peak of the step) |");
     println!("|---|---:|---:|");
 
     // 1. At rest.
-    http.get(format!("{url}/healthz")).send().await?;
-    settle().await;
+    let Platform {
+        mut child,
+        pid,
+        addr,
+        dir,
+        ..
+    } = start(&bin).await?;
     report(pid, "at rest");
 
     // 2. 500 idle connections.
@@ -112,15 +145,24 @@ async fn main() -> anyhow::Result<()> {
     tokio::time::sleep(Duration::from_secs(3)).await;
     reset_peak(pid);
     report(pid, "400-connection body flood, after");
+    child.kill().await?;
+    drop(dir);
 
     // 4. A large snapshot from an approved agent.
+    let Platform {
+        mut child,
+        pid,
+        url,
+        dir,
+        ..
+    } = start(&bin).await?;
     let store = Store::open(&sqlite_url(&dir.path().join("seatbroker.db"))).await?;
     let (credential, sources) = approved_agent(&store, 4).await?;
     reset_peak(pid);
-    let big = payload("hr0", "tenant-0", (0..100_000).map(seat).collect());
+    let big = payload("hr0", "tenant-0", (0..PEOPLE).map(seat).collect());
     let encoded = encode_snapshot(&big, limits::MAX_PART_BYTES)?;
     let compressed = encoded.len();
-    upload(
+    let status = upload(
         &http,
         &url,
         &credential,
@@ -133,13 +175,25 @@ async fn main() -> anyhow::Result<()> {
     report(
         pid,
         &format!(
-            "one snapshot of 100,000 people ({} parts, {:.1} MiB compressed)",
+            "one snapshot of {PEOPLE} people ({} parts, {:.1} MiB compressed; HTTP {status})",
             encoded.chunks.len(),
             compressed as f64 / 1048576.0
         ),
     );
 
+    child.kill().await?;
+    drop(dir);
+
     // 5. Three bombs at once.
+    let Platform {
+        mut child,
+        pid,
+        url,
+        dir,
+        ..
+    } = start(&bin).await?;
+    let store = Store::open(&sqlite_url(&dir.path().join("seatbroker.db"))).await?;
+    let (credential, sources) = approved_agent(&store, 4).await?;
     reset_peak(pid);
     let bomb = gzip_blanks(256);
     let mut bombs = tokio::task::JoinSet::new();
@@ -161,17 +215,19 @@ async fn main() -> anyhow::Result<()> {
             upload(&http, &url, &credential, &encoded, &source, &id, &shape).await
         });
     }
+    let mut statuses = Vec::new();
     while let Some(done) = bombs.join_next().await {
-        done??;
+        statuses.push(done??);
     }
     report(
         pid,
         &format!(
-            "three bombs at once ({} KiB of gzip, 256 MiB inflated, each)",
+            "three bombs at once ({} KiB of gzip, 256 MiB inflated, each; HTTP {statuses:?})",
             bomb.len() / 1024
         ),
     );
     child.kill().await?;
+    drop(dir);
     Ok(())
 }
 
@@ -188,17 +244,38 @@ fn status_kib(pid: u32, key: &str) -> u64 {
 }
 
 fn report(pid: u32, moment: &str) {
+    let hwm =
+        status_kib(pid, "VmHWM:").max(SAMPLED_PEAK.load(std::sync::atomic::Ordering::Relaxed));
     println!(
         "| {moment} | {:.0} | {:.0} |",
         status_kib(pid, "VmRSS:") as f64 / 1024.0,
-        status_kib(pid, "VmHWM:") as f64 / 1024.0
+        hwm as f64 / 1024.0
     );
     let _ = std::io::stdout().flush();
 }
 
-/// Resets VmHWM to the current RSS (Linux: `5` to `clear_refs`).
+/// The highest VmRSS sampled (every 10 ms) since the last [`reset_peak`], in KiB: the
+/// kernel's VmHWM misses short peaks of memory that is mapped and unmapped between its
+/// updates.
+static SAMPLED_PEAK: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+fn sample(pid: u32) {
+    std::thread::spawn(move || {
+        loop {
+            let rss = status_kib(pid, "VmRSS:");
+            if rss == 0 {
+                return;
+            }
+            SAMPLED_PEAK.fetch_max(rss, std::sync::atomic::Ordering::Relaxed);
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    });
+}
+
+/// Resets VmHWM to the current RSS (Linux: `5` to `clear_refs`) and the sampled peak.
 fn reset_peak(pid: u32) {
     let _ = std::fs::write(format!("/proc/{pid}/clear_refs"), "5");
+    SAMPLED_PEAK.store(0, std::sync::atomic::Ordering::Relaxed);
 }
 
 fn gzip_blanks(mib: usize) -> Vec<u8> {
@@ -219,16 +296,26 @@ async fn upload(
     source: &str,
     id: &str,
     shape: &SnapshotPayload,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<u16> {
+    let mut last = 0;
     for n in 1..=encoded.chunks.len() as u32 {
         let part: UploadPart = encoded.part(id, source, 1, shape.collected_at, n);
-        http.put(format!("{url}{}", paths::snapshot_part(id, n)))
+        let response = http
+            .put(format!("{url}{}", paths::snapshot_part(id, n)))
             .bearer_auth(credential)
             .json(&part)
             .send()
             .await?;
+        last = response.status().as_u16();
+        if last >= 400 {
+            let text = response.text().await.unwrap_or_default();
+            eprintln!(
+                "{id} part {n}: HTTP {last}: {}",
+                text.chars().take(300).collect::<String>()
+            );
+        }
     }
-    Ok(())
+    Ok(last)
 }
 
 /// Enrolls and approves an agent with `n` sources; returns its credential and source ids.
