@@ -67,8 +67,8 @@ pub use company::{
     PlantedJobRole, PlantedPerson, SeatReason, SeatState, SpecError, StateCounts, Truth,
 };
 pub use server::config::{
-    Faults, PrivateFields, PublicView, RateLimit, RateLimitWhen, SimConfig, SlowBody, Tokens,
-    Truncate, TruncateMode,
+    ApiShape, Faults, ListingTotal, ManagerField, PrivateFields, PublicView, RateLimit,
+    RateLimitWhen, SimConfig, SlowBody, TokenInfo, Tokens, Truncate, TruncateMode,
 };
 pub use server::{SimError, Simulator};
 

@@ -17,7 +17,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use self::auth::{Grant, PRIVATE_READ, PUBLIC_READ, TokenTable};
-use self::config::{Faults, PublicView, SimConfig, Tokens};
+use self::config::{ApiShape, Faults, ManagerField, PublicView, SimConfig, Tokens};
 use crate::company::{Company, SpecError, Truth};
 
 /// Why a simulator could not start.
@@ -47,10 +47,83 @@ pub(crate) struct AppState {
     tokens: TokenTable,
     faults: RwLock<Faults>,
     requests: AtomicU64,
-    all_people: Vec<u32>,
-    public_people: Vec<u32>,
-    all_roles: Vec<u32>,
-    public_roles: Vec<u32>,
+    api: ApiShape,
+    /// Listing requests without `$sort`, numbering the orders of the unstable mode.
+    unsorted_listings: AtomicU64,
+    /// Each listing in id order (`unsorted`) and in creation order (`sorted`, for `$sort`).
+    people: Orders,
+    public_people: Orders,
+    roles: Orders,
+    public_roles: Orders,
+    /// Job roles re-rendered for [`ManagerField::ManagerId`] / [`ManagerField::None`]
+    /// (empty with the default `reportingTo`, which serves the pre-rendered JSON).
+    role_json: Vec<Box<str>>,
+}
+
+impl AppState {
+    /// The JSON of job role `r` as this simulator serves it.
+    pub(crate) fn role_json(&self, r: usize) -> &str {
+        match self.role_json.get(r) {
+            Some(json) => json,
+            None => self.company.job_roles()[r].json(),
+        }
+    }
+}
+
+/// A pre-rendered job role with its manager member renamed to `managerId` or removed.
+fn with_manager_field(json: &str, field: ManagerField) -> String {
+    const KEY: &str = "\"reportingTo\":";
+    let Some(at) = json.find(KEY) else {
+        return json.to_owned();
+    };
+    match field {
+        ManagerField::ReportingTo => json.to_owned(),
+        ManagerField::ManagerId => {
+            format!("{}\"managerId\":{}", &json[..at], &json[at + KEY.len()..])
+        }
+        ManagerField::None => {
+            // The value is `null` or an id string (ids hold no quotes or commas).
+            let rest = &json[at + KEY.len()..];
+            let end = rest.find([',', '}']).unwrap_or(rest.len());
+            let rest = &rest[end..];
+            let before = &json[..at];
+            match rest.strip_prefix(',') {
+                Some(after) => format!("{before}{after}"),
+                None => format!("{}{rest}", before.strip_suffix(',').unwrap_or(before)),
+            }
+        }
+    }
+}
+
+/// One listing's positions in the two orders the simulator serves.
+#[derive(Debug)]
+pub(crate) struct Orders {
+    /// Id order: what a request without `$sort` gets unless the order is unstable.
+    pub(crate) unsorted: Vec<u32>,
+    /// Creation time, then id: what any `$sort` gets.
+    pub(crate) sorted: Vec<u32>,
+}
+
+impl Orders {
+    fn new(positions: Vec<u32>, created_at: impl Fn(u32) -> (String, String)) -> Self {
+        let mut keyed: Vec<((String, String), u32)> =
+            positions.iter().map(|&p| (created_at(p), p)).collect();
+        keyed.sort();
+        Self {
+            sorted: keyed.into_iter().map(|(_, p)| p).collect(),
+            unsorted: positions,
+        }
+    }
+}
+
+/// The `createdAt` member of a pre-rendered record (empty if absent).
+fn created_at(json: &str) -> String {
+    const KEY: &str = "\"createdAt\":\"";
+    json.find(KEY)
+        .map(|at| &json[at + KEY.len()..])
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or_default()
+        .to_owned()
 }
 
 impl AppState {
@@ -154,16 +227,39 @@ impl Simulator {
                 company.position(&role.person_id).is_some_and(is_active)
             })
             .collect();
+        let person_key = |p: u32| {
+            let person = &company.people()[p as usize];
+            (created_at(&person.public_json), person.id.clone())
+        };
+        let role_key = |r: u32| {
+            let role = &company.job_roles()[r as usize];
+            (created_at(&role.json), role.id.clone())
+        };
+        let people_orders = Orders::new(all_people, person_key);
+        let public_people = Orders::new(public_people, person_key);
+        let roles_orders = Orders::new(all_roles, role_key);
+        let public_roles = Orders::new(public_roles, role_key);
+        let role_json = match config.api.manager_field {
+            ManagerField::ReportingTo => Vec::new(),
+            field => company
+                .job_roles()
+                .iter()
+                .map(|r| with_manager_field(r.json(), field).into_boxed_str())
+                .collect(),
+        };
         let state = Arc::new(AppState {
             company,
             view: config.public_view.clone(),
             tokens: TokenTable::new(grants),
             faults: RwLock::new(config.faults.clone()),
             requests: AtomicU64::new(0),
-            all_people,
+            api: config.api.clone(),
+            unsorted_listings: AtomicU64::new(0),
+            people: people_orders,
             public_people,
-            all_roles,
+            roles: roles_orders,
             public_roles,
+            role_json,
         });
 
         let listener = tokio::net::TcpListener::bind(config.bind)
@@ -256,5 +352,42 @@ impl Drop for Simulator {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_manager_member_is_renamed_or_removed() {
+        let check = |json: &str, field: ManagerField, expected: &str| {
+            let got = with_manager_field(json, field);
+            assert_eq!(got, expected, "{json} as {field:?}");
+            serde_json::from_str::<serde_json::Value>(&got).expect("still JSON");
+        };
+        let middle = r#"{"id":"r1","reportingTo":"p2","createdAt":"x"}"#;
+        check(middle, ManagerField::ReportingTo, middle);
+        check(
+            middle,
+            ManagerField::ManagerId,
+            r#"{"id":"r1","managerId":"p2","createdAt":"x"}"#,
+        );
+        check(middle, ManagerField::None, r#"{"id":"r1","createdAt":"x"}"#);
+        check(
+            r#"{"id":"r1","reportingTo":null}"#,
+            ManagerField::None,
+            r#"{"id":"r1"}"#,
+        );
+        check(r#"{"id":"r1"}"#, ManagerField::None, r#"{"id":"r1"}"#);
+    }
+
+    #[test]
+    fn created_at_is_read_from_the_rendered_record() {
+        assert_eq!(
+            created_at(r#"{"id":"a","createdAt":"2024-01-02T03:04:05.000Z","x":1}"#),
+            "2024-01-02T03:04:05.000Z"
+        );
+        assert_eq!(created_at(r#"{"id":"a"}"#), "");
     }
 }
