@@ -116,7 +116,7 @@ pub async fn run(args: &DryRunArgs, out: &mut dyn Write) -> Result<(), DryRunErr
             source,
         })?;
     }
-    let report = DryRunReport::new(&collection, &evaluation);
+    let report = DryRunReport::new(&collection, &evaluation, &policy);
     if args.json {
         serde_json::to_writer_pretty(&mut *out, &report)
             .map_err(|e| DryRunError::Output(e.into()))?;
@@ -172,12 +172,36 @@ pub struct DryRunReport<'a> {
     pub unparsable_person_ids: &'a [String],
     pub private_access: bool,
     pub collection_ms: u64,
+    /// What the never-verified heuristic did, so a person can judge it.
+    pub never_verified_rule: NeverVerifiedNote,
     pub warnings: Vec<String>,
 }
 
+/// The never-verified rule in a dry run: whether it is on, how many seats it alone made
+/// `inactive` (reason `never_verified`: the rules before it did not apply), and what it
+/// means.
+#[derive(Debug, Serialize)]
+pub struct NeverVerifiedNote {
+    pub enabled: bool,
+    pub grace_days: u32,
+    pub inactive_seats: u64,
+    pub meaning: &'static str,
+}
+
+/// What `isVerified: false` is taken to mean, and why it is only a heuristic.
+pub const NEVER_VERIFIED_MEANING: &str = "the person has not accepted the Humaans invitation \
+     and signed in; no Humaans document defines isVerified, so this is a heuristic: it shows \
+     Humaans profiles nobody uses, but a person who works without ever signing in to Humaans \
+     still uses their other seats; switch it off with policy never_verified_rule: false";
+
 impl<'a> DryRunReport<'a> {
-    pub fn new(collection: &'a Collection, evaluation: &'a Evaluation) -> Self {
-        let mut warnings = Vec::new();
+    pub fn new(
+        collection: &'a Collection,
+        evaluation: &'a Evaluation,
+        policy: &UsagePolicy,
+    ) -> Self {
+        let mut warnings = collection.warnings.clone();
+        warnings.extend(evaluation.warnings.iter().map(ToString::to_string));
         if !collection.private_access {
             warnings.push(NO_PRIVATE_ACCESS.to_owned());
         }
@@ -198,6 +222,12 @@ impl<'a> DryRunReport<'a> {
             unparsable_person_ids: &collection.unparsable_person_ids,
             private_access: collection.private_access,
             collection_ms: u64::try_from(collection.duration.as_millis()).unwrap_or(u64::MAX),
+            never_verified_rule: NeverVerifiedNote {
+                enabled: policy.never_verified_rule,
+                grace_days: policy.unverified_grace_days,
+                inactive_seats: evaluation.summary.inactive_reasons.never_verified,
+                meaning: NEVER_VERIFIED_MEANING,
+            },
             warnings,
         }
     }
@@ -263,6 +293,21 @@ pub fn render_text(report: &DryRunReport<'_>, policy: &UsagePolicy, csv: Option<
         let _ = writeln!(out, "  {:<26}{:>8}{:>8}", state, n, pct(*n));
     }
     let _ = writeln!(out, "  {:<26}{:>8}", "total", total);
+    out.push('\n');
+    let rule = &report.never_verified_rule;
+    if rule.enabled {
+        let _ = writeln!(
+            out,
+            "never_verified: {} seat(s) are inactive only because Humaans says the person is not \
+             verified {} days after starting. Read as: {}.",
+            rule.inactive_seats, rule.grace_days, rule.meaning
+        );
+    } else {
+        let _ = writeln!(
+            out,
+            "never_verified: the rule is switched off; no seat is inactive for being unverified."
+        );
+    }
     out.push('\n');
 
     let utilisation = s

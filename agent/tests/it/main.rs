@@ -6,6 +6,7 @@ mod crash;
 mod dryrun;
 mod engine;
 mod humaans;
+mod humaans_shapes;
 mod service;
 mod spool;
 mod uplink;
