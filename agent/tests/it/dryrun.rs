@@ -389,3 +389,53 @@ async fn per_person_differences(
     lines.truncate(15);
     lines
 }
+
+/// The never-verified rule is explained as a heuristic with the seats it alone makes
+/// inactive; a company whose job roles name no manager gets one warning, not a
+/// `no_manager` finding per person.
+#[tokio::test]
+async fn the_never_verified_heuristic_and_a_missing_manager_field_are_explained() {
+    let people = json!([
+        {"id": "a", "status": "active", "employmentStartDate": "2020-01-01", "isVerified": true},
+        {"id": "b", "status": "active", "employmentStartDate": "2020-01-01", "isVerified": false},
+        {"id": "c", "status": "active", "employmentStartDate": "2025-06-01", "isVerified": false},
+        // Ended and unverified: the end date decides, not the heuristic.
+        {"id": "d", "status": "active", "employmentStartDate": "2020-01-01",
+         "employmentEndDate": "2025-01-01", "isVerified": false}
+    ]);
+    let roles = json!([
+        {"id": "r1", "personId": "a", "effectiveDate": "2020-01-01"},
+        {"id": "r2", "personId": "b", "effectiveDate": "2020-01-01", "reportingTo": null},
+        {"id": "r3", "personId": "c", "effectiveDate": "2025-06-01", "managerId": ""}
+    ]);
+    let server = humaans(people, roles, true).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut args = args(&server.url(), &token_file(dir.path(), "tok-123"));
+    let text = run_to_string(&args).await.unwrap();
+    for expected in [
+        "never_verified: 1 seat(s) are inactive only because Humaans says the person is not \
+         verified 30 days after starting. Read as: the person has not accepted the Humaans \
+         invitation and signed in; no Humaans document defines isVerified, so this is a \
+         heuristic",
+        "Warning: none of the 3 job roles read from Humaans names a manager (reportingTo or \
+         managerId), so no_manager is not reported for each person",
+        "  no_manager                       0",
+    ] {
+        assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
+    }
+
+    args.json = true;
+    let out: Value = serde_json::from_str(&run_to_string(&args).await.unwrap()).unwrap();
+    assert_eq!(out["inactive_reasons"]["never_verified"], json!(1));
+    assert_eq!(out["never_verified_rule"]["inactive_seats"], json!(1));
+    assert_eq!(out["never_verified_rule"]["enabled"], json!(true));
+    assert_eq!(out["never_verified_rule"]["grace_days"], json!(30));
+    assert!(
+        out["never_verified_rule"]["meaning"]
+            .as_str()
+            .unwrap()
+            .contains("accepted the Humaans invitation and signed in")
+    );
+    assert_eq!(out["findings"]["no_manager"], json!(0));
+    assert_eq!(out["warnings"].as_array().unwrap().len(), 1, "{out}");
+}
