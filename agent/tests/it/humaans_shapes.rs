@@ -362,3 +362,137 @@ async fn pages_ask_for_a_sort_and_tolerate_odd_totals() {
     assert_eq!(collection.people.len(), 2);
     assert!(collection.job_roles.is_empty());
 }
+
+// --- recorded-shape fixtures -------------------------------------------------------------
+
+const PEOPLE_FIXTURE: &str = include_str!("../fixtures/humaans/people.json");
+const ROLES_FIXTURE: &str = include_str!("../fixtures/humaans/job_roles.json");
+
+/// The keys of a person the agent reads; every other key must be ignored, whatever it holds.
+const PERSON_KEYS_READ: [&str; 10] = [
+    "id",
+    "companyId",
+    "firstName",
+    "lastName",
+    "preferredName",
+    "email",
+    "status",
+    "employmentStartDate",
+    "employmentEndDate",
+    "isVerified",
+];
+const ROLE_KEYS_READ: [&str; 8] = [
+    "id",
+    "personId",
+    "jobTitle",
+    "department",
+    "effectiveDate",
+    "endDate",
+    "reportingTo",
+    "managerId",
+];
+
+/// Each key the agent does not read is replaced by values of other JSON types in turn; the
+/// parsed record must not change.
+fn check_unknown_keys_ignored<T>(record: &Value, read: &[&str])
+where
+    T: serde::de::DeserializeOwned + PartialEq + std::fmt::Debug,
+{
+    let expected: T = serde_json::from_value(record.clone()).expect("fixture record parses");
+    let odd = [
+        json!(null),
+        json!({"nested": [1, "two", {"three": null}]}),
+        json!([true, 2.5]),
+        json!(-7),
+        json!("text"),
+    ];
+    let object = record.as_object().unwrap();
+    for key in object.keys().filter(|k| !read.contains(&k.as_str())) {
+        for value in &odd {
+            let mut changed = record.clone();
+            changed[key.as_str()] = value.clone();
+            let got: T =
+                serde_json::from_value(changed).unwrap_or_else(|e| panic!("{key} = {value}: {e}"));
+            assert_eq!(got, expected, "{key} = {value}");
+        }
+    }
+    let mut extra = record.clone();
+    extra["aFieldHumaansAddsLater"] = json!({"deep": {"er": [1, 2, 3]}});
+    assert_eq!(serde_json::from_value::<T>(extra).unwrap(), expected);
+}
+
+#[tokio::test]
+async fn recorded_shape_fixtures_parse_and_unknown_keys_are_ignored() {
+    let people: Value = serde_json::from_str(PEOPLE_FIXTURE).unwrap();
+    let roles: Value = serde_json::from_str(ROLES_FIXTURE).unwrap();
+    assert_eq!(
+        people["data"][0].as_object().unwrap().len(),
+        64,
+        "the person fixture keeps every documented key"
+    );
+    for person in people["data"].as_array().unwrap() {
+        check_unknown_keys_ignored::<seatbroker_agent::humaans::Person>(person, &PERSON_KEYS_READ);
+    }
+    for role in roles["data"].as_array().unwrap() {
+        check_unknown_keys_ignored::<seatbroker_agent::humaans::JobRole>(role, &ROLE_KEYS_READ);
+    }
+
+    // Through the client, as Humaans would serve them.
+    let mut server = Server::new_async().await;
+    let _identity = identity(&mut server).await;
+    let _people = server
+        .mock("GET", "/api/people")
+        .match_query(Matcher::Any)
+        .with_body(PEOPLE_FIXTURE)
+        .create_async()
+        .await;
+    let _roles = server
+        .mock("GET", "/api/job-roles")
+        .match_query(Matcher::Any)
+        .with_body(ROLES_FIXTURE)
+        .create_async()
+        .await;
+    let client = HumaansClient::new(HumaansConfig::new(server.url(), Secret::new("t"))).unwrap();
+    let collection = client.collect(&no_progress()).await.expect("collect");
+    assert!(collection.unparsable_person_ids.is_empty());
+    let [mara, olu, jun] = &collection.people[..] else {
+        panic!("three people: {:?}", collection.people)
+    };
+    assert_eq!(mara.display_name().as_deref(), Some("Mara Okafor"));
+    assert_eq!(olu.display_name().as_deref(), Some("Ole Lindqvist"));
+    assert_eq!(mara.email.as_deref(), Some("mara@fixture-co.test"));
+    assert_eq!(mara.is_verified, Some(true));
+    assert_eq!(olu.status.as_ref().map(|s| s.as_str()), Some("offboarded"));
+    assert_eq!(olu.employment_end_date, Some("2024-10-31".parse().unwrap()));
+    assert_eq!(jun.status.as_ref().map(|s| s.as_str()), Some("newHire"));
+    assert_eq!(jun.is_verified, Some(false));
+    let managers: Vec<Option<&str>> = collection
+        .job_roles
+        .iter()
+        .map(|r| r.reporting_to.as_deref())
+        .collect();
+    assert_eq!(
+        managers,
+        [None, Some(mara.id.as_str()), Some(mara.id.as_str())]
+    );
+    assert_eq!(
+        collection.job_roles[0].department.as_deref(),
+        Some("Engineering")
+    );
+
+    let evaluation = evaluate(&collection);
+    let states: Vec<String> = evaluation
+        .seats
+        .iter()
+        .map(|s| s.state.to_string())
+        .collect();
+    let by_id: std::collections::BTreeMap<&str, &str> = evaluation
+        .seats
+        .iter()
+        .zip(&states)
+        .map(|(s, state)| (s.person_id.as_str(), state.as_str()))
+        .collect();
+    assert_eq!(by_id[mara.id.as_str()], "active");
+    assert_eq!(by_id[olu.id.as_str()], "offboarded");
+    assert_eq!(by_id[jun.id.as_str()], "pre_hire");
+}
