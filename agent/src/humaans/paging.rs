@@ -379,9 +379,10 @@ fn check_page_length(
 }
 
 /// For a server that sends no `total` (or `-1`, or a bare array): page until a short page,
-/// within the page cap. A page that brings no record not seen before ends the listing too:
-/// a server that ignores `$skip` (a bare array of everything) would otherwise repeat the
-/// same records until the cap.
+/// within the page cap. A page identical to the first ends the listing too: a server that
+/// ignores `$skip` (a bare array of everything) would otherwise repeat it until the cap. A
+/// page that repeats earlier records in any other way means the order moved while reading
+/// ([`HumaansError::ListingShifted`]).
 async fn list_sequential<T>(
     client: &HumaansClient,
     resource: Resource,
@@ -419,9 +420,10 @@ where
             }
         }
         let repeated = page.records.len() as u64 - new;
-        if new == 0 && page.len > 0 && page.bad_ids.is_empty() {
-            // Only repeats: the server ignored `$skip` and already sent everything.
-            tracing::debug!(%resource, skip, bare = page.bare, "A page repeated records already read; the listing is complete.");
+        if repeated > 0 && same_records(&page, &pages[0]) {
+            // The first page again, record for record: the server ignores `$skip` and
+            // already sent everything.
+            tracing::debug!(%resource, skip, bare = page.bare, "A page repeated the first one; the listing is complete.");
             break;
         }
         if repeated > 0 {
@@ -444,6 +446,17 @@ where
         });
     }
     assemble(resource, pages, &client.config().unparsable)
+}
+
+/// Whether two pages hold the same records in the same order (by id, all parsed).
+fn same_records<T: Record>(a: &Page<T>, b: &Page<T>) -> bool {
+    a.len == b.len
+        && a.bad_ids.is_empty()
+        && b.bad_ids.is_empty()
+        && a.records
+            .iter()
+            .map(Record::record_id)
+            .eq(b.records.iter().map(Record::record_id))
 }
 
 fn assemble<T: Record>(

@@ -125,7 +125,12 @@ async fn every_listing_shape_in_an_unstable_order_collects_the_truth() {
 /// pages: the consistency checks must catch it (with a `total`, and without one).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refused_sort_degrades_to_unsorted_and_an_unstable_order_then_fails_the_checks() {
-    for listing_total in [ListingTotal::Exact, ListingTotal::Absent] {
+    for listing_total in [
+        ListingTotal::Exact,
+        ListingTotal::MinusOne,
+        ListingTotal::Absent,
+        ListingTotal::BareArray,
+    ] {
         // A stable server that refuses the sort: read unsorted, with a warning.
         let sim = start(
             150,
