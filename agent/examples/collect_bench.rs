@@ -14,7 +14,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use seatbroker_agent::humaans::{HumaansClient, HumaansConfig};
+use seatbroker_agent::{HumaansClient, HumaansConfig};
 use seatbroker_protocol::Secret;
 
 fn main() -> Result<()> {

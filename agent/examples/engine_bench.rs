@@ -6,8 +6,7 @@
 use std::time::{Duration, Instant};
 
 use chrono::{Days, NaiveDate};
-use seatbroker_agent::engine::{Pseudonymizer, classify, evaluate};
-use seatbroker_agent::humaans::model::{JobRole, Person};
+use seatbroker_agent::{JobRole, Person, Pseudonymizer, classify, evaluate};
 use seatbroker_protocol::{PersonStatus, UsagePolicy};
 
 const RUNS: usize = 7;

@@ -6,7 +6,7 @@
 use std::time::Instant;
 
 use chrono::Utc;
-use seatbroker_agent::spool::Spool;
+use seatbroker_agent::Spool;
 
 fn main() {
     let dir = tempfile::tempdir().expect("a temporary directory");

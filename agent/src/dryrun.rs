@@ -21,9 +21,9 @@ use crate::humaans::{
 };
 
 /// Attempts per request in a dry run (the first included).
-pub const DRY_RUN_ATTEMPTS: u32 = 3;
+pub(crate) const DRY_RUN_ATTEMPTS: u32 = 3;
 /// Longest time a dry run spends waiting between attempts of one request.
-pub const DRY_RUN_RETRY_BUDGET: std::time::Duration = std::time::Duration::from_secs(30);
+pub(crate) const DRY_RUN_RETRY_BUDGET: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Arguments of `collect --dry-run`.
 #[derive(Debug, Clone)]
@@ -131,7 +131,7 @@ pub async fn run(args: &DryRunArgs, out: &mut dyn Write) -> Result<(), DryRunErr
 
 /// Reads the token file: surrounding whitespace (a trailing newline) is ignored; an empty
 /// file is an error naming it.
-pub fn read_token(path: &Path) -> Result<Secret, DryRunError> {
+pub(crate) fn read_token(path: &Path) -> Result<Secret, DryRunError> {
     let raw = std::fs::read_to_string(path).map_err(|source| DryRunError::TokenFile {
         path: path.to_owned(),
         source,
@@ -162,7 +162,7 @@ fn progress_line(p: &Progress) -> String {
 /// `inactive_reasons` sit where `humaans-sim truth` has them), then facts about the
 /// collection and any warnings.
 #[derive(Debug, Serialize)]
-pub struct DryRunReport<'a> {
+pub(crate) struct DryRunReport<'a> {
     #[serde(flatten)]
     pub summary: &'a Summary,
     pub company_id: &'a str,
@@ -181,21 +181,21 @@ pub struct DryRunReport<'a> {
 /// `inactive` (reason `never_verified`: the rules before it did not apply), and what it
 /// means.
 #[derive(Debug, Serialize)]
-pub struct NeverVerifiedNote {
-    pub enabled: bool,
-    pub grace_days: u32,
-    pub inactive_seats: u64,
-    pub meaning: &'static str,
+pub(crate) struct NeverVerifiedNote {
+    pub(crate) enabled: bool,
+    pub(crate) grace_days: u32,
+    pub(crate) inactive_seats: u64,
+    pub(crate) meaning: &'static str,
 }
 
 /// What `isVerified: false` is taken to mean, and why it is only a heuristic.
-pub const NEVER_VERIFIED_MEANING: &str = "the person has not accepted the Humaans invitation \
+pub(crate) const NEVER_VERIFIED_MEANING: &str = "the person has not accepted the Humaans invitation \
      and signed in; no Humaans document defines isVerified, so this is a heuristic: it shows \
      Humaans profiles nobody uses, but a person who works without ever signing in to Humaans \
      still uses their other seats; switch it off with policy never_verified_rule: false";
 
 impl<'a> DryRunReport<'a> {
-    pub fn new(
+    pub(crate) fn new(
         collection: &'a Collection,
         evaluation: &'a Evaluation,
         policy: &UsagePolicy,
@@ -245,7 +245,11 @@ fn abbreviate(ids: &[String], max: usize) -> String {
 const TOP_DEPARTMENTS: usize = 10;
 
 /// The readable report: aligned tables of states, seats, departments and findings.
-pub fn render_text(report: &DryRunReport<'_>, policy: &UsagePolicy, csv: Option<&Path>) -> String {
+pub(crate) fn render_text(
+    report: &DryRunReport<'_>,
+    policy: &UsagePolicy,
+    csv: Option<&Path>,
+) -> String {
     let s = report.summary;
     let total = s.counts.total();
     let mut out = String::new();
@@ -399,7 +403,7 @@ fn truncate(text: &str, max: usize) -> String {
 }
 
 /// Column names of the seat CSV, in order.
-pub const CSV_HEADER: [&str; 13] = [
+pub(crate) const CSV_HEADER: [&str; 13] = [
     "person_id",
     "name",
     "work_email",
@@ -419,7 +423,7 @@ pub const CSV_HEADER: [&str; 13] = [
 /// commas, quotes or line breaks quoted, quotes doubled). A text field that a spreadsheet
 /// would run as a formula (starting with `=`, `+`, `-`, `@`, tab or carriage return) is
 /// prefixed with `'`.
-pub fn write_seats_csv(seats: &[SeatRecord], out: &mut dyn Write) -> io::Result<()> {
+pub(crate) fn write_seats_csv(seats: &[SeatRecord], out: &mut dyn Write) -> io::Result<()> {
     let mut line = String::new();
     push_row(&mut line, CSV_HEADER.iter().map(|h| Some(h.to_string())));
     out.write_all(line.as_bytes())?;

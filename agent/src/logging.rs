@@ -1,19 +1,22 @@
 //! Logging: `tracing` to stderr and to daily files in the log directory
-//! (`seatbroker-agent.YYYY-MM-DD.log`), text or JSON. The file writer runs on its own thread
-//! and is not lossy: when it falls behind, logging waits rather than dropping lines. Files
-//! older than the retention are deleted at start and once a day.
+//! (`seatbroker-agent.YYYY-MM-DD.log`), text or JSON. Lines carry ANSI colours only when
+//! stderr is a terminal (and `NO_COLOR` is not set); files never do. The file writer runs on
+//! its own thread and is not lossy: when it falls behind, logging waits rather than dropping
+//! lines. Files older than the retention are deleted at start and once a day.
 //!
 //! Secrets never reach a log line: they are `Secret` values, whose `Debug` and `Display`
 //! print `[REDACTED]`.
 
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use tracing_appender::non_blocking::WorkerGuard;
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::fmt;
 use tracing_subscriber::fmt::writer::MakeWriterExt;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Layer};
 
 use crate::config::LogFormat;
 
@@ -22,7 +25,7 @@ const SUFFIX: &str = "log";
 
 /// How to log.
 #[derive(Debug, Clone)]
-pub struct LogSettings {
+pub(crate) struct LogSettings {
     pub format: LogFormat,
     /// A tracing filter; `RUST_LOG` overrides it when set.
     pub level: String,
@@ -33,13 +36,13 @@ pub struct LogSettings {
 
 /// Keeps the file writer alive; logs are flushed when it is dropped.
 #[derive(Debug)]
-pub struct LogGuard {
+pub(crate) struct LogGuard {
     _file: Option<WorkerGuard>,
 }
 
 /// Logging could not be set up.
 #[derive(Debug, thiserror::Error)]
-pub enum LoggingError {
+pub(crate) enum LoggingError {
     #[error("cannot create the log directory {}: {source}; pass --log-dir with a directory the agent may write", path.display())]
     Dir {
         path: PathBuf,
@@ -50,7 +53,7 @@ pub enum LoggingError {
 }
 
 /// Installs the global subscriber. Call once, early in `main`.
-pub fn init(settings: &LogSettings) -> Result<LogGuard, LoggingError> {
+pub(crate) fn init(settings: &LogSettings) -> Result<LogGuard, LoggingError> {
     let filter = EnvFilter::try_from_default_env()
         .or_else(|_| EnvFilter::try_new(&settings.level))
         .unwrap_or_else(|_| EnvFilter::new("info"));
@@ -80,35 +83,36 @@ pub fn init(settings: &LogSettings) -> Result<LogGuard, LoggingError> {
         }
         None => None,
     };
-    let registry = tracing_subscriber::registry().with(filter);
-    let result = match (settings.format, file_writer) {
-        (LogFormat::Text, Some(file)) => registry
-            .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
-            .with(
-                tracing_subscriber::fmt::layer()
-                    .with_ansi(false)
-                    .with_writer(file.with_max_level(tracing::Level::TRACE)),
-            )
-            .try_init(),
-        (LogFormat::Json, Some(file)) => registry
-            .with(
-                tracing_subscriber::fmt::layer()
-                    .json()
-                    .with_writer(std::io::stderr),
-            )
-            .with(tracing_subscriber::fmt::layer().json().with_writer(file))
-            .try_init(),
-        (LogFormat::Text, None) => registry
-            .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
-            .try_init(),
-        (LogFormat::Json, None) => registry
-            .with(
-                tracing_subscriber::fmt::layer()
-                    .json()
-                    .with_writer(std::io::stderr),
-            )
-            .try_init(),
+    // Colour only for a person at a terminal: never in a file, a pipe or a journal.
+    let colour = std::io::stderr().is_terminal()
+        && std::env::var_os("NO_COLOR").is_none_or(|value| value.is_empty());
+    let stderr_layer = match settings.format {
+        LogFormat::Text => fmt::layer()
+            .with_ansi(colour)
+            .with_writer(std::io::stderr)
+            .boxed(),
+        LogFormat::Json => fmt::layer()
+            .json()
+            .with_ansi(false)
+            .with_writer(std::io::stderr)
+            .boxed(),
     };
+    let file_layer = file_writer.map(|file| match settings.format {
+        LogFormat::Text => fmt::layer()
+            .with_ansi(false)
+            .with_writer(file.with_max_level(tracing::Level::TRACE))
+            .boxed(),
+        LogFormat::Json => fmt::layer()
+            .json()
+            .with_ansi(false)
+            .with_writer(file)
+            .boxed(),
+    });
+    let result = tracing_subscriber::registry()
+        .with(filter)
+        .with(stderr_layer)
+        .with(file_layer)
+        .try_init();
     // Already installed (tests): keep the existing one.
     let _ = result;
     Ok(LogGuard { _file: guard })
@@ -116,7 +120,7 @@ pub fn init(settings: &LogSettings) -> Result<LogGuard, LoggingError> {
 
 /// Deletes this agent's log files last modified more than `retention_days` ago.
 /// Returns how many were deleted. Errors are logged, never fatal.
-pub fn prune(dir: &Path, retention_days: u32, now: SystemTime) -> usize {
+pub(crate) fn prune(dir: &Path, retention_days: u32, now: SystemTime) -> usize {
     let keep = Duration::from_secs(u64::from(retention_days) * 86_400);
     let Ok(items) = std::fs::read_dir(dir) else {
         return 0;
@@ -146,7 +150,7 @@ pub fn prune(dir: &Path, retention_days: u32, now: SystemTime) -> usize {
 }
 
 /// Prunes old log files once a day until cancelled.
-pub async fn prune_daily(
+pub(crate) async fn prune_daily(
     dir: PathBuf,
     retention_days: u32,
     cancel: tokio_util::sync::CancellationToken,

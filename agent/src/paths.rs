@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 
 /// The resolved locations.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Paths {
+pub(crate) struct Paths {
     pub config_file: PathBuf,
     pub state_dir: PathBuf,
     pub log_dir: PathBuf,
@@ -30,7 +30,7 @@ pub struct Paths {
 
 /// What the command line said.
 #[derive(Debug, Clone, Default)]
-pub struct Overrides {
+pub(crate) struct Overrides {
     pub config: Option<PathBuf>,
     pub state_dir: Option<PathBuf>,
     pub log_dir: Option<PathBuf>,
@@ -43,10 +43,10 @@ pub struct Overrides {
 #[error(
     "cannot find a home directory for the agent's files; pass --config, --state-dir and --log-dir"
 )]
-pub struct PathsError;
+pub(crate) struct PathsError;
 
 /// Resolves the locations from the process environment.
-pub fn resolve(overrides: &Overrides) -> Result<Paths, PathsError> {
+pub(crate) fn resolve(overrides: &Overrides) -> Result<Paths, PathsError> {
     resolve_with(
         overrides,
         &|name| std::env::var_os(name),
@@ -55,7 +55,7 @@ pub fn resolve(overrides: &Overrides) -> Result<Paths, PathsError> {
 }
 
 /// [`resolve`] with an injected environment and OS name, for tests.
-pub fn resolve_with(
+pub(crate) fn resolve_with(
     overrides: &Overrides,
     env: &dyn Fn(&str) -> Option<OsString>,
     os: &str,

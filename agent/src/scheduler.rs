@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 /// When the first collection after a start is due: at once, unless the last successful
 /// collection (from the state file or the newest spooled snapshot) is younger than the
 /// interval, in which case when the interval has passed since it.
-pub fn first_due(
+pub(crate) fn first_due(
     last_success: Option<DateTime<Utc>>,
     interval: Duration,
     now: DateTime<Utc>,
@@ -26,26 +26,26 @@ pub fn first_due(
 }
 
 /// `interval` spread by up to ±`jitter` of itself; `unit` is a random number in [0, 1).
-pub fn jittered(interval: Duration, jitter: f64, unit: f64) -> Duration {
+pub(crate) fn jittered(interval: Duration, jitter: f64, unit: f64) -> Duration {
     let factor = 1.0 + jitter.clamp(0.0, 1.0) * (2.0 * unit.clamp(0.0, 1.0) - 1.0);
     interval.mul_f64(factor.max(0.0))
 }
 
 /// The delay before collecting again after `failures` failed collections in a row:
 /// 5 minutes, doubling, never longer than the interval.
-pub fn retry_after_failure(failures: u32, interval: Duration) -> Duration {
+pub(crate) fn retry_after_failure(failures: u32, interval: Duration) -> Duration {
     let base = Duration::from_secs(300);
     let doubled = base.saturating_mul(1u32 << failures.saturating_sub(1).min(16));
     doubled.min(interval)
 }
 
 /// The wait before polling the platform again: its hint, spread by ±10 %, at least `floor`.
-pub fn poll_delay(poll_after_secs: u32, unit: f64, floor: Duration) -> Duration {
+pub(crate) fn poll_delay(poll_after_secs: u32, unit: f64, floor: Duration) -> Duration {
     jittered(Duration::from_secs(u64::from(poll_after_secs)), 0.1, unit).max(floor)
 }
 
 /// A uniformly random number in [0, 1).
-pub fn random_unit() -> f64 {
+pub(crate) fn random_unit() -> f64 {
     rand::random::<f64>()
 }
 

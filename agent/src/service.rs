@@ -7,14 +7,13 @@
 //! not spooled), an upload in progress is abandoned (it is sent again next time; uploads are
 //! idempotent), and the tasks end.
 
-use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use seatbroker_protocol::{
-    Disposition, EnrollRequest, EnrollResponse, Heartbeat, SourceDescriptor, SourceHealth,
-    UsagePolicy, version,
+    AgentState, Disposition, EnrollRequest, EnrollResponse, ErrorCode, Heartbeat, SourceDescriptor,
+    SourceHealth, SourceState, UsagePolicy, version,
 };
 use tokio::sync::{Notify, mpsc};
 use tokio_util::sync::CancellationToken;
@@ -109,7 +108,7 @@ pub enum ServiceError {
 
 /// Why an enrollment failed.
 #[derive(Debug, thiserror::Error)]
-pub enum EnrollError {
+pub(crate) enum EnrollError {
     #[error(
         "no enrollment token is configured; set platform.enrollment_token_file (or _env, _credential) to the token created in the console"
     )]
@@ -355,16 +354,9 @@ impl<C: Collector> Service<C> {
             .unwrap_or_else(|| source.policy.to_policy());
         let result = async {
             let payload = self.collector.collect(source, &policy).await?;
-            let warning = (!payload.collection.private_access).then(|| {
-                tracing::warn!(
-                    source = %source.name,
-                    "{}",
-                    crate::humaans::NO_PRIVATE_ACCESS
-                );
-                crate::humaans::NO_PRIVATE_ACCESS.to_owned()
-            });
+            let warning = crate::appsource::collection_warning(source, &payload);
             let content = encode_payload(&payload)?;
-            let people = payload.seats.len() as u64;
+            let people = crate::appsource::records_in(&payload);
             let spooled = self
                 .spool
                 .write(
@@ -504,7 +496,7 @@ impl<C: Collector> Service<C> {
         self.shared
             .revocation_announced
             .store(false, std::sync::atomic::Ordering::SeqCst);
-        if record.agent_state.as_deref() == Some("approved")
+        if record.is_approved()
             && let Some(done) = self.upload_all(&credential, &record, cancel).await
         {
             return done;
@@ -589,12 +581,11 @@ impl<C: Collector> Service<C> {
                         Disposition::StopSource => {
                             tracing::warn!(source = %name, %error, "The platform refuses this source's data; it is no longer collected or uploaded.");
                             let state = match error.code() {
-                                Some(seatbroker_protocol::ErrorCode::SourceRevoked) => "revoked",
-                                _ => "rejected",
+                                Some(ErrorCode::SourceRevoked) => SourceState::Revoked,
+                                _ => SourceState::Rejected,
                             };
                             let _ = self.update_state(|r| {
-                                r.sources.entry(name.clone()).or_default().state =
-                                    Some(state.to_owned());
+                                r.sources.entry(name.clone()).or_default().state = Some(state);
                             });
                             self.record_error(error.to_string());
                             break;
@@ -647,7 +638,7 @@ impl<C: Collector> Service<C> {
 
     fn revoked(&self, why: &str) {
         let recorded = self.update_state(|r| {
-            r.agent_state = Some("revoked".to_owned());
+            r.agent_state = Some(AgentState::Revoked);
             r.record_error(
                 format!("{why}; run `seatbroker-agent enroll` to enroll again (the spool is kept)"),
                 Utc::now(),
@@ -669,14 +660,17 @@ impl<C: Collector> Service<C> {
     fn log_transitions(&self, before: &AgentRecord, after: &AgentRecord) {
         if before.agent_state != after.agent_state {
             tracing::info!(
-                state = after.agent_state.as_deref().unwrap_or("unknown"),
+                state = after
+                    .agent_state
+                    .as_ref()
+                    .map_or("unknown", AgentState::as_str),
                 "The agent's approval state changed."
             );
         }
         for (name, source) in &after.sources {
-            let old = before.sources.get(name).and_then(|s| s.state.clone());
-            if old != source.state {
-                tracing::info!(source = %name, state = source.state.as_deref().unwrap_or("unknown"), "A source's approval state changed.");
+            let old = before.sources.get(name).and_then(|s| s.state.as_ref());
+            if old != source.state.as_ref() {
+                tracing::info!(source = %name, state = source.state.as_ref().map_or("unknown", SourceState::as_str), "A source's approval state changed.");
             }
         }
     }
@@ -712,7 +706,7 @@ impl<C: Collector> Service<C> {
 
 /// Enrolls the agent: reads the enrollment token, names each source's tenant, calls the
 /// platform, and stores the new credential and state. Keeps the install id and the spool.
-pub async fn enroll<C: Collector>(
+pub(crate) async fn enroll<C: Collector>(
     config: &Config,
     store: &StateStore,
     uplink: &Uplink,
@@ -746,28 +740,13 @@ pub async fn enroll<C: Collector>(
     let response = uplink.enroll(&request).await?;
     store.store_credential(&response.agent_credential)?;
     let now = Utc::now();
-    store.update(|r| {
-        r.agent_id = Some(response.agent_id.clone());
-        r.enrolled_at = Some(now);
-        r.agent_state = Some(response.state.as_str().to_owned());
-        r.agent_message = None;
-        r.last_error = None;
-        r.last_error_at = None;
-        let mut known: BTreeMap<String, _> = std::mem::take(&mut r.sources);
-        for source in &response.sources {
-            let entry = known.entry(source.local_name.clone()).or_default();
-            entry.source_id = Some(source.source_id.clone());
-            entry.state = Some(source.state.as_str().to_owned());
-            entry.message = source.message.clone();
-        }
-        r.sources = known;
-    })?;
+    store.update(|r| r.apply_enrollment(&response, now))?;
     tracing::info!(agent_id = %response.agent_id, state = %response.state, "Enrolled with the platform; an administrator must approve the agent and its sources in the console.");
     Ok(response)
 }
 
 /// This machine's name, for the console.
-pub fn host_name() -> String {
+pub(crate) fn host_name() -> String {
     for var in ["HOSTNAME", "COMPUTERNAME"] {
         if let Ok(name) = std::env::var(var)
             && !name.trim().is_empty()

@@ -15,7 +15,8 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, Utc};
 use rand::RngCore;
 use seatbroker_protocol::{
-    CollectionOutcome, CollectionReport, Secret, SourceState, StatusResponse,
+    AgentState, CollectionOutcome, CollectionReport, EnrollResponse, Secret, SourceState,
+    StatusResponse,
 };
 use serde::{Deserialize, Serialize};
 
@@ -47,15 +48,16 @@ pub struct StateStore {
     dir: PathBuf,
 }
 
-/// The contents of `state.json`. Internal: not a wire type.
+/// The contents of `state.json`. Internal: not a wire type, but the approval states are
+/// the protocol's enums, which write the same strings the platform sends, so a state file
+/// keeps loading across versions (an unknown state is kept as `Other`).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct AgentRecord {
     pub agent_id: Option<String>,
     pub enrolled_at: Option<DateTime<Utc>>,
-    /// `pending`, `approved`, `rejected`, `revoked` (as the platform said), or `None`
-    /// before enrollment.
-    pub agent_state: Option<String>,
+    /// The agent's approval state as the platform last said, or `None` before enrollment.
+    pub agent_state: Option<AgentState>,
     /// The platform's note about the agent (e.g. why it was revoked).
     pub agent_message: Option<String>,
     /// When the platform last answered a status request.
@@ -72,8 +74,8 @@ pub struct AgentRecord {
 pub struct SourceRecord {
     /// The platform's id uploads name (the target's id for a merged source).
     pub source_id: Option<String>,
-    /// `pending`, `approved`, `merged`, `rejected`, `revoked`.
-    pub state: Option<String>,
+    /// The source's approval state as the platform last said.
+    pub state: Option<SourceState>,
     pub message: Option<String>,
     pub last_collection: Option<LastCollection>,
     /// When the last successful collection finished: the schedule counts from it.
@@ -113,12 +115,18 @@ impl LastCollection {
 impl SourceRecord {
     /// Uploads may go to the platform for this source.
     pub fn accepts_uploads(&self) -> bool {
-        matches!(self.state.as_deref(), Some("approved" | "merged")) && self.source_id.is_some()
+        matches!(
+            self.state,
+            Some(SourceState::Approved | SourceState::Merged)
+        ) && self.source_id.is_some()
     }
 
     /// The platform will never take this source's data: stop collecting it.
     pub fn is_refused(&self) -> bool {
-        matches!(self.state.as_deref(), Some("rejected" | "revoked"))
+        matches!(
+            self.state,
+            Some(SourceState::Rejected | SourceState::Revoked)
+        )
     }
 }
 
@@ -126,13 +134,13 @@ impl AgentRecord {
     /// Takes in a status answer from the platform.
     pub fn apply_status(&mut self, status: &StatusResponse, now: DateTime<Utc>) {
         self.agent_id = Some(status.agent_id.clone());
-        self.agent_state = Some(status.state.as_str().to_owned());
+        self.agent_state = Some(status.state.clone());
         self.agent_message = status.message.clone();
         self.status_at = Some(now);
         for source in &status.sources {
             let record = self.sources.entry(source.local_name.clone()).or_default();
             record.source_id = Some(source.source_id.clone());
-            record.state = Some(source.state.as_str().to_owned());
+            record.state = Some(source.state.clone());
             record.message = source.message.clone();
             if source.state == SourceState::Merged
                 && let Some(target) = &source.merged_into
@@ -142,8 +150,29 @@ impl AgentRecord {
         }
     }
 
+    /// Takes in the platform's answer to an enrollment: a new agent id and state, no
+    /// error; the sources it names get their new id and state, the others keep theirs.
+    pub fn apply_enrollment(&mut self, response: &EnrollResponse, now: DateTime<Utc>) {
+        self.agent_id = Some(response.agent_id.clone());
+        self.enrolled_at = Some(now);
+        self.agent_state = Some(response.state.clone());
+        self.agent_message = None;
+        self.last_error = None;
+        self.last_error_at = None;
+        for source in &response.sources {
+            let record = self.sources.entry(source.local_name.clone()).or_default();
+            record.source_id = Some(source.source_id.clone());
+            record.state = Some(source.state.clone());
+            record.message = source.message.clone();
+        }
+    }
+
+    pub fn is_approved(&self) -> bool {
+        self.agent_state == Some(AgentState::Approved)
+    }
+
     pub fn is_revoked(&self) -> bool {
-        self.agent_state.as_deref() == Some("revoked")
+        self.agent_state == Some(AgentState::Revoked)
     }
 
     pub fn record_error(&mut self, error: impl Into<String>, now: DateTime<Utc>) {
@@ -172,7 +201,7 @@ impl StateStore {
     }
 
     pub fn spool_dir(&self) -> PathBuf {
-        self.dir.join("spool")
+        spool_dir(&self.dir)
     }
 
     /// The install id, created (random, 32 hex characters) on first use.
@@ -283,8 +312,13 @@ impl StateStore {
     }
 }
 
+/// The spool's folder inside the state directory `state_dir`.
+pub(crate) fn spool_dir(state_dir: &Path) -> PathBuf {
+    state_dir.join("spool")
+}
+
 /// 32 random lowercase hex characters (128 bits): install and snapshot ids.
-pub fn random_hex_id() -> String {
+pub(crate) fn random_hex_id() -> String {
     let mut bytes = [0u8; 16];
     rand::rng().fill_bytes(&mut bytes);
     bytes.iter().map(|b| format!("{b:02x}")).collect()
@@ -306,5 +340,67 @@ fn remove_stale_temp_files(dir: &Path) {
         if stale {
             let _ = fs::remove_file(entry.path());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A `state.json` as agents wrote it when the states were stored as plain strings.
+    const EARLIER_STATE_JSON: &str = r#"{
+  "agent_id": "agent1",
+  "enrolled_at": "2026-01-05T09:00:00Z",
+  "agent_state": "approved",
+  "agent_message": null,
+  "status_at": "2026-01-06T09:00:00Z",
+  "sources": {
+    "acme": {
+      "source_id": "src_9",
+      "state": "merged",
+      "message": null,
+      "last_collection": {
+        "at": "2026-01-06T08:00:00Z",
+        "succeeded": true,
+        "people": 120,
+        "error": null
+      },
+      "last_success_at": "2026-01-06T08:00:00Z",
+      "next_collection_at": "2026-01-06T14:00:00Z",
+      "last_upload_at": null
+    },
+    "beta": { "source_id": "src_2", "state": "revoked" },
+    "gamma": { "source_id": "src_3", "state": "frozen" }
+  },
+  "last_error": null,
+  "last_error_at": null
+}"#;
+
+    #[test]
+    fn an_earlier_state_file_loads_into_the_typed_states_and_saves_the_same_strings() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("state.json"), EARLIER_STATE_JSON).unwrap();
+        let store = StateStore::open(dir.path()).unwrap();
+        let record = store.load().unwrap();
+        assert_eq!(record.agent_state, Some(AgentState::Approved));
+        assert!(record.is_approved());
+        let state = |name: &str| record.sources[name].state.clone();
+        assert_eq!(state("acme"), Some(SourceState::Merged));
+        assert!(record.sources["acme"].accepts_uploads());
+        assert_eq!(state("beta"), Some(SourceState::Revoked));
+        assert!(record.sources["beta"].is_refused());
+        // A state a later platform invented is kept as it was written, never guessed.
+        assert_eq!(state("gamma"), Some(SourceState::Other("frozen".into())));
+        assert!(
+            !record.sources["gamma"].accepts_uploads() && !record.sources["gamma"].is_refused()
+        );
+
+        store.save(&record).unwrap();
+        let saved: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(dir.path().join("state.json")).unwrap()).unwrap();
+        assert_eq!(saved["agent_state"], "approved");
+        assert_eq!(saved["sources"]["acme"]["state"], "merged");
+        assert_eq!(saved["sources"]["gamma"]["state"], "frozen");
+        assert_eq!(store.load().unwrap(), record);
     }
 }

@@ -11,7 +11,7 @@ use crate::plan::{Action, Command, InstallPlan, OnFailure, Owner};
 
 /// How an executor treats a plan.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ExecOptions {
+pub(crate) struct ExecOptions {
     /// Prefix for every path; commands are printed, never run, under a root.
     pub root: Option<PathBuf>,
     /// Print the plan and change nothing.
@@ -22,7 +22,7 @@ pub struct ExecOptions {
 
 /// What applying a plan did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ApplyReport {
+pub(crate) struct ApplyReport {
     /// Commands printed but not run (under `--root`).
     pub skipped_commands: Vec<Command>,
     /// Paths whose owner could only be recorded (the name does not resolve here).
@@ -30,7 +30,7 @@ pub struct ApplyReport {
 }
 
 /// Applies (or prints) `plan`, writing progress lines to `out`.
-pub fn apply(
+pub(crate) fn apply(
     plan: &InstallPlan,
     opts: &ExecOptions,
     out: &mut dyn Write,

@@ -73,7 +73,7 @@ pub(crate) fn uid_from_proc_status(status: &str) -> Option<u32> {
 
 /// Whether this process may install a system service: root on Unix, an elevated token on
 /// Windows (`net session` only succeeds elevated; no Windows crates needed).
-pub fn is_privileged() -> bool {
+pub(crate) fn is_privileged() -> bool {
     if cfg!(windows) {
         return std::process::Command::new("net")
             .arg("session")

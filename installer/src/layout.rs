@@ -4,17 +4,17 @@
 use crate::plan::{Owner, Scope, TargetOs, TargetPath};
 
 /// Name of the systemd unit.
-pub const SYSTEMD_UNIT: &str = "seatbroker-agent.service";
+pub(crate) const SYSTEMD_UNIT: &str = "seatbroker-agent.service";
 /// launchd label of the daemon (and of the per-user agent).
-pub const LAUNCHD_LABEL: &str = "io.seatbroker.agent";
+pub(crate) const LAUNCHD_LABEL: &str = "io.seatbroker.agent";
 /// Windows service name; its virtual account is `NT SERVICE\SeatbrokerAgent`.
-pub const WINDOWS_SERVICE: &str = "SeatbrokerAgent";
+pub(crate) const WINDOWS_SERVICE: &str = "SeatbrokerAgent";
 /// macOS service account (and its group).
-pub const MACOS_USER: &str = "_seatbroker";
+pub(crate) const MACOS_USER: &str = "_seatbroker";
 /// Credential (file) name of the first source's Humaans token.
-pub const HUMAANS_TOKEN: &str = "humaans-token";
+pub(crate) const HUMAANS_TOKEN: &str = "humaans-token";
 /// Credential (file) name of the enrollment token.
-pub const ENROLLMENT_TOKEN: &str = "enrollment-token";
+pub(crate) const ENROLLMENT_TOKEN: &str = "enrollment-token";
 
 /// What the layout needs from the environment: the user for `--user`, and the Windows
 /// folders (`%ProgramData%`, `%ProgramFiles%`).
@@ -106,10 +106,28 @@ pub enum LayoutError {
 }
 
 impl Layout {
+    /// The environment the agent finds its folders in: the variables systemd sets, which
+    /// macOS (plist, `env`) and Windows (the service's registry key) set too, so the agent
+    /// has one way to find them on every OS.
+    pub(crate) fn service_environment(&self) -> Vec<(String, String)> {
+        vec![
+            ("STATE_DIRECTORY".to_owned(), self.state_dir.to_string()),
+            ("LOGS_DIRECTORY".to_owned(), self.logs_dir.to_string()),
+            (
+                "CONFIGURATION_DIRECTORY".to_owned(),
+                self.config_dir.to_string(),
+            ),
+            (
+                "CREDENTIALS_DIRECTORY".to_owned(),
+                self.credentials_dir.to_string(),
+            ),
+        ]
+    }
+
     /// The command that shows the installed agent's approval state and collections. It names
     /// the state and log folders, because run by hand (outside the service manager) the agent
     /// would otherwise look in the invoking user's folders.
-    pub fn agent_status_command(&self) -> String {
+    pub(crate) fn agent_status_command(&self) -> String {
         format!(
             "{} status --config {} --state-dir {} --log-dir {}",
             self.binary, self.config_file, self.state_dir, self.logs_dir

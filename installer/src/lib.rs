@@ -5,20 +5,28 @@
 //! of an earlier install into an [`InstallPlan`] (a list of [`Action`]s, including every
 //! generated file's contents, for every target OS on every host), and [`exec::apply`]
 //! applies a plan or prints it for `--dry-run`.
+//!
+//! Every module is private; the public facade below is what `main.rs` and the integration
+//! tests use: the subcommands ([`install`], [`uninstall`], [`status`]), the pure planners
+//! ([`plan_install`], [`plan_uninstall`]) with their inputs and the plan types, and the
+//! generated files per OS so tests can check them (systemd unit, launchd plist, skeleton
+//! config, the Windows service commands).
 
-pub mod error;
-pub mod exec;
-pub mod ids;
-pub mod layout;
-pub mod linux;
-pub mod macos;
-pub mod plan;
-pub mod probe;
-pub mod receipt;
-pub mod request;
-pub mod skeleton;
-pub mod status;
-pub mod windows;
+mod error;
+mod exec;
+mod ids;
+mod layout;
+mod linux;
+mod macos;
+mod plan;
+mod planner;
+mod probe;
+mod receipt;
+mod request;
+mod skeleton;
+mod status;
+mod steps;
+mod windows;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -26,13 +34,20 @@ use std::path::{Path, PathBuf};
 use seatbroker_protocol::Secret;
 
 pub use error::InstallError;
-pub use exec::{ApplyReport, ExecOptions};
+use exec::ExecOptions;
+pub use ids::effective_uid;
 pub use layout::{Layout, LayoutEnv, UserIdentity};
+pub use linux::systemd_unit;
+pub use macos::launchd_plist;
 pub use plan::{
     Action, Command, Contents, InstallPlan, OnFailure, Owner, Scope, TargetOs, TargetPath,
 };
+pub use planner::{plan_install, plan_uninstall};
 pub use receipt::Receipt;
-pub use request::{Facts, InstallRequest, PlanError, ProvidedConfig, plan_install, plan_uninstall};
+pub use request::{Facts, InstallRequest, PlanError, ProvidedConfig};
+pub use skeleton::skeleton_config;
+pub use status::Status;
+pub use windows::{acl_commands, environment_command, sc_create, sc_failure, service_command_line};
 
 /// Options every subcommand shares.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,7 +81,7 @@ pub fn default_agent_binary() -> PathBuf {
 }
 
 /// Reads a token file: one line, surrounding whitespace removed.
-pub fn read_token_file(path: &Path, what: &'static str) -> Result<Secret, InstallError> {
+pub(crate) fn read_token_file(path: &Path, what: &'static str) -> Result<Secret, InstallError> {
     let text = std::fs::read_to_string(path).map_err(|source| InstallError::ReadInput {
         what,
         path: path.to_path_buf(),
@@ -91,7 +106,7 @@ pub fn read_token_file(path: &Path, what: &'static str) -> Result<Secret, Instal
 }
 
 /// Builds the request from `input`, reading the config and token files.
-pub fn read_request(input: &InstallInput) -> Result<InstallRequest, InstallError> {
+pub(crate) fn read_request(input: &InstallInput) -> Result<InstallRequest, InstallError> {
     if !input.binary.is_file() {
         return Err(InstallError::BinaryMissing {
             path: input.binary.clone(),

@@ -74,7 +74,7 @@ enum Cmd {
 fn current_user() -> Option<UserIdentity> {
     let home = std::env::var("HOME").ok().filter(|h| !h.is_empty())?;
     let name = std::env::var("USER").ok().filter(|u| !u.is_empty())?;
-    let uid = seatbroker_installer::ids::effective_uid()?;
+    let uid = seatbroker_installer::effective_uid()?;
     Some(UserIdentity { name, uid, home })
 }
 

@@ -88,7 +88,7 @@ impl TargetPath {
     }
 
     /// True if `self` is `other` or lies below it.
-    pub fn is_inside(&self, other: &TargetPath) -> bool {
+    pub(crate) fn is_inside(&self, other: &TargetPath) -> bool {
         let sep = self.separator();
         self.0 == other.0
             || self
@@ -97,7 +97,7 @@ impl TargetPath {
     }
 
     /// The parent directory, if any.
-    pub fn parent(&self) -> Option<Self> {
+    pub(crate) fn parent(&self) -> Option<Self> {
         let sep = self.separator();
         let trimmed = self.0.trim_end_matches(sep);
         let idx = trimmed.rfind(sep)?;
@@ -109,7 +109,7 @@ impl TargetPath {
 
     /// Where this path is on the host: itself, or under `root` with every component
     /// (a Windows drive `C:` becomes the folder `C`) placed below it.
-    pub fn on_host(&self, root: Option<&Path>) -> PathBuf {
+    pub(crate) fn on_host(&self, root: Option<&Path>) -> PathBuf {
         let Some(root) = root else {
             return PathBuf::from(&self.0);
         };
@@ -175,7 +175,7 @@ impl Contents {
     }
 
     /// The one-line summary `--dry-run` prints: never the content of a secret.
-    pub fn summary(&self) -> String {
+    pub(crate) fn summary(&self) -> String {
         match self {
             Self::Text { text, what } => {
                 format!(
@@ -281,6 +281,16 @@ pub enum Action {
 }
 
 impl Action {
+    /// A command to run, why, what a failure means, and what to do then.
+    pub fn run(command: Command, why: &str, on_failure: OnFailure, hint: &str) -> Self {
+        Action::Run {
+            command,
+            why: why.to_owned(),
+            on_failure,
+            hint: hint.to_owned(),
+        }
+    }
+
     /// The target path this action writes or removes, if any.
     pub fn path(&self) -> Option<&TargetPath> {
         match self {

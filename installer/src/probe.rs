@@ -8,7 +8,7 @@ use crate::request::Facts;
 
 /// Facts about `layout` on the host, or under `root`. Directory-service questions (does
 /// `_seatbroker` exist, which id is free) are only asked of a real macOS host.
-pub fn probe(layout: &Layout, root: Option<&Path>) -> Facts {
+pub(crate) fn probe(layout: &Layout, root: Option<&Path>) -> Facts {
     let exists = |p: &crate::plan::TargetPath| p.on_host(root).exists();
     let credentials = [HUMAANS_TOKEN, ENROLLMENT_TOKEN]
         .into_iter()
@@ -57,7 +57,7 @@ pub fn probe(layout: &Layout, root: Option<&Path>) -> Facts {
 
 /// The highest id below 500 (macOS hides users below 500) and at least 200 not in the
 /// `dscl -list` output `used` (lines `name id`).
-pub fn free_id(used: &str) -> Option<u32> {
+pub(crate) fn free_id(used: &str) -> Option<u32> {
     let taken: Vec<u32> = used
         .lines()
         .filter_map(|l| l.split_whitespace().last()?.parse().ok())

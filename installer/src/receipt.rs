@@ -69,7 +69,7 @@ impl Receipt {
         }
     }
 
-    pub fn to_json(&self) -> String {
+    pub(crate) fn to_json(&self) -> String {
         let mut text = serde_json::to_string_pretty(self).expect("a receipt always serializes");
         text.push('\n');
         text

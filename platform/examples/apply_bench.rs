@@ -14,9 +14,9 @@
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use seatbroker_platform::api;
-use seatbroker_platform::state::AppState;
-use seatbroker_platform::store::{EnrollmentOutcome, PartOutcome, Store, new_id, sqlite_url};
+use seatbroker_platform::{
+    AppState, EnrollmentOutcome, PartOutcome, Store, agent_api, new_id, sqlite_url,
+};
 use seatbroker_protocol::{
     CollectionInfo, EnrollRequest, PersonStatus, SeatReason, SeatRecord, SeatState,
     SnapshotPayload, SourceDescriptor, SourceKind, StateCounts, Summary, UploadPart, UsagePolicy,
@@ -148,6 +148,7 @@ fn payload(
         },
         seats,
         findings: Vec::new(),
+        licences: None,
     }
 }
 
@@ -266,7 +267,7 @@ async fn many_agents(store: &Store) -> anyhow::Result<()> {
         agents.push(approved_agent(store, &token, &format!("tenant-{i}")).await?);
     }
     let state = AppState::new(store.clone());
-    let app = api::router().with_state(state.clone());
+    let app = agent_api().with_state(state.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let base = format!("http://{}", listener.local_addr()?);
     let server = tokio::spawn(async move { axum::serve(listener, app).await });

@@ -15,13 +15,10 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, NaiveDate, Utc};
-use seatbroker_platform::auth::{self, Role};
-use seatbroker_platform::server;
-use seatbroker_platform::state::AppState;
-use seatbroker_platform::store::{
-    Clock, EnrollmentOutcome, PartOutcome, Store, new_id, sqlite_url,
+use seatbroker_platform::{
+    AppState, Clock, EnrollmentOutcome, PartOutcome, Role, Store, WebSettings, app, hash_password,
+    new_id, sqlite_url,
 };
-use seatbroker_platform::web::WebSettings;
 use seatbroker_protocol::{
     CollectionInfo, EnrollRequest, PersonStatus, SeatReason, SeatRecord, SeatState,
     SnapshotPayload, SourceDescriptor, SourceKind, StateCounts, Summary, UsagePolicy,
@@ -43,7 +40,7 @@ async fn main() -> anyhow::Result<()> {
         .position(|a| a == "--postgres")
         .and_then(|i| args.get(i + 1).cloned())
         .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432".to_owned());
-    let password_hash = auth::hash_password(PASSWORD)?;
+    let password_hash = hash_password(PASSWORD)?;
 
     let dir = tempfile::tempdir()?;
     println!("== SQLite");
@@ -88,7 +85,7 @@ async fn run(url: &str, password_hash: &str) -> anyhow::Result<()> {
 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let base = format!("http://{}", listener.local_addr()?);
-    let router = server::app(AppState::new(store.clone()), WebSettings::default());
+    let router = app(AppState::new(store.clone()), WebSettings::default());
     let serving = tokio::spawn(async move {
         axum::serve(
             listener,
@@ -331,6 +328,7 @@ async fn seed(store: &Store) -> anyhow::Result<Vec<String>> {
             },
             seats,
             findings: Vec::new(),
+            licences: None,
         };
         let encoded = encode_snapshot(&payload, limits::MAX_PART_BYTES)?;
         let snapshot_id = new_id();

@@ -1,11 +1,12 @@
 //! Command line of `seatbroker-platform` and the validated serve configuration.
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::auth::Role;
+use crate::store::sqlite_url;
 
 /// The Seatbroker central platform: agent API, approvals, console and reports.
 #[derive(Debug, Parser)]
@@ -52,11 +53,6 @@ impl DatabaseArgs {
             None => sqlite_url(&self.data_dir.join("seatbroker.db")),
         }
     }
-}
-
-/// `sqlite://` URL of a database file, created if missing.
-pub fn sqlite_url(path: &Path) -> String {
-    format!("sqlite://{}?mode=rwc", path.display())
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -152,7 +148,7 @@ pub enum ConfigError {
 
 /// How the listener is protected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Transport {
+pub(crate) enum Transport {
     /// HTTPS with the given certificate.
     Tls,
     /// Plain HTTP on a loopback address.
@@ -164,7 +160,7 @@ pub enum Transport {
 }
 
 impl ServeArgs {
-    pub fn validate(&self) -> Result<(), ConfigError> {
+    pub(crate) fn validate(&self) -> Result<(), ConfigError> {
         if let Some(url) = &self.public_url
             && !(url.starts_with("http://") || url.starts_with("https://"))
         {
@@ -173,7 +169,7 @@ impl ServeArgs {
         Ok(())
     }
 
-    pub fn transport(&self) -> Transport {
+    pub(crate) fn transport(&self) -> Transport {
         if self.tls_cert.is_some() {
             Transport::Tls
         } else if self.listen.ip().is_loopback() {
@@ -186,7 +182,7 @@ impl ServeArgs {
     }
 
     /// Whether session cookies get the `Secure` attribute.
-    pub fn secure_cookies(&self) -> bool {
+    pub(crate) fn secure_cookies(&self) -> bool {
         self.tls_cert.is_some()
             || self
                 .public_url

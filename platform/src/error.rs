@@ -13,47 +13,43 @@ use crate::store::StoreError;
 
 /// An error answered as `application/problem+json`.
 #[derive(Debug, Clone)]
-pub struct ApiProblem {
+pub(crate) struct ApiProblem {
     /// Boxed: the problem is large, and `Result<_, ApiProblem>` travels a lot.
     pub problem: Box<Problem>,
     pub retry_after: Option<u32>,
 }
 
 impl ApiProblem {
-    pub fn new(status: StatusCode, code: ErrorCode, detail: impl Into<String>) -> Self {
+    pub(crate) fn new(status: StatusCode, code: ErrorCode, detail: impl Into<String>) -> Self {
         Self {
             problem: Box::new(Problem::new(status.as_u16(), code, detail)),
             retry_after: None,
         }
     }
 
-    pub fn with_action(mut self, action: impl Into<String>) -> Self {
+    pub(crate) fn with_action(mut self, action: impl Into<String>) -> Self {
         self.problem.action = Some(action.into());
         self
     }
 
-    pub fn with_retry_after(mut self, secs: u32) -> Self {
+    pub(crate) fn with_retry_after(mut self, secs: u32) -> Self {
         self.retry_after = Some(secs);
         self
     }
 
-    pub fn code(&self) -> &ErrorCode {
-        &self.problem.code
-    }
-
-    pub fn status(&self) -> StatusCode {
+    pub(crate) fn status(&self) -> StatusCode {
         StatusCode::from_u16(self.problem.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
     }
 
     /// 400 `bad_request`.
-    pub fn bad_request(detail: impl Into<String>) -> Self {
+    pub(crate) fn bad_request(detail: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, ErrorCode::BadRequest, detail)
             .with_action("fix the request; retrying it unchanged will fail again")
     }
 
     /// A database failure: 503 with `Retry-After` when it may pass, else 500. The detail
     /// does not leak internals; the error is logged here.
-    pub fn from_store(error: &StoreError) -> Self {
+    pub(crate) fn from_store(error: &StoreError) -> Self {
         match error {
             StoreError::NotFound { .. } => Self::new(
                 StatusCode::NOT_FOUND,

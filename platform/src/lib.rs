@@ -1,18 +1,40 @@
 //! The Seatbroker central platform: agent API, approvals, storage, console and reports.
 //!
-//! - [`store`]: SQLite / PostgreSQL storage and every approval operation;
-//! - [`api`]: the agent API (`/api/agent/v1/...`);
-//! - [`metrics`]: counters rendered at `/metrics`;
-//! - [`error`]: problem+json responses;
-//! - [`state`]: the handlers' shared state.
+//! Every module is private; this file is the crate's whole public surface, kept to what the
+//! binary (`main.rs`), the benchmarks (`examples/`) and the integration tests need:
+//!
+//! - running it: [`Cli`] and its commands, [`Server`], [`open_store`];
+//! - routers for tests and benchmarks: [`app`] (everything), [`agent_api`] (the agent API
+//!   alone) over an [`AppState`] with [`WebSettings`];
+//! - the storage handle [`Store`] and the types its operations take and return;
+//! - console users: [`hash_password`], [`Role`], [`SessionUser`] and the login limits.
+//!
+//! Inside: `store` (the only code that talks to the database), `api` (agent API), `web`
+//! (console), `reports` (pure report logic), `auth`, `config`, `server`, `state`, `error`,
+//! `metrics`.
 
-pub mod api;
-pub mod auth;
-pub mod config;
-pub mod error;
-pub mod metrics;
-pub mod reports;
-pub mod server;
-pub mod state;
-pub mod store;
-pub mod web;
+mod api;
+mod auth;
+mod config;
+mod error;
+mod metrics;
+mod reports;
+mod server;
+mod state;
+mod store;
+mod web;
+
+pub use api::router as agent_api;
+pub use auth::{
+    LOGIN_WINDOW, MAX_FAILURES_PER_IP, MAX_FAILURES_PER_USERNAME, MIN_PASSWORD_LEN, Role,
+    SESSION_LIFETIME, SessionUser, hash_password,
+};
+pub use config::{AdminCommand, Cli, Command, DatabaseArgs, LogFormat, ServeArgs};
+pub use reports::model::Health;
+pub use server::{ServeError, Server, app, open_store};
+pub use state::AppState;
+pub use store::{
+    ApplyReport, Clock, EnrolledAgent, EnrollmentOutcome, PartOutcome, PartRefusal, ReceivedPart,
+    Store, StoreError, TokenState, new_id, sqlite_url,
+};
+pub use web::WebSettings;

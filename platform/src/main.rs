@@ -5,9 +5,10 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Parser;
-use seatbroker_platform::auth;
-use seatbroker_platform::config::{AdminCommand, Cli, Command, LogFormat};
-use seatbroker_platform::server::{self, Server};
+use seatbroker_platform::{
+    AdminCommand, Cli, Command, LogFormat, MIN_PASSWORD_LEN, ServeArgs, Server, hash_password,
+    open_store,
+};
 use tokio_util::sync::CancellationToken;
 
 /// Exit code for a configuration the operator must fix (BSD EX_USAGE).
@@ -67,7 +68,7 @@ fn init_logging(format: LogFormat) {
     }
 }
 
-async fn serve(args: seatbroker_platform::config::ServeArgs) -> ExitCode {
+async fn serve(args: ServeArgs) -> ExitCode {
     let server = match Server::bind(&args).await {
         Ok(server) => server,
         Err(error) => {
@@ -157,13 +158,12 @@ async fn admin(command: AdminCommand) -> anyhow::Result<()> {
             };
             let password = password.lines().next().unwrap_or("").to_owned();
             anyhow::ensure!(
-                password.chars().count() >= auth::MIN_PASSWORD_LEN,
+                password.chars().count() >= MIN_PASSWORD_LEN,
                 "the password is too short: use at least {} characters",
-                auth::MIN_PASSWORD_LEN
+                MIN_PASSWORD_LEN
             );
-            let store = server::open_store(&database).await?;
-            let hash =
-                tokio::task::spawn_blocking(move || auth::hash_password(&password)).await??;
+            let store = open_store(&database).await?;
+            let hash = tokio::task::spawn_blocking(move || hash_password(&password)).await??;
             let created = store.upsert_user("cli", &username, role, &hash).await?;
             store.close().await;
             eprintln!(

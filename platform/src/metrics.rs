@@ -14,7 +14,7 @@ use seatbroker_protocol::ErrorCode;
 
 /// Which kind of endpoint a request hit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RouteClass {
+pub(crate) enum RouteClass {
     Enroll,
     Status,
     Upload,
@@ -38,7 +38,7 @@ impl RouteClass {
         Self::Other,
     ];
 
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Self::Enroll => "enroll",
             Self::Status => "status",
@@ -81,7 +81,7 @@ pub struct Metrics {
 
 impl Metrics {
     /// Counts one answered request.
-    pub fn record_request(&self, route: RouteClass, status: u16) {
+    pub(crate) fn record_request(&self, route: RouteClass, status: u16) {
         let class = match status {
             200..=299 => 0,
             300..=399 => 1,
@@ -92,7 +92,7 @@ impl Metrics {
     }
 
     /// Counts a stored part (`duplicate`: it was already there).
-    pub fn record_part(&self, bytes: usize, duplicate: bool) {
+    pub(crate) fn record_part(&self, bytes: usize, duplicate: bool) {
         if duplicate {
             self.parts_duplicate.fetch_add(1, Ordering::Relaxed);
         } else {
@@ -102,7 +102,7 @@ impl Metrics {
     }
 
     /// Counts an applied snapshot and how long applying it took.
-    pub fn record_apply(&self, seats: usize, took: Duration) {
+    pub(crate) fn record_apply(&self, seats: usize, took: Duration) {
         self.snapshots_applied.fetch_add(1, Ordering::Relaxed);
         self.seats_applied
             .fetch_add(seats as u64, Ordering::Relaxed);
@@ -116,16 +116,16 @@ impl Metrics {
         }
     }
 
-    pub fn record_enrollment(&self) {
+    pub(crate) fn record_enrollment(&self) {
         self.enrollments.fetch_add(1, Ordering::Relaxed);
     }
 
-    pub fn record_heartbeat(&self) {
+    pub(crate) fn record_heartbeat(&self) {
         self.heartbeats.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Counts a refusal (a problem answered to an agent) by its code.
-    pub fn record_refusal(&self, code: &ErrorCode) {
+    pub(crate) fn record_refusal(&self, code: &ErrorCode) {
         let mut refusals = self
             .refusals
             .lock()

@@ -62,7 +62,7 @@ impl ServeError {
 
 /// Request counts and latencies by matched route, for `/metrics`.
 #[derive(Debug, Default)]
-pub struct HttpMetrics {
+pub(crate) struct HttpMetrics {
     routes: Mutex<BTreeMap<(String, String), RouteStats>>,
 }
 
@@ -96,7 +96,7 @@ impl HttpMetrics {
 
     /// Prometheus text: `seatbroker_http_requests_total` and
     /// `seatbroker_http_request_duration_seconds` by route and method.
-    pub fn render_prometheus(&self) -> String {
+    pub(crate) fn render_prometheus(&self) -> String {
         let routes = self.routes.lock().unwrap_or_else(|p| p.into_inner());
         let mut out = String::new();
         out.push_str(
@@ -233,7 +233,7 @@ pub async fn open_store(args: &crate::config::DatabaseArgs) -> Result<Store, Ser
 /// When no user exists, creates `admin` with a random one-time password and returns the
 /// password (shown once by the caller). Safe when several processes start at once: only
 /// one creates it.
-pub async fn ensure_first_admin(store: &Store) -> Result<Option<Secret>, ServeError> {
+pub(crate) async fn ensure_first_admin(store: &Store) -> Result<Option<Secret>, ServeError> {
     if store.count_users().await? > 0 {
         return Ok(None);
     }

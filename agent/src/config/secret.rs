@@ -84,7 +84,7 @@ impl SecretRef {
 }
 
 /// Reads a secret file, trimming surrounding whitespace; warns when others may read it.
-pub fn read_secret_file(path: &Path) -> Result<Secret, SecretError> {
+pub(crate) fn read_secret_file(path: &Path) -> Result<Secret, SecretError> {
     if let Some(mode) = loose_permissions(path) {
         tracing::warn!(
             path = %path.display(),
@@ -106,7 +106,7 @@ pub fn read_secret_file(path: &Path) -> Result<Secret, SecretError> {
 }
 
 /// The file's permission bits when group or others may read it.
-pub fn loose_permissions(path: &Path) -> Option<u32> {
+pub(crate) fn loose_permissions(path: &Path) -> Option<u32> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;

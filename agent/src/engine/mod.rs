@@ -13,6 +13,7 @@
 //! engine_bench`). The indexes use `rustc-hash` (fast, not DoS-resistant): the input is the
 //! customer's own HR data, and the worst an adversarial id set can do is slow one run.
 
+pub mod accounts;
 mod findings;
 mod pseudonym;
 mod states;
@@ -26,9 +27,11 @@ use seatbroker_protocol::{Finding, PolicyError, SeatRecord, Summary, UsagePolicy
 
 use crate::humaans::model::{JobRole, Person, current_role};
 
-pub use pseudonym::{PseudonymKeyError, Pseudonymizer, normalise_email};
-pub use states::{Classification, classify};
-pub use summary::summarise;
+pub use pseudonym::Pseudonymizer;
+pub(crate) use pseudonym::{PseudonymKeyError, normalise_email};
+pub(crate) use states::Classification;
+pub use states::classify;
+pub(crate) use summary::summarise;
 
 /// Everything the engine computes for one collection.
 #[derive(Debug, Clone, PartialEq)]

@@ -86,7 +86,7 @@ impl fmt::Debug for Pseudonymizer {
 }
 
 /// An email as compared for duplicates and pseudonymised: trimmed and lower-cased.
-pub fn normalise_email(email: &str) -> String {
+pub(crate) fn normalise_email(email: &str) -> String {
     email.trim().to_lowercase()
 }
 

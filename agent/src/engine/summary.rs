@@ -11,7 +11,7 @@ use seatbroker_protocol::{
 };
 
 /// Summarises `seats` (and `findings`) as of `today` under `policy`.
-pub fn summarise(
+pub(crate) fn summarise(
     seats: &[SeatRecord],
     findings: &[Finding],
     policy: &UsagePolicy,

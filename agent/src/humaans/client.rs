@@ -15,9 +15,10 @@ use super::config::{HumaansConfig, validate_base_url};
 use super::error::{HumaansError, scope_in_message};
 
 /// A sleep function: `tokio::time::sleep` unless a test injects another.
-pub type SleepFn = Arc<dyn Fn(Duration) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>;
+pub(crate) type SleepFn =
+    Arc<dyn Fn(Duration) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>;
 /// The wall clock used to turn a `Retry-After` HTTP date into a delay.
-pub type NowFn = Arc<dyn Fn() -> SystemTime + Send + Sync>;
+pub(crate) type NowFn = Arc<dyn Fn() -> SystemTime + Send + Sync>;
 
 /// The agent's Humaans API client. Cheap to clone (shared connection pool).
 #[derive(Clone)]
@@ -47,7 +48,7 @@ impl std::fmt::Debug for HumaansClient {
 }
 
 /// `seatbroker-agent/<version>`.
-pub fn user_agent() -> String {
+pub(crate) fn user_agent() -> String {
     format!("seatbroker-agent/{}", env!("CARGO_PKG_VERSION"))
 }
 
@@ -369,7 +370,7 @@ fn retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
 
 /// `Retry-After` as delay-seconds or an HTTP date (IMF-fixdate, RFC 850 or asctime).
 /// A date in the past means "now" (zero).
-pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
+pub(crate) fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
     let value = value.trim();
     if let Ok(secs) = value.parse::<u64>() {
         return Some(Duration::from_secs(secs));

@@ -9,7 +9,13 @@ use seatbroker_protocol::Secret;
 use super::error::HumaansError;
 
 /// The largest `$limit` Humaans is believed to accept (reference notes §2, unconfirmed).
-pub const MAX_PAGE_SIZE: u32 = 250;
+pub(crate) const MAX_PAGE_SIZE: u32 = 250;
+
+/// The Humaans host when a source or `collect --dry-run` names none.
+pub(crate) const DEFAULT_BASE_URL: &str = "https://app.humaans.io";
+
+/// Pages fetched at the same time when a source or `collect --dry-run` says nothing.
+pub(crate) const DEFAULT_CONCURRENCY: usize = 4;
 
 /// How the client talks to Humaans. Build it with [`HumaansConfig::new`] and adjust fields;
 /// [`HumaansClient::new`](super::HumaansClient::new) validates it.
@@ -97,7 +103,7 @@ impl HumaansConfig {
             base_url: base_url.into(),
             token,
             page_size: MAX_PAGE_SIZE,
-            concurrency: 4,
+            concurrency: DEFAULT_CONCURRENCY,
             connect_timeout: Duration::from_secs(10),
             request_timeout: Duration::from_secs(60),
             ca_certificate: None,

@@ -8,23 +8,28 @@
 //! - [`model`]: the reduced records ([`Person`], [`JobRole`]) and [`current_role`].
 //! - [`error`]: [`HumaansError`], each variant a message a person can act on.
 
-pub mod client;
-pub mod config;
-pub mod error;
-pub mod model;
-pub mod paging;
-pub mod scope;
+mod client;
+pub(crate) mod config;
+mod error;
+pub(crate) mod model;
+mod paging;
+mod scope;
 
 use std::time::{Duration, Instant};
 
 use seatbroker_protocol::PersonStatus;
 
-pub use client::{HumaansClient, NowFn, SleepFn, parse_retry_after, user_agent};
-pub use config::{HumaansConfig, MAX_PAGE_SIZE, RetryPolicy, UnparsableThreshold};
+pub use client::HumaansClient;
+pub(crate) use client::{NowFn, SleepFn, parse_retry_after, user_agent};
+pub use config::HumaansConfig;
+pub(crate) use config::{DEFAULT_BASE_URL, DEFAULT_CONCURRENCY};
+pub(crate) use config::{RetryPolicy, UnparsableThreshold};
 pub use error::{HumaansError, Resource};
-pub use model::{Company, JobRole, Person, current_role, current_roles};
+pub(crate) use model::Company;
+pub use model::{JobRole, Person, current_role};
 pub use paging::Progress;
-pub use scope::{Access, AccessEvidence, NO_PRIVATE_ACCESS};
+pub use scope::AccessEvidence;
+pub(crate) use scope::{Access, NO_PRIVATE_ACCESS};
 
 /// Everything one collection read from Humaans. Complete or absent: a run that fails
 /// part-way returns an error, never a partial `Collection`.
@@ -46,7 +51,7 @@ pub struct Collection {
     /// Job-role records received, parsed or not.
     pub job_roles_seen: u64,
     /// Whether the token sees private data (pre-hires, leavers, end dates). When false,
-    /// report [`NO_PRIVATE_ACCESS`]: the numbers are incomplete (and `job_roles` is empty
+    /// report `NO_PRIVATE_ACCESS`: the numbers are incomplete (and `job_roles` is empty
     /// if Humaans refused them to the token).
     pub private_access: bool,
     /// Things a person should know that did not stop the collection (Humaans refused the

@@ -5,8 +5,6 @@
 //! fields the usage engine and the minimised seat record need are kept, so memory follows
 //! the minimised records, not the raw JSON (Humaans sends ~60 fields per person).
 
-use std::collections::HashMap;
-
 use chrono::NaiveDate;
 use seatbroker_protocol::PersonStatus;
 use serde::{Deserialize, Deserializer};
@@ -125,7 +123,7 @@ fn lenient_date<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Nai
 /// The company (tenant) a token belongs to (`/api/companies`).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Company {
+pub(crate) struct Company {
     pub id: String,
     #[serde(default)]
     pub name: Option<String>,
@@ -151,22 +149,6 @@ pub fn current_role<'a>(
                 .cmp(&b.effective_date)
                 .then_with(|| a.id.cmp(&b.id))
         })
-}
-
-/// [`current_role`] for everyone at once: person id to that person's current role.
-/// People without a current role are absent.
-pub fn current_roles(roles: &[JobRole], today: NaiveDate) -> HashMap<&str, &JobRole> {
-    let mut by_person: HashMap<&str, Vec<&JobRole>> = HashMap::new();
-    for role in roles {
-        by_person
-            .entry(role.person_id.as_str())
-            .or_default()
-            .push(role);
-    }
-    by_person
-        .into_iter()
-        .filter_map(|(person, roles)| current_role(roles, today).map(|r| (person, r)))
-        .collect()
 }
 
 /// A record with an id, used by the pager to de-duplicate.

@@ -25,7 +25,7 @@ fn token_info_unavailable(error: &HumaansError) -> bool {
     )
 }
 
-/// How [`Access::private_access`] was decided.
+/// How `Access::private_access` was decided.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AccessEvidence {
     /// `/api/token-info` listed the token's scopes.
@@ -51,7 +51,7 @@ pub struct Access {
 }
 
 /// The message shown when the token cannot read private data.
-pub const NO_PRIVATE_ACCESS: &str = "the Humaans token lacks private:read: pre-hires and leavers are \
+pub(crate) const NO_PRIVATE_ACCESS: &str = "the Humaans token lacks private:read: pre-hires and leavers are \
      invisible and end dates are hidden, so seat counts would be wrong; create a token with \
      'View public and private data' (Humaans menu > API access tokens > Generate new token) \
      and update the agent's token file";
@@ -105,7 +105,7 @@ fn shows_private_data(person: &serde_json::Value) -> bool {
 impl HumaansClient {
     /// Checks the token: rejected tokens fail with [`HumaansError::Unauthorized`]; a token
     /// without private read comes back with `private_access: false` (see
-    /// [`Access::warning`]). Used by `seatbroker-agent check` and at the start of every
+    /// `Access::warning`). Used by `seatbroker-agent check` and at the start of every
     /// collection.
     pub async fn check_access(&self) -> Result<Access, HumaansError> {
         let me = self.me().await?;

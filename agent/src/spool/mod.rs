@@ -25,6 +25,9 @@ use seatbroker_protocol::SpoolDepth;
 
 use format::Header;
 
+/// The sub-folder of the spool that holds files set aside.
+const QUARANTINE: &str = "quarantine";
+
 /// One snapshot waiting in the spool.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SpoolEntry {
@@ -88,7 +91,7 @@ impl Spool {
     /// Opens (creating if needed) the spool in `dir`: deletes temporary files left by a
     /// crash and sets aside files whose names it does not recognise.
     pub fn open(dir: &Path, max_bytes: u64) -> Result<Self, SpoolError> {
-        for sub in [dir.to_owned(), dir.join("seq"), dir.join("quarantine")] {
+        for sub in [dir.to_owned(), dir.join("seq"), dir.join(QUARANTINE)] {
             fs::create_dir_all(&sub).map_err(io("create", &sub))?;
         }
         let spool = Self {
@@ -124,6 +127,11 @@ impl Spool {
 
     pub fn max_bytes(&self) -> u64 {
         self.max_bytes
+    }
+
+    /// Where damaged or refused files are set aside.
+    pub fn quarantine_dir(&self) -> PathBuf {
+        self.dir.join(QUARANTINE)
     }
 
     /// Every spooled snapshot, by source and then sequence (oldest first).
@@ -380,7 +388,7 @@ impl Spool {
     }
 
     fn move_to_quarantine(&self, path: &Path) -> Result<PathBuf, SpoolError> {
-        let dir = self.dir.join("quarantine");
+        let dir = self.quarantine_dir();
         let name = path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
@@ -407,7 +415,7 @@ impl Spool {
 
     /// Files set aside in quarantine.
     pub fn quarantined(&self) -> Result<Vec<PathBuf>, SpoolError> {
-        let dir = self.dir.join("quarantine");
+        let dir = self.quarantine_dir();
         let mut files: Vec<PathBuf> = fs::read_dir(&dir)
             .map_err(io("list", &dir))?
             .filter_map(|item| item.ok().map(|i| i.path()))

@@ -8,8 +8,8 @@
 //! - [`upload`]: sends one spooled snapshot part by part.
 
 mod error;
-pub mod retry;
-pub mod upload;
+pub(crate) mod retry;
+pub(crate) mod upload;
 
 use std::time::Duration;
 
@@ -24,14 +24,23 @@ use serde::de::DeserializeOwned;
 
 use crate::config::PlatformConfig;
 
-pub use error::UplinkError;
+pub(crate) use error::UplinkError;
 
 /// Timeouts of platform requests.
 #[derive(Debug, Clone, Copy)]
-pub struct Timeouts {
+pub(crate) struct Timeouts {
     pub connect: Duration,
     /// Whole request, body included.
     pub request: Duration,
+}
+
+impl Timeouts {
+    /// For a command a person waits on (`status`, `check`): a platform that does not
+    /// answer within seconds is reported as unreachable.
+    pub(crate) const INTERACTIVE: Self = Self {
+        connect: Duration::from_secs(5),
+        request: Duration::from_secs(15),
+    };
 }
 
 impl Default for Timeouts {
@@ -45,7 +54,7 @@ impl Default for Timeouts {
 
 /// A client of the platform's agent API.
 #[derive(Debug, Clone)]
-pub struct Uplink {
+pub(crate) struct Uplink {
     http: reqwest::Client,
     base: Url,
 }
@@ -53,11 +62,11 @@ pub struct Uplink {
 impl Uplink {
     /// A client for the configured platform. Validation of the configuration already made
     /// sure the URL is https, or http to loopback or explicitly allowed.
-    pub fn new(platform: &PlatformConfig) -> Result<Self, UplinkError> {
+    pub(crate) fn new(platform: &PlatformConfig) -> Result<Self, UplinkError> {
         Self::with_timeouts(platform, Timeouts::default())
     }
 
-    pub fn with_timeouts(
+    pub(crate) fn with_timeouts(
         platform: &PlatformConfig,
         timeouts: Timeouts,
     ) -> Result<Self, UplinkError> {
@@ -101,7 +110,7 @@ impl Uplink {
         Ok(Self { http, base })
     }
 
-    pub fn base_url(&self) -> &Url {
+    pub(crate) fn base_url(&self) -> &Url {
         &self.base
     }
 
@@ -110,7 +119,10 @@ impl Uplink {
     }
 
     /// `POST /api/agent/v1/enroll`.
-    pub async fn enroll(&self, request: &EnrollRequest) -> Result<EnrollResponse, UplinkError> {
+    pub(crate) async fn enroll(
+        &self,
+        request: &EnrollRequest,
+    ) -> Result<EnrollResponse, UplinkError> {
         self.call(
             "enrollment",
             Method::POST,
@@ -122,7 +134,7 @@ impl Uplink {
     }
 
     /// `GET /api/agent/v1/status`.
-    pub async fn status(&self, credential: &Secret) -> Result<StatusResponse, UplinkError> {
+    pub(crate) async fn status(&self, credential: &Secret) -> Result<StatusResponse, UplinkError> {
         self.call::<(), _>(
             "the status request",
             Method::GET,
@@ -134,7 +146,7 @@ impl Uplink {
     }
 
     /// `POST /api/agent/v1/heartbeat`.
-    pub async fn heartbeat(
+    pub(crate) async fn heartbeat(
         &self,
         credential: &Secret,
         heartbeat: &Heartbeat,
@@ -150,7 +162,7 @@ impl Uplink {
     }
 
     /// `PUT /api/agent/v1/snapshots/{id}/parts/{n}`.
-    pub async fn put_part(
+    pub(crate) async fn put_part(
         &self,
         credential: &Secret,
         part: &UploadPart,
@@ -168,7 +180,7 @@ impl Uplink {
 
     /// Whether the platform answers at all: `GET status` without a credential. Any HTTP
     /// answer (a 401 included) means reachable; returns the status code.
-    pub async fn probe(&self) -> Result<u16, UplinkError> {
+    pub(crate) async fn probe(&self) -> Result<u16, UplinkError> {
         let url = self.url(paths::STATUS);
         let response = self
             .http

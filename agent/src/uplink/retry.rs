@@ -32,18 +32,18 @@ impl Default for RetryPolicy {
 
 /// Why a retried request gave up.
 #[derive(Debug, thiserror::Error)]
-pub enum Abandoned {
+pub(crate) enum Abandoned {
     #[error("stopped: the agent is shutting down")]
     Cancelled,
     #[error(transparent)]
     Failed(#[from] UplinkError),
 }
 
-/// Runs `request` until it succeeds, fails permanently, or `cancel` fires.
 /// Resends of a part the platform found damaged before the round gives up on it.
 const MAX_CHECKSUM_RETRIES: u32 = 3;
 
-pub async fn retry<T, F, Fut>(
+/// Runs `request` until it succeeds, fails permanently, or `cancel` fires.
+pub(crate) async fn retry<T, F, Fut>(
     policy: RetryPolicy,
     cancel: &CancellationToken,
     what: &'static str,

@@ -11,7 +11,7 @@ use crate::spool::{Spool, SpoolEntry, SpoolError};
 
 /// What became of one snapshot.
 #[derive(Debug)]
-pub enum Sent {
+pub(crate) enum Sent {
     /// The platform applied it (now or earlier); it left the spool.
     Applied,
     /// The platform will never apply it (`stale_sequence`, `snapshot_conflict`,
@@ -46,7 +46,7 @@ impl Default for UploadSettings {
 }
 
 /// Uploads `entry` to the platform source `source_id`.
-pub async fn send_snapshot(
+pub(crate) async fn send_snapshot(
     uplink: &Uplink,
     credential: &Secret,
     spool: &Spool,

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use mockito::{Matcher, Server, ServerGuard};
-use seatbroker_agent::dryrun::{DryRunArgs, DryRunError, run};
+use seatbroker_agent::{DryRunArgs, DryRunError, dry_run};
 use serde_json::{Value, json};
 
 const AS_OF: &str = "2025-06-15";
@@ -97,7 +97,7 @@ fn token_file(dir: &Path, content: &str) -> PathBuf {
 
 async fn run_to_string(args: &DryRunArgs) -> Result<String, DryRunError> {
     let mut out = Vec::new();
-    run(args, &mut out).await?;
+    dry_run(args, &mut out).await?;
     Ok(String::from_utf8(out).unwrap())
 }
 
@@ -327,8 +327,7 @@ async fn per_person_differences(
     sim: &humaans_sim::Simulator,
     as_of: chrono::NaiveDate,
 ) -> Vec<String> {
-    use seatbroker_agent::engine::evaluate;
-    use seatbroker_agent::humaans::{HumaansClient, HumaansConfig};
+    use seatbroker_agent::{HumaansClient, HumaansConfig, evaluate};
     use seatbroker_protocol::{Secret, UsagePolicy};
 
     let client = HumaansClient::new(HumaansConfig::new(

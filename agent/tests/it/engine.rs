@@ -15,8 +15,7 @@ use std::fmt::Write as _;
 
 use chrono::{Days, NaiveDate};
 use proptest::prelude::*;
-use seatbroker_agent::engine::{Evaluation, Pseudonymizer, evaluate};
-use seatbroker_agent::humaans::model::{JobRole, Person};
+use seatbroker_agent::{Evaluation, JobRole, Person, Pseudonymizer, evaluate};
 use seatbroker_protocol::{PersonStatus, SeatState, UsagePolicy};
 
 const TODAY: &str = "2025-06-15";

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use mockito::{Matcher, Mock, Server, ServerGuard};
-use seatbroker_agent::humaans::{
+use seatbroker_agent::{
     AccessEvidence, Collection, HumaansClient, HumaansConfig, HumaansError, Progress, Resource,
 };
 use seatbroker_protocol::{PersonStatus, Secret};
@@ -1017,7 +1017,7 @@ mod simulator {
     use humaans_sim::{
         Category, Faults, RateLimit, RateLimitWhen, SimConfig, Simulator, Truncate, TruncateMode,
     };
-    use seatbroker_agent::humaans::{Collection, HumaansClient, HumaansConfig, current_role};
+    use seatbroker_agent::{Collection, HumaansClient, HumaansConfig, current_role};
     use seatbroker_protocol::Secret;
 
     use super::{Sleeps, no_progress};

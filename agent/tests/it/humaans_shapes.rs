@@ -9,9 +9,9 @@ use std::collections::BTreeSet;
 
 use humaans_sim::{ApiShape, ListingTotal, ManagerField, SimConfig, Simulator, TokenInfo};
 use mockito::{Matcher, Server};
-use seatbroker_agent::engine::{self, CollectionWarning};
-use seatbroker_agent::humaans::{
-    AccessEvidence, Collection, HumaansClient, HumaansConfig, HumaansError, Progress,
+use seatbroker_agent::{
+    AccessEvidence, Collection, CollectionWarning, Evaluation, HumaansClient, HumaansConfig,
+    HumaansError, JobRole, Person, Progress,
 };
 use seatbroker_protocol::{Secret, UsagePolicy};
 use serde_json::{Value, json};
@@ -84,8 +84,8 @@ fn check_complete(sim: &Simulator, collection: &Collection, context: &str) {
     }
 }
 
-fn evaluate(collection: &Collection) -> engine::Evaluation {
-    engine::evaluate(
+fn evaluate(collection: &Collection) -> Evaluation {
+    seatbroker_agent::evaluate(
         &collection.people,
         &collection.job_roles,
         &UsagePolicy::default(),
@@ -436,10 +436,10 @@ async fn recorded_shape_fixtures_parse_and_unknown_keys_are_ignored() {
         "the person fixture keeps every documented key"
     );
     for person in people["data"].as_array().unwrap() {
-        check_unknown_keys_ignored::<seatbroker_agent::humaans::Person>(person, &PERSON_KEYS_READ);
+        check_unknown_keys_ignored::<Person>(person, &PERSON_KEYS_READ);
     }
     for role in roles["data"].as_array().unwrap() {
-        check_unknown_keys_ignored::<seatbroker_agent::humaans::JobRole>(role, &ROLE_KEYS_READ);
+        check_unknown_keys_ignored::<JobRole>(role, &ROLE_KEYS_READ);
     }
 
     // Through the client, as Humaans would serve them.

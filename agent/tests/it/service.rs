@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use chrono::Utc;
 use mockito::Matcher;
-use seatbroker_agent::service::Event;
+use seatbroker_agent::Event;
+use seatbroker_protocol::SourceState;
 use tokio_util::sync::CancellationToken;
 
 use crate::uplink::Harness;
@@ -106,7 +107,7 @@ async fn a_rejected_source_is_not_collected() {
     let mut h = Harness::new(&["acme"], true).await;
     h.store
         .update(|r| {
-            r.sources.entry("acme".into()).or_default().state = Some("rejected".into());
+            r.sources.entry("acme".into()).or_default().state = Some(SourceState::Rejected);
         })
         .unwrap();
     h.status("approved", &[("acme", "rejected", "src_1")]).await;

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use chrono::{TimeZone, Utc};
 use proptest::prelude::*;
-use seatbroker_agent::spool::{Spool, SpoolError};
+use seatbroker_agent::{Spool, SpoolError};
 
 const SOURCES: [&str; 3] = ["acme", "beta", "corp"];
 

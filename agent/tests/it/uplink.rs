@@ -9,15 +9,13 @@ use std::time::Duration;
 
 use chrono::{NaiveDate, Utc};
 use mockito::{Matcher, Mock, ServerGuard};
-use seatbroker_agent::collector::{CollectError, Collector, Tenant};
-use seatbroker_agent::config::{Config, SourceConfig};
-use seatbroker_agent::service::{Event, Service, ServiceOptions};
-use seatbroker_agent::state::StateStore;
-use seatbroker_agent::uplink::retry::RetryPolicy;
-use seatbroker_agent::uplink::upload::UploadSettings;
+use seatbroker_agent::{
+    CollectError, Collector, Config, Event, Service, ServiceOptions, SourceConfig, StateStore,
+    Tenant, UplinkRetryPolicy, UploadSettings,
+};
 use seatbroker_protocol::{
-    CollectionInfo, InactiveReasonCounts, Secret, SnapshotPayload, SourceKind, StateCounts,
-    Summary, UsagePolicy,
+    AgentState, CollectionInfo, InactiveReasonCounts, Secret, SnapshotPayload, SourceKind,
+    SourceState, StateCounts, Summary, UsagePolicy,
 };
 use serde_json::json;
 use tokio::sync::mpsc;
@@ -91,6 +89,7 @@ pub(crate) fn payload(source: &str, policy: &UsagePolicy, n: u64) -> SnapshotPay
         },
         seats: vec![],
         findings: vec![],
+        licences: None,
     }
 }
 
@@ -123,7 +122,7 @@ pub(crate) fn config_text(url: &str, dir: &Path, sources: &[&str]) -> String {
 }
 
 pub(crate) fn fast_options(events: mpsc::UnboundedSender<Event>) -> ServiceOptions {
-    let retry = RetryPolicy {
+    let retry = UplinkRetryPolicy {
         min_delay: Duration::from_millis(1),
         max_delay: Duration::from_millis(5),
     };
@@ -340,8 +339,8 @@ async fn pending_agent_keeps_its_spool_and_still_sends_heartbeats() {
     put.assert_async().await;
     assert_eq!(h.spooled("acme"), vec![1, 2]);
     let state = h.store.load().unwrap();
-    assert_eq!(state.agent_state.as_deref(), Some("pending"));
-    assert_eq!(state.sources["acme"].state.as_deref(), Some("pending"));
+    assert_eq!(state.agent_state, Some(AgentState::Pending));
+    assert_eq!(state.sources["acme"].state, Some(SourceState::Pending));
 }
 
 #[tokio::test]
@@ -595,7 +594,7 @@ async fn source_rejected_on_upload_stops_the_source() {
     h.refuse_parts(403, "source_revoked").await;
     h.round().await;
     let state = h.store.load().unwrap();
-    assert_eq!(state.sources["acme"].state.as_deref(), Some("revoked"));
+    assert_eq!(state.sources["acme"].state, Some(SourceState::Revoked));
     assert!(state.sources["acme"].is_refused());
 }
 

@@ -124,13 +124,15 @@ fn add_state(counts: &mut AccountCounts, state: State) {
 }
 
 fn add_joined(counts: &mut JoinedCounts, plan: &AccountPlan, state: State, company: &Company) {
+    // The platform's default exclusion rule (issue 12) excludes guests only; a service
+    // account matches no person and stays unidentified until an administrator adds a rule.
     let person = match plan.owner {
-        Owner::Service | Owner::Guest => {
+        Owner::Guest => {
             counts.excluded += 1;
             return;
         }
         Owner::Person(p) => Some(&company.people()[p]),
-        Owner::Unknown => None,
+        Owner::Service | Owner::Unknown => None,
     };
     if person.is_some_and(|p| has_left(p.category)) {
         counts.orphaned += 1;

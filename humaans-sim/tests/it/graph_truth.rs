@@ -48,7 +48,7 @@ fn account(user: &Value) -> Account {
     addresses.extend(strings("otherMails"));
     Account {
         addresses,
-        excluded: user["userType"] == "Guest" || upn.to_lowercase().starts_with("svc-"),
+        excluded: user["userType"] == "Guest",
         enabled: user["accountEnabled"].as_bool().unwrap(),
         licences: user["assignedLicenses"]
             .as_array()

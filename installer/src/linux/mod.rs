@@ -4,9 +4,10 @@ mod unit;
 
 pub use unit::systemd_unit;
 
-use crate::layout::{ENROLLMENT_TOKEN, Layout, SYSTEMD_UNIT};
-use crate::plan::{Action, Command, Contents, InstallPlan, OnFailure, Scope};
-use crate::request::{self, Facts, InstallRequest, PlanError};
+use crate::layout::{Layout, SYSTEMD_UNIT};
+use crate::plan::{Action, Command, Contents, OnFailure, Scope};
+use crate::request::{Facts, InstallRequest, PlanError};
+use crate::steps;
 
 fn systemctl(layout: &Layout, args: &[&str]) -> Command {
     let mut all: Vec<&str> = Vec::new();
@@ -17,19 +18,9 @@ fn systemctl(layout: &Layout, args: &[&str]) -> Command {
     Command::new("systemctl", &all)
 }
 
-fn run(command: Command, why: &str, on_failure: OnFailure, hint: &str) -> Action {
-    Action::Run {
-        command,
-        why: why.to_owned(),
-        on_failure,
-        hint: hint.to_owned(),
-    }
-}
-
 /// The one-off enrollment: the agent's `enroll` with the service's identity, folders and
 /// credentials, so the files it writes belong to the service.
 pub(crate) fn enroll_command(layout: &Layout, credentials: &[&str]) -> Command {
-    let config = layout.config_file.to_string();
     let binary = layout.binary.to_string();
     match layout.scope {
         Scope::System => {
@@ -47,7 +38,8 @@ pub(crate) fn enroll_command(layout: &Layout, credentials: &[&str]) -> Command {
             for prop in unit::sandbox_properties(layout, credentials) {
                 args.push(format!("--property={prop}"));
             }
-            args.extend([binary, "enroll".to_owned(), "--config".to_owned(), config]);
+            args.push(binary);
+            args.extend(steps::enroll_args(layout));
             Command {
                 program: "systemd-run".to_owned(),
                 args,
@@ -56,19 +48,8 @@ pub(crate) fn enroll_command(layout: &Layout, credentials: &[&str]) -> Command {
         }
         Scope::User => Command {
             program: binary,
-            args: vec!["enroll".to_owned(), "--config".to_owned(), config],
-            env: vec![
-                ("STATE_DIRECTORY".to_owned(), layout.state_dir.to_string()),
-                ("LOGS_DIRECTORY".to_owned(), layout.logs_dir.to_string()),
-                (
-                    "CONFIGURATION_DIRECTORY".to_owned(),
-                    layout.config_dir.to_string(),
-                ),
-                (
-                    "CREDENTIALS_DIRECTORY".to_owned(),
-                    layout.credentials_dir.to_string(),
-                ),
-            ],
+            args: steps::enroll_args(layout),
+            env: layout.service_environment(),
         },
     }
 }
@@ -77,11 +58,11 @@ pub(crate) fn plan_install(
     req: &InstallRequest,
     layout: &Layout,
     facts: &Facts,
-) -> Result<InstallPlan, PlanError> {
-    let (mut actions, mut notes) = request::common_files(req, layout, facts)?;
-    actions.extend(request::credential_files(req, layout));
-    notes.extend(request::kept_credential_notes(req, layout, facts));
-    let credentials = request::credentials_after(req, facts);
+) -> Result<(Vec<Action>, Vec<String>), PlanError> {
+    let (mut actions, mut notes) = steps::common_files(req, layout, facts)?;
+    actions.extend(steps::credential_files(req, layout));
+    notes.extend(steps::kept_credential_notes(req, layout, facts));
+    let credentials = steps::credentials_after(req, facts);
     let unit_path = layout
         .service_file
         .clone()
@@ -117,40 +98,30 @@ pub(crate) fn plan_install(
             ""
         }
     );
-    actions.push(run(
+    actions.push(Action::run(
         systemctl(layout, &["daemon-reload"]),
         "load the new unit",
         OnFailure::Abort,
         "is systemd running? on a host without systemd, install with --root DIR and register \
          the unit by hand",
     ));
-    if req.enrollment_token.is_some() {
-        actions.push(run(
-            enroll_command(layout, &credentials),
-            "enroll with the platform",
-            OnFailure::Abort,
-            &format!(
-                "check the enrollment token ({}) and the platform URL in {}, then run \
-                 `seatbroker-install install` again (config and tokens are kept)",
-                layout.credential(ENROLLMENT_TOKEN),
-                layout.config_file
-            ),
-        ));
-    } else if !facts.installed {
-        notes.push(
-            "not enrolled: pass --enrollment-token-file FILE, or run `seatbroker-agent enroll` \
-             later"
-                .to_owned(),
-        );
-    }
-    actions.push(run(
+    steps::enrollment(
+        req,
+        layout,
+        facts,
+        "enroll with the platform",
+        || enroll_command(layout, &credentials),
+        &mut actions,
+        &mut notes,
+    );
+    actions.push(Action::run(
         systemctl(layout, &["enable", SYSTEMD_UNIT]),
         "start at boot",
         OnFailure::Abort,
         &status_hint,
     ));
     if req.start {
-        actions.push(run(
+        actions.push(Action::run(
             systemctl(layout, &["restart", SYSTEMD_UNIT]),
             if facts.installed {
                 "restart with the new binary"
@@ -161,44 +132,33 @@ pub(crate) fn plan_install(
             &status_hint,
         ));
     }
-    Ok(InstallPlan {
-        target: layout.target,
-        scope: layout.scope,
-        actions,
-        notes,
-    })
+    Ok((actions, notes))
 }
 
-pub(crate) fn plan_uninstall(layout: &Layout) -> InstallPlan {
+pub(crate) fn plan_uninstall(layout: &Layout) -> Vec<Action> {
     let unit_path = layout
         .service_file
         .clone()
         .expect("systemd layouts have a unit file");
-    let actions = vec![
-        run(
+    vec![
+        Action::run(
             systemctl(layout, &["disable", "--now", SYSTEMD_UNIT]),
             "stop the service and remove it from boot",
             OnFailure::Continue,
             "",
         ),
         Action::RemoveFile { path: unit_path },
-        run(
+        Action::run(
             systemctl(layout, &["daemon-reload"]),
             "forget the unit",
             OnFailure::Continue,
             "",
         ),
-        run(
+        Action::run(
             systemctl(layout, &["reset-failed", SYSTEMD_UNIT]),
             "clear a failed state",
             OnFailure::Continue,
             "",
         ),
-    ];
-    InstallPlan {
-        target: layout.target,
-        scope: layout.scope,
-        actions,
-        notes: Vec::new(),
-    }
+    ]
 }

@@ -3,32 +3,16 @@
 
 mod plist;
 
-pub use plist::Plist;
+pub(crate) use plist::Plist;
 
-use crate::layout::{ENROLLMENT_TOKEN, LAUNCHD_LABEL, Layout, MACOS_USER};
-use crate::plan::{Action, Command, Contents, InstallPlan, OnFailure, Scope};
-use crate::request::{self, Facts, InstallRequest, PlanError};
+use crate::layout::{LAUNCHD_LABEL, Layout, MACOS_USER};
+use crate::plan::{Action, Command, Contents, OnFailure, Scope};
+use crate::request::{Facts, InstallRequest, PlanError};
+use crate::steps;
 
 /// The id given to `_seatbroker` when the host did not report a free one (only for plans
 /// made off macOS, e.g. under `--root` on Linux).
-pub const DEFAULT_SERVICE_ID: u32 = 293;
-
-/// The environment the agent finds its folders in: the same variables systemd sets, so the
-/// agent has one way to find them on every OS.
-pub(crate) fn service_environment(layout: &Layout) -> Vec<(String, String)> {
-    vec![
-        ("STATE_DIRECTORY".to_owned(), layout.state_dir.to_string()),
-        ("LOGS_DIRECTORY".to_owned(), layout.logs_dir.to_string()),
-        (
-            "CONFIGURATION_DIRECTORY".to_owned(),
-            layout.config_dir.to_string(),
-        ),
-        (
-            "CREDENTIALS_DIRECTORY".to_owned(),
-            layout.credentials_dir.to_string(),
-        ),
-    ]
-}
+pub(crate) const DEFAULT_SERVICE_ID: u32 = 293;
 
 /// The launchd job for `layout`.
 pub fn launchd_plist(layout: &Layout) -> String {
@@ -69,7 +53,8 @@ pub fn launchd_plist(layout: &Layout) -> String {
         (
             "EnvironmentVariables".to_owned(),
             Plist::Dict(
-                service_environment(layout)
+                layout
+                    .service_environment()
                     .into_iter()
                     .map(|(k, v)| (k, Plist::String(v)))
                     .collect(),
@@ -79,15 +64,6 @@ pub fn launchd_plist(layout: &Layout) -> String {
     Plist::Dict(dict).to_document()
 }
 
-fn run(command: Command, why: &str, on_failure: OnFailure, hint: &str) -> Action {
-    Action::Run {
-        command,
-        why: why.to_owned(),
-        on_failure,
-        hint: hint.to_owned(),
-    }
-}
-
 fn dscl(args: &[&str]) -> Command {
     let mut all = vec!["."];
     all.extend_from_slice(args);
@@ -95,7 +71,7 @@ fn dscl(args: &[&str]) -> Command {
 }
 
 /// The `dscl` commands creating the hidden `_seatbroker` group and user with id `id`.
-pub fn create_user_commands(id: u32) -> Vec<Command> {
+pub(crate) fn create_user_commands(id: u32) -> Vec<Command> {
     let id = id.to_string();
     let group = format!("/Groups/{MACOS_USER}");
     let user = format!("/Users/{MACOS_USER}");
@@ -128,14 +104,14 @@ pub(crate) fn plan_install(
     req: &InstallRequest,
     layout: &Layout,
     facts: &Facts,
-) -> Result<InstallPlan, PlanError> {
+) -> Result<(Vec<Action>, Vec<String>), PlanError> {
     let mut actions = Vec::new();
     let mut notes = Vec::new();
     let system = layout.scope == Scope::System;
     if system && !facts.service_user_exists {
         let id = facts.free_service_id.unwrap_or(DEFAULT_SERVICE_ID);
         for command in create_user_commands(id) {
-            actions.push(run(
+            actions.push(Action::run(
                 command,
                 "create the hidden service account _seatbroker",
                 OnFailure::Abort,
@@ -144,11 +120,11 @@ pub(crate) fn plan_install(
             ));
         }
     }
-    let (files, more_notes) = request::common_files(req, layout, facts)?;
+    let (files, more_notes) = steps::common_files(req, layout, facts)?;
     actions.extend(files);
     notes.extend(more_notes);
-    actions.extend(request::credential_files(req, layout));
-    notes.extend(request::kept_credential_notes(req, layout, facts));
+    actions.extend(steps::credential_files(req, layout));
+    notes.extend(steps::kept_credential_notes(req, layout, facts));
     for dir in [&layout.state_dir, &layout.logs_dir] {
         actions.push(Action::CreateDir {
             path: dir.clone(),
@@ -176,73 +152,62 @@ pub(crate) fn plan_install(
     let domain = domain(layout);
     let service = format!("{domain}/{LAUNCHD_LABEL}");
     if facts.installed {
-        actions.push(run(
+        actions.push(Action::run(
             Command::new("launchctl", &["bootout", &service]),
             "unload the running version",
             OnFailure::Continue,
             "",
         ));
     }
-    if req.enrollment_token.is_some() {
-        // sudo resets the environment; `env` sets the folders for the agent after it.
-        let (program, mut args): (&str, Vec<String>) = if system {
-            (
-                "/usr/bin/sudo",
-                vec![
-                    "-u".to_owned(),
-                    MACOS_USER.to_owned(),
-                    "/usr/bin/env".to_owned(),
-                ],
-            )
-        } else {
-            ("/usr/bin/env", Vec::new())
-        };
-        args.extend(
-            service_environment(layout)
-                .into_iter()
-                .map(|(k, v)| format!("{k}={v}")),
-        );
-        args.extend([
-            layout.binary.to_string(),
-            "enroll".to_owned(),
-            "--config".to_owned(),
-            layout.config_file.to_string(),
-        ]);
-        actions.push(run(
+    steps::enrollment(
+        req,
+        layout,
+        facts,
+        "enroll with the platform as the service account",
+        || {
+            // sudo resets the environment; `env` sets the folders for the agent after it.
+            let (program, mut args): (&str, Vec<String>) = if system {
+                (
+                    "/usr/bin/sudo",
+                    vec![
+                        "-u".to_owned(),
+                        MACOS_USER.to_owned(),
+                        "/usr/bin/env".to_owned(),
+                    ],
+                )
+            } else {
+                ("/usr/bin/env", Vec::new())
+            };
+            args.extend(
+                layout
+                    .service_environment()
+                    .into_iter()
+                    .map(|(k, v)| format!("{k}={v}")),
+            );
+            args.push(layout.binary.to_string());
+            args.extend(steps::enroll_args(layout));
             Command {
                 program: program.to_owned(),
                 args,
                 env: Vec::new(),
-            },
-            "enroll with the platform as the service account",
-            OnFailure::Abort,
-            &format!(
-                "check the enrollment token ({}) and the platform URL in {}, then run \
-                 `seatbroker-install install` again (config and tokens are kept)",
-                layout.credential(ENROLLMENT_TOKEN),
-                layout.config_file
-            ),
-        ));
-    } else if !facts.installed {
-        notes.push(
-            "not enrolled: pass --enrollment-token-file FILE, or run `seatbroker-agent enroll` \
-             later"
-                .to_owned(),
-        );
-    }
+            }
+        },
+        &mut actions,
+        &mut notes,
+    );
     if req.start {
         let hint = format!(
             "see `launchctl print {service}` and the logs in {}; `plutil -lint {plist_path}` \
              checks the plist",
             layout.logs_dir
         );
-        actions.push(run(
+        actions.push(Action::run(
             Command::new("launchctl", &["enable", &service]),
             "allow the job to load",
             OnFailure::Abort,
             &hint,
         ));
-        actions.push(run(
+        actions.push(Action::run(
             Command::new("launchctl", &["bootstrap", &domain, plist_path.as_str()]),
             "load and start the job",
             OnFailure::Abort,
@@ -253,21 +218,16 @@ pub(crate) fn plan_install(
             "not started: load it with `sudo launchctl bootstrap {domain} {plist_path}`"
         ));
     }
-    Ok(InstallPlan {
-        target: layout.target,
-        scope: layout.scope,
-        actions,
-        notes,
-    })
+    Ok((actions, notes))
 }
 
-pub(crate) fn plan_uninstall(layout: &Layout, purge: bool) -> InstallPlan {
+pub(crate) fn plan_uninstall(layout: &Layout, purge: bool) -> Vec<Action> {
     let plist_path = layout
         .service_file
         .clone()
         .expect("launchd layouts have a plist");
     let mut actions = vec![
-        run(
+        Action::run(
             Command::new(
                 "launchctl",
                 &["bootout", &format!("{}/{LAUNCHD_LABEL}", domain(layout))],
@@ -283,13 +243,13 @@ pub(crate) fn plan_uninstall(layout: &Layout, purge: bool) -> InstallPlan {
             (format!("/Users/{MACOS_USER}"), "delete the service account"),
             (format!("/Groups/{MACOS_USER}"), "delete the service group"),
         ] {
-            actions.push(run(dscl(&["-delete", &path]), why, OnFailure::Continue, ""));
+            actions.push(Action::run(
+                dscl(&["-delete", &path]),
+                why,
+                OnFailure::Continue,
+                "",
+            ));
         }
     }
-    InstallPlan {
-        target: layout.target,
-        scope: layout.scope,
-        actions,
-        notes: Vec::new(),
-    }
+    actions
 }

@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 /// A property-list value.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Plist {
+pub(crate) enum Plist {
     String(String),
     Bool(bool),
     Integer(i64),
@@ -15,12 +15,12 @@ pub enum Plist {
 }
 
 impl Plist {
-    pub fn string(s: impl Into<String>) -> Self {
+    pub(crate) fn string(s: impl Into<String>) -> Self {
         Self::String(s.into())
     }
 
     /// The whole document, with the XML declaration and DOCTYPE launchd expects.
-    pub fn to_document(&self) -> String {
+    pub(crate) fn to_document(&self) -> String {
         let mut out = String::from(
             "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n\
              <!DOCTYPE plist PUBLIC \"-//Apple//DTD PLIST 1.0//EN\" \

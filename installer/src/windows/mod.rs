@@ -3,24 +3,16 @@
 //! Everything here is data (commands as argument lists), generated and tested on every OS;
 //! the executor only runs it on Windows.
 
-use crate::layout::{ENROLLMENT_TOKEN, Layout, WINDOWS_SERVICE};
-use crate::plan::{Action, Command, InstallPlan, OnFailure};
-use crate::request::{self, Facts, InstallRequest, PlanError};
+use crate::layout::{Layout, WINDOWS_SERVICE};
+use crate::plan::{Action, Command, OnFailure};
+use crate::request::{Facts, InstallRequest, PlanError};
+use crate::steps;
 
 /// The service's virtual account.
-pub const SERVICE_ACCOUNT: &str = r"NT SERVICE\SeatbrokerAgent";
+pub(crate) const SERVICE_ACCOUNT: &str = r"NT SERVICE\SeatbrokerAgent";
 /// Well-known SIDs (names are localised; SIDs are not).
 const SYSTEM_SID: &str = "*S-1-5-18";
 const ADMINISTRATORS_SID: &str = "*S-1-5-32-544";
-
-fn run(command: Command, why: &str, on_failure: OnFailure, hint: &str) -> Action {
-    Action::Run {
-        command,
-        why: why.to_owned(),
-        on_failure,
-        hint: hint.to_owned(),
-    }
-}
 
 /// The service's command line as the SCM stores it (`binPath=`): paths quoted, because
 /// `C:\Program Files` has a space (an unquoted path with spaces is a privilege-escalation
@@ -68,7 +60,7 @@ pub fn sc_failure() -> Command {
 }
 
 /// The remaining service settings, in order.
-pub fn sc_settings() -> Vec<(Command, &'static str)> {
+pub(crate) fn sc_settings() -> Vec<(Command, &'static str)> {
     vec![
         (
             Command::new(
@@ -100,7 +92,8 @@ pub fn sc_settings() -> Vec<(Command, &'static str)> {
 /// agent finds its folders the same way as under systemd. The separator is `|` (`/s |`),
 /// which no Windows path can contain, unlike reg.exe's default `\0`.
 pub fn environment_command(layout: &Layout) -> Command {
-    let value = crate::macos::service_environment(layout)
+    let value = layout
+        .service_environment()
         .into_iter()
         .map(|(k, v)| format!("{k}={v}"))
         .collect::<Vec<_>>()
@@ -174,26 +167,26 @@ pub(crate) fn plan_install(
     req: &InstallRequest,
     layout: &Layout,
     facts: &Facts,
-) -> Result<InstallPlan, PlanError> {
+) -> Result<(Vec<Action>, Vec<String>), PlanError> {
     let hint_sc = "run from an elevated prompt; `sc.exe query SeatbrokerAgent` shows the service";
     let mut actions = Vec::new();
     if facts.installed {
         // A running .exe cannot be replaced on Windows.
-        actions.push(run(
+        actions.push(Action::run(
             Command::new("sc.exe", &["stop", WINDOWS_SERVICE]),
             "stop the running version",
             OnFailure::Continue,
             "",
         ));
     }
-    let (files, mut notes) = request::common_files(req, layout, facts)?;
+    let (files, mut notes) = steps::common_files(req, layout, facts)?;
     // Folders and the binary first; the config and secrets are written after the ACLs so
     // they inherit the locked-down permissions from the start.
     let (dirs_and_binary, config_writes): (Vec<_>, Vec<_>) = files
         .into_iter()
         .partition(|a| !matches!(a, Action::WriteFile { .. }));
     actions.extend(dirs_and_binary);
-    let credentials = request::credential_files(req, layout);
+    let credentials = steps::credential_files(req, layout);
     let (cred_dir, cred_writes): (Vec<_>, Vec<_>) = credentials
         .into_iter()
         .partition(|a| matches!(a, Action::CreateDir { .. }));
@@ -205,17 +198,17 @@ pub(crate) fn plan_install(
             owner: layout.admin_owner.clone(),
         });
     }
-    actions.push(run(
+    actions.push(Action::run(
         sc_create(layout, facts.installed),
         "register the service",
         OnFailure::Abort,
         hint_sc,
     ));
     for (command, why) in sc_settings() {
-        actions.push(run(command, why, OnFailure::Abort, hint_sc));
+        actions.push(Action::run(command, why, OnFailure::Abort, hint_sc));
     }
     for (command, why) in acl_commands(layout) {
-        actions.push(run(
+        actions.push(Action::run(
             command,
             &why,
             OnFailure::Abort,
@@ -224,69 +217,50 @@ pub(crate) fn plan_install(
     }
     actions.extend(config_writes);
     actions.extend(cred_writes);
-    notes.extend(request::kept_credential_notes(req, layout, facts));
-    actions.push(run(
+    notes.extend(steps::kept_credential_notes(req, layout, facts));
+    actions.push(Action::run(
         environment_command(layout),
         "tell the agent where its folders are",
         OnFailure::Abort,
         hint_sc,
     ));
-    if req.enrollment_token.is_some() {
-        actions.push(run(
-            Command {
-                program: layout.binary.to_string(),
-                args: vec![
-                    "enroll".to_owned(),
-                    "--config".to_owned(),
-                    layout.config_file.to_string(),
-                ],
-                env: crate::macos::service_environment(layout),
-            },
-            "enroll with the platform",
-            OnFailure::Abort,
-            &format!(
-                "check the enrollment token ({}) and the platform URL in {}, then run \
-                 `seatbroker-install install` again (config and tokens are kept)",
-                layout.credential(ENROLLMENT_TOKEN),
-                layout.config_file
-            ),
-        ));
-    }
+    steps::enrollment(
+        req,
+        layout,
+        facts,
+        "enroll with the platform",
+        || Command {
+            program: layout.binary.to_string(),
+            args: steps::enroll_args(layout),
+            env: layout.service_environment(),
+        },
+        &mut actions,
+        &mut notes,
+    );
     if req.start {
-        actions.push(run(
+        actions.push(Action::run(
             Command::new("sc.exe", &["start", WINDOWS_SERVICE]),
             "start now",
             OnFailure::Abort,
             "see `sc.exe query SeatbrokerAgent` and the logs in %ProgramData%\\Seatbroker\\logs",
         ));
     }
-    Ok(InstallPlan {
-        target: layout.target,
-        scope: layout.scope,
-        actions,
-        notes,
-    })
+    Ok((actions, notes))
 }
 
-pub(crate) fn plan_uninstall(layout: &Layout) -> InstallPlan {
-    let actions = vec![
-        run(
+pub(crate) fn plan_uninstall() -> Vec<Action> {
+    vec![
+        Action::run(
             Command::new("sc.exe", &["stop", WINDOWS_SERVICE]),
             "stop the service",
             OnFailure::Continue,
             "",
         ),
-        run(
+        Action::run(
             Command::new("sc.exe", &["delete", WINDOWS_SERVICE]),
             "remove the service",
             OnFailure::Continue,
             "",
         ),
-    ];
-    InstallPlan {
-        target: layout.target,
-        scope: layout.scope,
-        actions,
-        notes: Vec::new(),
-    }
+    ]
 }

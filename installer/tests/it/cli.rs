@@ -133,7 +133,7 @@ fn without_root_a_system_install_is_refused() {
         "--platform-url",
         "https://x.example",
     ];
-    let out = if seatbroker_installer::ids::effective_uid() == Some(0) {
+    let out = if seatbroker_installer::effective_uid() == Some(0) {
         // Drop to nobody to see what a normal user sees.
         let setpriv = "/usr/bin/setpriv";
         assert!(

@@ -3,6 +3,7 @@
 //! and the real binary installing, upgrading and uninstalling under `--root`.
 
 mod cli;
+mod enrollment;
 mod plist;
 mod root_install;
 mod skeleton;

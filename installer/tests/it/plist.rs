@@ -3,8 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use seatbroker_installer::macos::launchd_plist;
-use seatbroker_installer::{Scope, TargetOs, TargetPath};
+use seatbroker_installer::{Scope, TargetOs, TargetPath, launchd_plist};
 
 use crate::layout;
 

@@ -157,7 +157,7 @@ fn install_args<'a>(extra: &[&'a str]) -> Vec<&'a str> {
 }
 
 fn running_as_root() -> bool {
-    seatbroker_installer::ids::effective_uid() == Some(0)
+    seatbroker_installer::effective_uid() == Some(0)
 }
 
 fn receipt(f: &Fixture, path: &str) -> Receipt {

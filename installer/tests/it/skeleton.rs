@@ -3,8 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use seatbroker_installer::skeleton::skeleton_config;
-use seatbroker_installer::{Scope, TargetOs};
+use seatbroker_installer::{Scope, TargetOs, skeleton_config};
 use serde_norway::Value;
 
 use crate::layout;

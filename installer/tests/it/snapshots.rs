@@ -1,9 +1,9 @@
 //! Every generated file and every plan, checked against files in `snapshots/`.
 
-use seatbroker_installer::linux::systemd_unit;
-use seatbroker_installer::macos::launchd_plist;
-use seatbroker_installer::skeleton::skeleton_config;
-use seatbroker_installer::{Facts, Scope, TargetOs, plan_install, plan_uninstall};
+use seatbroker_installer::{
+    Facts, Scope, TargetOs, launchd_plist, plan_install, plan_uninstall, skeleton_config,
+    systemd_unit,
+};
 
 use crate::{check_snapshot, layout, request, upgrade_facts};
 

@@ -3,8 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use seatbroker_installer::linux::systemd_unit;
-use seatbroker_installer::{Scope, TargetOs, TargetPath};
+use seatbroker_installer::{Scope, TargetOs, TargetPath, systemd_unit};
 
 use crate::layout;
 

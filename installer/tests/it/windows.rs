@@ -1,9 +1,9 @@
 //! The Windows service definition, as data.
 
-use seatbroker_installer::windows::{
-    acl_commands, environment_command, sc_create, sc_failure, service_command_line,
+use seatbroker_installer::{
+    Facts, Scope, TargetOs, acl_commands, environment_command, plan_install, sc_create, sc_failure,
+    service_command_line,
 };
-use seatbroker_installer::{Facts, Scope, TargetOs, plan_install};
 
 use crate::{layout, request};
 

@@ -8,9 +8,11 @@ mod password;
 mod role;
 mod token;
 
-pub use password::{PasswordError, hash_password, verify_password};
-pub use role::{Role, UnknownRole};
-pub use token::{
+pub use password::hash_password;
+pub(crate) use password::verify_password;
+pub use role::Role;
+pub(crate) use role::UnknownRole;
+pub(crate) use token::{
     SessionToken, constant_time_eq, generate_one_time_password, random_token, sha256_hex,
 };
 
@@ -43,7 +45,7 @@ pub struct SessionUser {
 
 /// A user as login needs it.
 #[derive(Debug, Clone)]
-pub struct LoginUser {
+pub(crate) struct LoginUser {
     pub user_id: String,
     pub username: String,
     pub role: Role,

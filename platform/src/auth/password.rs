@@ -35,7 +35,7 @@ pub fn hash_password(password: &str) -> Result<String, PasswordError> {
 /// Whether `password` matches the stored PHC `hash`. The parameters stored in the hash are
 /// used, so hashes made with other parameters still verify. CPU-heavy, like
 /// [`hash_password`].
-pub fn verify_password(password: &str, hash: &str) -> Result<bool, PasswordError> {
+pub(crate) fn verify_password(password: &str, hash: &str) -> Result<bool, PasswordError> {
     let parsed =
         PasswordHash::new(hash).map_err(|e| PasswordError::BadStoredHash(e.to_string()))?;
     Ok(hasher()

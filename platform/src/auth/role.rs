@@ -21,7 +21,7 @@ impl Role {
         }
     }
 
-    pub fn is_admin(self) -> bool {
+    pub(crate) fn is_admin(self) -> bool {
         self == Role::Admin
     }
 }

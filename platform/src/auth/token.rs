@@ -7,14 +7,14 @@ use seatbroker_protocol::Secret;
 use sha2::{Digest, Sha256};
 
 /// `bytes` random bytes from the thread's CSPRNG, base64url without padding.
-pub fn random_token(bytes: usize) -> String {
+pub(crate) fn random_token(bytes: usize) -> String {
     let mut buf = vec![0u8; bytes];
     rand::rng().fill_bytes(&mut buf);
     URL_SAFE_NO_PAD.encode(buf)
 }
 
 /// Lowercase hex SHA-256 of `value`: how session ids are stored.
-pub fn sha256_hex(value: &str) -> String {
+pub(crate) fn sha256_hex(value: &str) -> String {
     let digest = Sha256::digest(value.as_bytes());
     let mut out = String::with_capacity(64);
     for byte in digest {
@@ -24,7 +24,7 @@ pub fn sha256_hex(value: &str) -> String {
 }
 
 /// Compares two byte strings in time that depends only on their lengths.
-pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     if a.len() != b.len() {
         return false;
     }
@@ -32,7 +32,7 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 }
 
 /// A readable one-time password (letters and digits without look-alikes), 20 characters.
-pub fn generate_one_time_password() -> Secret {
+pub(crate) fn generate_one_time_password() -> Secret {
     const ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
     let mut rng = rand::rng();
     let password: String = (0..20)
@@ -46,7 +46,7 @@ pub fn generate_one_time_password() -> Secret {
 
 /// A new console session: the id goes into the cookie, only its hash into the database.
 #[derive(Debug)]
-pub struct SessionToken {
+pub(crate) struct SessionToken {
     /// The cookie value. Never stored, never logged.
     pub id: Secret,
     /// `sha256_hex(id)`: the database key.
@@ -56,7 +56,7 @@ pub struct SessionToken {
 }
 
 impl SessionToken {
-    pub fn generate() -> Self {
+    pub(crate) fn generate() -> Self {
         let id = random_token(32);
         Self {
             id_hash: sha256_hex(&id),

@@ -5,9 +5,11 @@ use std::fmt::Write as _;
 
 use chrono::{Datelike, NaiveDate};
 
+use super::escape_html;
+
 /// One line of the chart.
 #[derive(Debug, Clone)]
-pub struct Series {
+pub(crate) struct Series {
     pub name: String,
     /// CSS colour of the line and its legend swatch.
     pub colour: &'static str,
@@ -17,7 +19,7 @@ pub struct Series {
 
 /// A line chart over consecutive days.
 #[derive(Debug, Clone)]
-pub struct Chart {
+pub(crate) struct Chart {
     pub title: String,
     pub days: Vec<NaiveDate>,
     pub series: Vec<Series>,
@@ -32,13 +34,13 @@ const BOTTOM: f64 = 36.0;
 
 impl Chart {
     /// The chart as a standalone `<svg>` element. All text is XML-escaped.
-    pub fn to_svg(&self) -> String {
+    pub(crate) fn to_svg(&self) -> String {
         let mut svg = String::new();
         let _ = write!(
             svg,
             r#"<svg xmlns="http://www.w3.org/2000/svg" class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-label="{}"><title>{}</title>"#,
-            escape(&self.title),
-            escape(&self.title)
+            escape_html(&self.title),
+            escape_html(&self.title)
         );
         let plot_w = WIDTH - LEFT - RIGHT;
         let plot_h = HEIGHT - TOP - BOTTOM;
@@ -117,7 +119,7 @@ impl Chart {
                 r#"<polyline fill="none" stroke="{}" stroke-width="2" points="{}"><title>{}</title></polyline>"#,
                 series.colour,
                 points.trim_end(),
-                escape(&series.name)
+                escape_html(&series.name)
             );
             let ly = TOP + 8.0 + 20.0 * n as f64;
             let lx = WIDTH - RIGHT + 16.0;
@@ -129,7 +131,7 @@ impl Chart {
                 series.colour,
                 lx + 18.0,
                 ly,
-                escape(&series.name)
+                escape_html(&series.name)
             );
         }
         svg.push_str("</svg>");
@@ -154,21 +156,6 @@ fn nice_ceiling(max: u64) -> u64 {
         }
         magnitude = magnitude.saturating_mul(10);
     }
-}
-
-fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '&' => out.push_str("&amp;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 #[cfg(test)]

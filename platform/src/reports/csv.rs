@@ -7,17 +7,17 @@
 
 /// Builds a CSV document row by row. Lines end with CRLF, as RFC 4180 says.
 #[derive(Debug, Default)]
-pub struct CsvWriter {
+pub(crate) struct CsvWriter {
     out: String,
 }
 
 impl CsvWriter {
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self::default()
     }
 
     /// Appends one row.
-    pub fn row<I, S>(&mut self, fields: I)
+    pub(crate) fn row<I, S>(&mut self, fields: I)
     where
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
@@ -31,7 +31,7 @@ impl CsvWriter {
         self.out.push_str("\r\n");
     }
 
-    pub fn finish(self) -> String {
+    pub(crate) fn finish(self) -> String {
         self.out
     }
 }

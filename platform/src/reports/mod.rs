@@ -3,9 +3,9 @@
 //! The store reads rows ([`crate::store::Store`]'s `report_*` queries); this module turns
 //! them into what a person or a spreadsheet reads. Nothing here does I/O.
 
-pub mod chart;
-pub mod csv;
-pub mod model;
+pub(crate) mod chart;
+pub(crate) mod csv;
+pub(crate) mod model;
 
 use std::collections::BTreeMap;
 
@@ -14,11 +14,28 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use self::csv::CsvWriter;
 use self::model::{DailyRow, SeatRow, TrendPoint};
 
+/// `text` safe inside HTML or SVG text and attribute values. The console's one escape:
+/// askama escapes templates itself; hand-built markup (the chart, error pages) uses this.
+pub(crate) fn escape_html(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 /// Daily totals from `from` to `to` (inclusive) summed over sources. A source's last
 /// known counts carry forward over days without an upload, but never past its last
 /// stored day, so a source that stopped uploading drops out instead of freezing.
 /// Days before any source has data are left out.
-pub fn fill_trend(rows: &[DailyRow], from: NaiveDate, to: NaiveDate) -> Vec<TrendPoint> {
+pub(crate) fn fill_trend(rows: &[DailyRow], from: NaiveDate, to: NaiveDate) -> Vec<TrendPoint> {
     let mut by_source: BTreeMap<&str, Vec<&TrendPoint>> = BTreeMap::new();
     for row in rows {
         by_source
@@ -61,7 +78,7 @@ pub fn fill_trend(rows: &[DailyRow], from: NaiveDate, to: NaiveDate) -> Vec<Tren
 }
 
 /// The trend as a chart with one line per state.
-pub fn trend_chart(points: &[TrendPoint], months: u32) -> chart::Chart {
+pub(crate) fn trend_chart(points: &[TrendPoint], months: u32) -> chart::Chart {
     let series = |name: &str, colour: &'static str, f: fn(&TrendPoint) -> i64| chart::Series {
         name: name.to_owned(),
         colour,
@@ -82,7 +99,7 @@ pub fn trend_chart(points: &[TrendPoint], months: u32) -> chart::Chart {
 }
 
 /// Trend CSV: one line per day.
-pub fn trend_csv(points: &[TrendPoint]) -> String {
+pub(crate) fn trend_csv(points: &[TrendPoint]) -> String {
     let mut csv = CsvWriter::new();
     csv.row([
         "day",
@@ -112,7 +129,7 @@ pub fn trend_csv(points: &[TrendPoint]) -> String {
 }
 
 /// Inactive-seats CSV: the table's columns plus ids.
-pub fn seats_csv(rows: &[SeatRow]) -> String {
+pub(crate) fn seats_csv(rows: &[SeatRow]) -> String {
     let mut csv = CsvWriter::new();
     csv.row([
         "person",
@@ -153,7 +170,7 @@ pub fn seats_csv(rows: &[SeatRow]) -> String {
 }
 
 /// `0.873` → `87.3%`; `None` → `–`.
-pub fn percent(value: Option<f64>) -> String {
+pub(crate) fn percent(value: Option<f64>) -> String {
     match value {
         Some(v) => format!("{:.1}%", v * 100.0),
         None => "–".to_owned(),
@@ -161,7 +178,7 @@ pub fn percent(value: Option<f64>) -> String {
 }
 
 /// A past instant relative to `now`: `3 min ago`, `5 h ago`, `2 days ago`, or `never`.
-pub fn ago(at: Option<DateTime<Utc>>, now: DateTime<Utc>) -> String {
+pub(crate) fn ago(at: Option<DateTime<Utc>>, now: DateTime<Utc>) -> String {
     let Some(at) = at else {
         return "never".to_owned();
     };
@@ -176,7 +193,7 @@ pub fn ago(at: Option<DateTime<Utc>>, now: DateTime<Utc>) -> String {
 }
 
 /// A collection interval in words.
-pub fn interval(secs: i64) -> String {
+pub(crate) fn interval(secs: i64) -> String {
     match secs {
         s if s <= 0 => "not reported (daily assumed)".to_owned(),
         s if s % 86_400 == 0 => format!("every {} day(s)", s / 86_400),

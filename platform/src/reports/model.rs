@@ -31,11 +31,12 @@ impl Health {
 }
 
 /// Collection interval assumed when an agent did not say (daily collection).
-pub const DEFAULT_INTERVAL_SECS: i64 = 24 * 3600;
+pub(crate) const DEFAULT_INTERVAL_SECS: i64 = 24 * 3600;
 
-/// A source is stale when its last upload is older than twice its interval, or, when it
-/// never uploaded, when it was created (approved) longer ago than that.
-pub fn health(
+/// The platform's one staleness rule: a source is stale when its last upload is older than
+/// twice its interval, or, when it never uploaded, when it was created (approved) longer
+/// ago than that (`created_at` unknown: awaiting its first upload).
+pub(crate) fn health(
     revoked: bool,
     last_upload_at: Option<DateTime<Utc>>,
     created_at: Option<DateTime<Utc>>,
@@ -100,7 +101,7 @@ pub struct OverviewRow {
 /// Filters and order of the inactive-seats report.
 #[derive(Debug, Clone, Default, serde::Deserialize, Serialize)]
 #[serde(default)]
-pub struct SeatFilter {
+pub(crate) struct SeatFilter {
     /// Source id; empty = all.
     pub source: String,
     /// `inactive` (default), `leaving`, `pre_hire`, `offboarded`, `unknown`, or `all`
@@ -119,7 +120,7 @@ pub struct SeatFilter {
 
 impl SeatFilter {
     /// The state filter with its default.
-    pub fn state_or_default(&self) -> &str {
+    pub(crate) fn state_or_default(&self) -> &str {
         if self.state.is_empty() {
             "inactive"
         } else {
@@ -127,7 +128,7 @@ impl SeatFilter {
         }
     }
 
-    pub fn sort_or_default(&self) -> &str {
+    pub(crate) fn sort_or_default(&self) -> &str {
         match self.sort.as_str() {
             "person" | "email" | "department" | "manager" | "state" | "reason" | "since"
             | "days" | "source" => &self.sort,
@@ -135,7 +136,7 @@ impl SeatFilter {
         }
     }
 
-    pub fn descending(&self) -> bool {
+    pub(crate) fn descending(&self) -> bool {
         match self.dir.as_str() {
             "asc" => false,
             "desc" => true,
@@ -146,7 +147,7 @@ impl SeatFilter {
 
 /// One row of the inactive-seats report.
 #[derive(Debug, Clone, Serialize)]
-pub struct SeatRow {
+pub(crate) struct SeatRow {
     pub source_id: String,
     pub source_name: String,
     pub person_id: String,
@@ -168,7 +169,7 @@ pub struct SeatRow {
 
 /// The distinct values the inactive-seat filters offer.
 #[derive(Debug, Clone, Default, Serialize)]
-pub struct SeatFilterChoices {
+pub(crate) struct SeatFilterChoices {
     pub sources: Vec<(String, String)>,
     pub reasons: Vec<String>,
     pub departments: Vec<String>,
@@ -178,7 +179,7 @@ pub struct SeatFilterChoices {
 
 /// One day of the trends report (summed over the selected sources).
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct TrendPoint {
+pub(crate) struct TrendPoint {
     pub day: NaiveDate,
     pub active: i64,
     pub leaving: i64,
@@ -192,14 +193,14 @@ pub struct TrendPoint {
 
 /// One stored daily summary, as the trend query reads it.
 #[derive(Debug, Clone, PartialEq)]
-pub struct DailyRow {
+pub(crate) struct DailyRow {
     pub source_id: String,
     pub point: TrendPoint,
 }
 
 /// Seat counts for one department.
 #[derive(Debug, Clone, Default, Serialize)]
-pub struct DepartmentRow {
+pub(crate) struct DepartmentRow {
     /// Empty for people without a department.
     pub department: String,
     pub people: i64,
@@ -215,14 +216,14 @@ pub struct DepartmentRow {
 
 /// Count of findings of one kind.
 #[derive(Debug, Clone, Serialize)]
-pub struct FindingCount {
+pub(crate) struct FindingCount {
     pub kind: String,
     pub count: i64,
 }
 
 /// One data-quality finding about one person.
 #[derive(Debug, Clone, Serialize)]
-pub struct FindingRow {
+pub(crate) struct FindingRow {
     pub source_id: String,
     pub source_name: String,
     pub person_id: String,
@@ -235,7 +236,7 @@ pub struct FindingRow {
 
 /// An agent on the sources & agents page.
 #[derive(Debug, Clone, Serialize)]
-pub struct AgentRow {
+pub(crate) struct AgentRow {
     pub agent_id: String,
     pub host_name: String,
     pub agent_version: String,
@@ -252,7 +253,7 @@ pub struct AgentRow {
 
 /// One of an agent's configured sources.
 #[derive(Debug, Clone, Serialize)]
-pub struct LinkRow {
+pub(crate) struct LinkRow {
     pub link_id: String,
     pub agent_id: String,
     pub local_name: String,
@@ -262,13 +263,17 @@ pub struct LinkRow {
     pub state: String,
     pub source_id: Option<String>,
     /// For a pending link: an existing source with the same kind and tenant, proposed as the
-    /// merge target.
+    /// merge target (the first of `merge_targets`).
     pub proposed_merge: Option<String>,
+    /// For a pending link: the approved sources it may be merged into (same kind and
+    /// tenant), as (id, label). Only these are offered.
+    #[serde(skip)]
+    pub merge_targets: Vec<(String, String)>,
 }
 
 /// A console user.
 #[derive(Debug, Clone, Serialize)]
-pub struct UserRow {
+pub(crate) struct UserRow {
     pub id: String,
     pub username: String,
     pub role: crate::auth::Role,

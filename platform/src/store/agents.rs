@@ -27,12 +27,11 @@ use sqlx::any::AnyRow;
 
 use super::sources::{LINK_COLUMNS, LinkRecord, link_from_row};
 use super::tokens::{TokenState, token_state};
-use super::{
-    Store, StoreError, audit, hash_secret, new_id, parse_opt_ts, parse_ts, random_token, ts,
-};
+use super::{Store, StoreError, audit, new_id, parse_opt_ts, parse_ts, ts};
+use crate::auth::{random_token, sha256_hex};
 
 /// Prefix of every agent credential: `sbk_<agent_id>_<secret>`.
-pub const CREDENTIAL_PREFIX: &str = "sbk_";
+pub(crate) const CREDENTIAL_PREFIX: &str = "sbk_";
 
 /// An agent as the console and the API see it.
 #[derive(Debug, Clone, PartialEq)]
@@ -145,7 +144,7 @@ impl Store {
     /// Enrolls a new agent with an enrollment token. See the module docs.
     pub async fn enroll(&self, request: &EnrollRequest) -> Result<EnrollmentOutcome, StoreError> {
         let now = self.now();
-        let token_hash = hash_secret(request.enrollment_token.expose());
+        let token_hash = sha256_hex(request.enrollment_token.expose());
         let mut tx = self.begin_write().await?;
         let used = sqlx::query(
             "UPDATE enrollment_tokens SET uses = uses + 1 \
@@ -197,7 +196,7 @@ impl Store {
         .bind(&request.host_name)
         .bind(&request.agent_version)
         .bind(&request.os)
-        .bind(hash_secret(credential.expose()))
+        .bind(sha256_hex(credential.expose()))
         .bind(ts(now))
         .bind(&token_id)
         .execute(&mut *tx)
@@ -271,7 +270,7 @@ impl Store {
         let row = sqlx::query(&format!(
             "SELECT {AGENT_COLUMNS} FROM agents WHERE credential_hash = $1"
         ))
-        .bind(hash_secret(credential))
+        .bind(sha256_hex(credential))
         .fetch_optional(self.pool())
         .await?;
         let Some(row) = row else {
@@ -487,7 +486,7 @@ impl Store {
         let credential = new_credential(id);
         let mut tx = self.begin_write().await?;
         let updated = sqlx::query("UPDATE agents SET credential_hash = $1 WHERE id = $2")
-            .bind(hash_secret(credential.expose()))
+            .bind(sha256_hex(credential.expose()))
             .bind(id)
             .execute(&mut *tx)
             .await?
@@ -509,7 +508,7 @@ impl Store {
     }
 
     /// Stores an agent's latest heartbeat.
-    pub async fn record_heartbeat(
+    pub(crate) async fn record_heartbeat(
         &self,
         agent_id: &str,
         heartbeat: &Heartbeat,

@@ -1,7 +1,6 @@
 //! The audit log: who did what to which record, and when.
 //!
 //! API (the console reads it):
-//! - `Store::audit(&self, actor: &str, action: &str, target: &str, detail: serde_json::Value) -> Result<(), StoreError>`
 //! - `Store::list_audit(&self, limit: i64, before_id: Option<i64>) -> Result<Vec<AuditEntry>, StoreError>`
 //!   newest first; pass the smallest id seen as `before_id` for the next page.
 //!
@@ -51,20 +50,7 @@ pub(crate) async fn write(
 }
 
 impl Store {
-    /// Records an administrative action done outside this module (user management,
-    /// logins...).
-    pub async fn audit(
-        &self,
-        actor: &str,
-        action: &str,
-        target: &str,
-        detail: serde_json::Value,
-    ) -> Result<(), StoreError> {
-        let mut conn = self.pool().acquire().await?;
-        write(&mut conn, self.now(), actor, action, target, &detail).await
-    }
-
-    /// The newest `limit` entries older than `before_id` (all when `None`).
+    /// Audit entries, newest first, at most `limit`, older than `before_id` when given.
     pub async fn list_audit(
         &self,
         limit: i64,

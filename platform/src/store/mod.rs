@@ -9,8 +9,8 @@
 //! - [`tokens`](self::tokens): enrollment tokens;
 //! - [`agents`](self::agents): enrollment, agent approval, credentials, heartbeats, status;
 //! - [`sources`](self::sources): source approval (as new / merge / reject), health listings;
-//! - [`snapshots`](self::snapshots): receiving parts (idempotent, concurrency-safe);
-//! - [`apply`](self::apply): applying a complete snapshot atomically;
+//! - [`intake`](self::intake): receiving parts (idempotent, concurrency-safe) and applying
+//!   a complete snapshot atomically, with one approval check;
 //! - [`audit`](self::audit): the audit log every administrative action writes;
 //! - `web`: users, sessions, login limits and report queries (the console's own file).
 //!
@@ -25,9 +25,8 @@
 //! failing with "database is locked".
 
 mod agents;
-mod apply;
 mod audit;
-mod snapshots;
+mod intake;
 mod sources;
 mod tokens;
 mod web;
@@ -38,22 +37,19 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
-use sha2::{Digest, Sha256};
 use sqlx::any::AnyPoolOptions;
 use sqlx::{Any, AnyConnection, AnyPool, Transaction};
 
-pub use agents::{
-    AgentRecord, AgentSourceView, CREDENTIAL_PREFIX, EnrolledAgent, EnrollmentOutcome,
-};
-pub use apply::{ApplyReport, ApplyResult};
-pub use audit::AuditEntry;
-pub use snapshots::{PartOutcome, PartRefusal, ReceivedPart};
-pub use sources::{LinkRecord, SourceHealth, SourceRecord, is_stale};
-pub use tokens::{CreatedToken, EnrollmentTokenRecord, TOKEN_PREFIX, TokenState};
+pub(crate) use agents::AgentRecord;
+pub use agents::{EnrolledAgent, EnrollmentOutcome};
+pub(crate) use audit::AuditEntry;
+pub use intake::{ApplyReport, PartOutcome, PartRefusal, ReceivedPart};
+pub(crate) use tokens::EnrollmentTokenRecord;
+pub use tokens::TokenState;
 
 /// Which database a [`Store`] talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Backend {
+pub(crate) enum Backend {
     Sqlite,
     Postgres,
 }
@@ -92,7 +88,7 @@ pub enum StoreError {
 impl StoreError {
     /// Whether retrying the same operation later may succeed (lost connection, lock
     /// timeout, serialization failure), as opposed to a permanent refusal.
-    pub fn is_retriable(&self) -> bool {
+    pub(crate) fn is_retriable(&self) -> bool {
         match self {
             Self::Connect { .. } => true,
             Self::Database(error) => {
@@ -252,18 +248,13 @@ impl Store {
         })
     }
 
-    /// Opens (creating if needed) the SQLite database file at `path`.
-    pub async fn open_sqlite(path: &Path) -> Result<Store, StoreError> {
-        Self::open(&sqlite_url(path)).await
-    }
-
     /// Uses `clock` for every "now" this store writes (tests).
     pub fn with_clock(mut self, clock: Clock) -> Self {
         self.clock = clock;
         self
     }
 
-    pub fn backend(&self) -> Backend {
+    pub(crate) fn backend(&self) -> Backend {
         self.backend
     }
 
@@ -309,7 +300,7 @@ impl Store {
     }
 
     /// Checks the database answers (for `/healthz`).
-    pub async fn ping(&self) -> Result<(), StoreError> {
+    pub(crate) async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
     }
@@ -342,50 +333,31 @@ fn redact_url(url: &str) -> String {
 }
 
 /// A timestamp as stored: RFC 3339 UTC with microseconds, e.g. `2025-01-02T03:04:05.000006Z`.
-pub fn ts(at: DateTime<Utc>) -> String {
+pub(crate) fn ts(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(SecondsFormat::Micros, true)
 }
 
 /// Parses a stored timestamp.
-pub fn parse_ts(text: &str) -> Result<DateTime<Utc>, StoreError> {
+pub(crate) fn parse_ts(text: &str) -> Result<DateTime<Utc>, StoreError> {
     DateTime::parse_from_rfc3339(text)
         .map(|at| at.with_timezone(&Utc))
         .map_err(|error| StoreError::Corrupt(format!("bad timestamp {text:?}: {error}")))
 }
 
 /// Parses an optional stored timestamp.
-pub fn parse_opt_ts(text: Option<String>) -> Result<Option<DateTime<Utc>>, StoreError> {
+pub(crate) fn parse_opt_ts(text: Option<String>) -> Result<Option<DateTime<Utc>>, StoreError> {
     text.as_deref().map(parse_ts).transpose()
 }
 
 /// A day as stored: `YYYY-MM-DD`.
-pub fn day(date: NaiveDate) -> String {
+pub(crate) fn day(date: NaiveDate) -> String {
     date.format("%Y-%m-%d").to_string()
 }
 
 /// Parses a stored day.
-pub fn parse_day(text: &str) -> Result<NaiveDate, StoreError> {
+pub(crate) fn parse_day(text: &str) -> Result<NaiveDate, StoreError> {
     NaiveDate::parse_from_str(text, "%Y-%m-%d")
         .map_err(|error| StoreError::Corrupt(format!("bad day {text:?}: {error}")))
-}
-
-/// Lowercase hex SHA-256 of `secret`: how tokens, credentials and session ids are stored.
-pub fn hash_secret(secret: &str) -> String {
-    let digest = Sha256::digest(secret.as_bytes());
-    let mut out = String::with_capacity(64);
-    for byte in digest {
-        out.push_str(&format!("{byte:02x}"));
-    }
-    out
-}
-
-/// `bytes` random bytes, base64url without padding.
-pub fn random_token(bytes: usize) -> String {
-    use base64::Engine;
-    use rand::RngCore;
-    let mut buf = vec![0u8; bytes];
-    rand::rng().fill_bytes(&mut buf);
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(buf)
 }
 
 /// A fresh random id: 32 lowercase hex characters.

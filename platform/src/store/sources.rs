@@ -13,17 +13,17 @@
 //! - `Store::revoke_source_link(&self, actor: &str, link_id: &str) -> Result<(), StoreError>`
 //!   stops an approved/merged link from uploading; the source and its history stay.
 //! - `Store::merge_candidates(&self, link_id: &str) -> Result<Vec<SourceRecord>, StoreError>`
-//!   approved sources with the link's kind and tenant, most recently uploaded first.
+//!   approved sources with the link's kind and tenant, most recently uploaded first: the
+//!   only merge targets the console offers, and the first is the one it proposes.
 //! - `Store::get_link(&self, link_id: &str) -> Result<Option<LinkRecord>, StoreError>`
-//! - `Store::list_pending_links(&self) -> Result<Vec<LinkRecord>, StoreError>` oldest first.
+//! - `Store::list_pending_links(&self) -> Result<Vec<LinkRecord>, StoreError>` oldest first:
+//!   the one list of links waiting for a decision (the console's approvals page).
 //! - `Store::get_source(&self, id: &str) -> Result<Option<SourceRecord>, StoreError>`
-//! - `Store::list_sources(&self) -> Result<Vec<SourceHealth>, StoreError>`
-//!   every source with staleness (no upload for more than twice its interval) and links.
 //!
 //! Decisions require the link to be pending (a decided link is final; deciding the same
 //! way twice is a no-op) and its agent not rejected or revoked; each writes an audit row.
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use seatbroker_protocol::{SourceState, UsagePolicy};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
@@ -78,17 +78,6 @@ pub struct SourceRecord {
     pub policy: Option<UsagePolicy>,
 }
 
-/// A source with what the console needs to judge its health.
-#[derive(Debug, Clone, PartialEq)]
-pub struct SourceHealth {
-    pub source: SourceRecord,
-    /// No upload for more than twice the interval (or none yet, more than twice the
-    /// interval after approval). A stale source's numbers are old, not zero.
-    pub stale: bool,
-    /// The links feeding it (the original agent, and any merged in).
-    pub links: Vec<LinkRecord>,
-}
-
 pub(crate) const LINK_COLUMNS: &str = "l.id, l.agent_id, a.host_name AS agent_host_name, l.local_name, l.kind, \
      l.tenant_id, l.tenant_name, l.interval_secs, l.state, l.source_id, l.last_applied_sequence, \
      l.created_at, l.decided_by, l.decided_at";
@@ -136,19 +125,6 @@ fn source_from_row(row: &AnyRow) -> Result<SourceRecord, StoreError> {
         private_access: private_access.map(|v| v != 0),
         policy: policy.and_then(|text| serde_json::from_str(&text).ok()),
     })
-}
-
-/// Whether a source is stale at `now`: nothing uploaded for more than twice its interval
-/// (counted from approval when nothing was ever uploaded). A source without an interval
-/// is judged against one day.
-pub fn is_stale(source: &SourceRecord, now: DateTime<Utc>) -> bool {
-    let interval = if source.interval_secs > 0 {
-        source.interval_secs
-    } else {
-        86_400
-    };
-    let since = source.last_upload_at.unwrap_or(source.created_at);
-    now - since > Duration::seconds(interval.saturating_mul(2))
 }
 
 /// Loads a link for a decision and checks it can be decided.
@@ -449,38 +425,5 @@ impl Store {
         .fetch_optional(self.pool())
         .await?;
         row.as_ref().map(source_from_row).transpose()
-    }
-
-    /// Every source by name, with staleness as of now and the links feeding it.
-    pub async fn list_sources(&self) -> Result<Vec<SourceHealth>, StoreError> {
-        let now = self.now();
-        let rows = sqlx::query(&format!(
-            "SELECT {SOURCE_COLUMNS} FROM sources ORDER BY name, id"
-        ))
-        .fetch_all(self.pool())
-        .await?;
-        let links = sqlx::query(&format!(
-            "SELECT {LINK_COLUMNS} FROM agent_sources l JOIN agents a ON a.id = l.agent_id \
-             WHERE l.source_id IS NOT NULL ORDER BY l.created_at, l.id"
-        ))
-        .fetch_all(self.pool())
-        .await?
-        .iter()
-        .map(link_from_row)
-        .collect::<Result<Vec<_>, _>>()?;
-        rows.iter()
-            .map(|row| {
-                let source = source_from_row(row)?;
-                Ok(SourceHealth {
-                    stale: source.state == "approved" && is_stale(&source, now),
-                    links: links
-                        .iter()
-                        .filter(|l| l.source_id.as_deref() == Some(source.id.as_str()))
-                        .cloned()
-                        .collect(),
-                    source,
-                })
-            })
-            .collect()
     }
 }

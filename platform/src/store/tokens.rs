@@ -16,12 +16,11 @@ use seatbroker_protocol::Secret;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::{
-    Store, StoreError, audit, hash_secret, new_id, parse_opt_ts, parse_ts, random_token, ts,
-};
+use super::{Store, StoreError, audit, new_id, parse_opt_ts, parse_ts, ts};
+use crate::auth::{random_token, sha256_hex};
 
 /// Prefix of every enrollment token, so a leaked one is recognisable.
-pub const TOKEN_PREFIX: &str = "sbe_";
+pub(crate) const TOKEN_PREFIX: &str = "sbe_";
 
 /// Whether a token can still enroll agents.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -134,7 +133,7 @@ impl Store {
              VALUES ($1, $2, $3, $4, $5, $6, $7, 0)",
         )
         .bind(&id)
-        .bind(hash_secret(token.expose()))
+        .bind(sha256_hex(token.expose()))
         .bind(label)
         .bind(ts(now))
         .bind(actor)

@@ -1,7 +1,9 @@
 //! The console's queries: users, sessions, login limits, and the report queries.
 //!
 //! Report rows are the types of [`crate::reports`]; pure logic (health, trend filling)
-//! lives there, this file only reads and writes rows.
+//! lives there, this file only reads and writes rows. Domain rules are not derived here:
+//! staleness is [`model::health`] (the only rule), and agents, pending links and merge
+//! candidates come from the domain functions in `agents.rs` and `sources.rs`.
 
 use chrono::{Duration, NaiveDate};
 use sqlx::Row;
@@ -9,8 +11,8 @@ use sqlx::Row;
 use super::{Store, StoreError, audit, day, new_id, parse_day, parse_opt_ts, parse_ts, ts};
 use crate::auth::{LoginUser, Role, SessionUser};
 use crate::reports::model::{
-    self, AgentRow, DailyRow, DepartmentRow, FindingCount, FindingRow, LinkRow, OverviewRow,
-    SeatFilter, SeatFilterChoices, SeatRow, TrendPoint, UserRow,
+    self, DailyRow, DepartmentRow, FindingCount, FindingRow, OverviewRow, SeatFilter,
+    SeatFilterChoices, SeatRow, TrendPoint, UserRow,
 };
 
 fn opt_bool(value: Option<i64>) -> Option<bool> {
@@ -26,7 +28,7 @@ impl Store {
     // ----- users -----
 
     /// Number of console users (disabled ones included).
-    pub async fn count_users(&self) -> Result<i64, StoreError> {
+    pub(crate) async fn count_users(&self) -> Result<i64, StoreError> {
         let row = sqlx::query("SELECT CAST(COUNT(*) AS BIGINT) AS n FROM users")
             .fetch_one(self.pool())
             .await?;
@@ -113,7 +115,7 @@ impl Store {
 
     /// Creates the first user only if there is no user at all. Returns whether it did
     /// (another process may have been first).
-    pub async fn create_first_user(
+    pub(crate) async fn create_first_user(
         &self,
         username: &str,
         password_hash: &str,
@@ -154,7 +156,10 @@ impl Store {
         Ok(true)
     }
 
-    pub async fn user_for_login(&self, username: &str) -> Result<Option<LoginUser>, StoreError> {
+    pub(crate) async fn user_for_login(
+        &self,
+        username: &str,
+    ) -> Result<Option<LoginUser>, StoreError> {
         let row = sqlx::query(
             "SELECT id, username, role, password_hash, disabled FROM users WHERE username = $1",
         )
@@ -173,7 +178,7 @@ impl Store {
         .transpose()
     }
 
-    pub async fn list_users(&self) -> Result<Vec<UserRow>, StoreError> {
+    pub(crate) async fn list_users(&self) -> Result<Vec<UserRow>, StoreError> {
         let rows = sqlx::query(
             "SELECT id, username, role, created_at, disabled FROM users ORDER BY username",
         )
@@ -250,7 +255,7 @@ impl Store {
 
     // ----- sessions -----
 
-    pub async fn create_session(
+    pub(crate) async fn create_session(
         &self,
         user_id: &str,
         id_hash: &str,
@@ -278,7 +283,10 @@ impl Store {
     }
 
     /// The user of an unexpired session of an enabled user.
-    pub async fn session_user(&self, id_hash: &str) -> Result<Option<SessionUser>, StoreError> {
+    pub(crate) async fn session_user(
+        &self,
+        id_hash: &str,
+    ) -> Result<Option<SessionUser>, StoreError> {
         let row = sqlx::query(
             "SELECT s.csrf_token, u.id, u.username, u.role FROM sessions s \
              JOIN users u ON u.id = s.user_id \
@@ -300,7 +308,7 @@ impl Store {
         .transpose()
     }
 
-    pub async fn delete_session(&self, id_hash: &str) -> Result<(), StoreError> {
+    pub(crate) async fn delete_session(&self, id_hash: &str) -> Result<(), StoreError> {
         sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
             .bind(id_hash)
             .execute(self.pool())
@@ -311,7 +319,11 @@ impl Store {
     // ----- login rate limits (fixed windows shared by every process) -----
 
     /// Failures counted for `key` in the current window (0 once the window is over).
-    pub async fn login_failures(&self, key: &str, window: Duration) -> Result<i64, StoreError> {
+    pub(crate) async fn login_failures(
+        &self,
+        key: &str,
+        window: Duration,
+    ) -> Result<i64, StoreError> {
         let now = self.now().timestamp();
         let row = sqlx::query("SELECT window_start, count FROM login_attempts WHERE key = $1")
             .bind(key)
@@ -326,7 +338,7 @@ impl Store {
     }
 
     /// Counts one failed login for `key`, starting a new window when the last is over.
-    pub async fn record_login_failure(
+    pub(crate) async fn record_login_failure(
         &self,
         key: &str,
         window: Duration,
@@ -347,7 +359,7 @@ impl Store {
         Ok(())
     }
 
-    pub async fn clear_login_failures(&self, key: &str) -> Result<(), StoreError> {
+    pub(crate) async fn clear_login_failures(&self, key: &str) -> Result<(), StoreError> {
         sqlx::query("DELETE FROM login_attempts WHERE key = $1")
             .bind(key)
             .execute(self.pool())
@@ -424,7 +436,7 @@ impl Store {
 
     /// Seats matching `filter`, sorted, at most `limit` rows from `offset`; and the total
     /// number of matches.
-    pub async fn report_seats(
+    pub(crate) async fn report_seats(
         &self,
         filter: &SeatFilter,
         limit: i64,
@@ -537,7 +549,7 @@ impl Store {
     }
 
     /// Every source as (id, name), for source pickers.
-    pub async fn source_choices(&self) -> Result<Vec<(String, String)>, StoreError> {
+    pub(crate) async fn source_choices(&self) -> Result<Vec<(String, String)>, StoreError> {
         sqlx::query("SELECT id, name FROM sources ORDER BY name, id")
             .fetch_all(self.pool())
             .await?
@@ -549,7 +561,10 @@ impl Store {
     /// The values the inactive-seat filters offer, from the seats in `state` (`all`: every
     /// state but active). One scan for reasons and departments; manager names are looked up
     /// for the distinct managers only.
-    pub async fn seat_filter_choices(&self, state: &str) -> Result<SeatFilterChoices, StoreError> {
+    pub(crate) async fn seat_filter_choices(
+        &self,
+        state: &str,
+    ) -> Result<SeatFilterChoices, StoreError> {
         let (clause, bind) = match state {
             "all" => ("state <> 'active'", None),
             other => ("state = $1", Some(other)),
@@ -596,7 +611,7 @@ impl Store {
 
     /// Stored daily summaries from `from` (inclusive) on, plus each source's last summary
     /// before `from` (so the trend can carry it forward), ordered by source and day.
-    pub async fn report_daily(
+    pub(crate) async fn report_daily(
         &self,
         source: Option<&str>,
         from: NaiveDate,
@@ -639,7 +654,7 @@ impl Store {
     }
 
     /// Seat counts per department, over one source or all.
-    pub async fn report_departments(
+    pub(crate) async fn report_departments(
         &self,
         source: Option<&str>,
     ) -> Result<Vec<DepartmentRow>, StoreError> {
@@ -687,7 +702,7 @@ impl Store {
     }
 
     /// Data-quality findings: counts per kind and one row per finding (at most `limit`).
-    pub async fn report_findings(
+    pub(crate) async fn report_findings(
         &self,
         source: Option<&str>,
         kind: Option<&str>,
@@ -761,92 +776,6 @@ impl Store {
             })
             .collect::<Result<Vec<_>, StoreError>>()?;
         Ok((counts, rows))
-    }
-
-    /// Every agent with its configured sources; pending links carry a proposed merge
-    /// target (an approved source with the same kind and tenant).
-    pub async fn report_agents(&self, only_pending: bool) -> Result<Vec<AgentRow>, StoreError> {
-        let mut sql = String::from(
-            "SELECT id, host_name, agent_version, os, state, enrolled_at, last_heartbeat_at, \
-                    last_seen_at, spool_snapshots, spool_bytes, last_error FROM agents",
-        );
-        if only_pending {
-            sql.push_str(
-                " WHERE state = 'pending' OR id IN (SELECT agent_id FROM agent_sources WHERE state = 'pending')",
-            );
-        }
-        sql.push_str(" ORDER BY enrolled_at DESC");
-        let agents = sqlx::query(&sql).fetch_all(self.pool()).await?;
-        let links = sqlx::query(
-            "SELECT l.id, l.agent_id, l.local_name, l.kind, l.tenant_id, l.tenant_name, l.state, \
-                    l.source_id, \
-                    (SELECT MIN(s.id) FROM sources s WHERE s.kind = l.kind AND s.tenant_id = l.tenant_id \
-                       AND s.state = 'approved') AS proposed \
-             FROM agent_sources l ORDER BY l.agent_id, l.local_name",
-        )
-        .fetch_all(self.pool())
-        .await?;
-        let mut out = Vec::with_capacity(agents.len());
-        for row in &agents {
-            let agent_id: String = row.try_get("id")?;
-            let sources = links
-                .iter()
-                .filter(|l| {
-                    l.try_get::<String, _>("agent_id")
-                        .is_ok_and(|a| a == agent_id)
-                })
-                .map(|l| {
-                    let state: String = l.try_get("state")?;
-                    Ok(LinkRow {
-                        link_id: l.try_get("id")?,
-                        agent_id: l.try_get("agent_id")?,
-                        local_name: l.try_get("local_name")?,
-                        kind: l.try_get("kind")?,
-                        tenant_id: l.try_get("tenant_id")?,
-                        tenant_name: l.try_get("tenant_name")?,
-                        proposed_merge: if state == "pending" {
-                            l.try_get("proposed")?
-                        } else {
-                            None
-                        },
-                        state,
-                        source_id: l.try_get("source_id")?,
-                    })
-                })
-                .collect::<Result<Vec<_>, StoreError>>()?;
-            out.push(AgentRow {
-                agent_id,
-                host_name: row.try_get("host_name")?,
-                agent_version: row.try_get("agent_version")?,
-                os: row.try_get("os")?,
-                state: row.try_get("state")?,
-                enrolled_at: parse_ts(&row.try_get::<String, _>("enrolled_at")?)?,
-                last_heartbeat_at: parse_opt_ts(row.try_get("last_heartbeat_at")?)?,
-                last_seen_at: parse_opt_ts(row.try_get("last_seen_at")?)?,
-                spool_snapshots: row.try_get("spool_snapshots")?,
-                spool_bytes: row.try_get("spool_bytes")?,
-                last_error: row.try_get("last_error")?,
-                sources,
-            });
-        }
-        Ok(out)
-    }
-
-    /// Approved sources a pending link may be merged into: (id, label).
-    pub async fn merge_targets(&self) -> Result<Vec<(String, String)>, StoreError> {
-        sqlx::query(
-            "SELECT id, name, tenant_name, tenant_id FROM sources WHERE state = 'approved' ORDER BY name",
-        )
-        .fetch_all(self.pool())
-        .await?
-        .iter()
-        .map(|r| {
-            let name: String = r.try_get("name")?;
-            let tenant: String = r.try_get("tenant_name")?;
-            let tenant_id: String = r.try_get("tenant_id")?;
-            Ok((r.try_get("id")?, format!("{name} ({tenant} {tenant_id})")))
-        })
-        .collect()
     }
 }
 

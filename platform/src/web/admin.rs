@@ -4,15 +4,16 @@
 
 use askama::Template;
 use axum::extract::{Path, Query, State};
-use axum::http::HeaderMap;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use chrono::Duration;
 use serde::Deserialize;
 
+use super::negotiate::{Format, NoQuery, Page};
 use super::pages::{
-    ApprovalsPage, AuditPage, Layout, MessagePage, TokenView, TokensPage, UsersPage,
+    ApprovalsPage, AuditPage, CredentialPage, Layout, MessagePage, TokenView, TokensPage, UsersPage,
 };
-use super::session::{AdminForm, CsrfOnly, CsrfProtected, CurrentUser, wants_json};
+use super::reports::agent_rows;
+use super::session::{AdminForm, CsrfOnly, CsrfProtected, CurrentUser};
 use super::{WebError, WebState, href};
 use crate::auth::{self, Role, SessionUser};
 use crate::store::{StoreError, TokenState};
@@ -38,6 +39,9 @@ impl Done {
                 "Source approved and merged: its uploads continue the chosen source's history."
             }
             "source_rejected" => "Source rejected: its uploads are refused.",
+            "source_revoked" => {
+                "Source revoked for that agent: its uploads are refused; the history stays."
+            }
             "token_revoked" => "Enrollment token revoked; agents already enrolled keep working.",
             "user_created" => "User saved.",
             "user_disabled" => "User disabled and signed out.",
@@ -74,26 +78,25 @@ fn refused(user: &SessionUser, page: &'static str, back: &str, error: StoreError
 
 // ----- approvals -----
 
-pub(crate) async fn approvals(
-    State(state): State<WebState>,
-    CurrentUser(user): CurrentUser,
-    headers: HeaderMap,
-    Query(done): Query<Done>,
-) -> Result<Response, WebError> {
-    let agents = state.store.report_agents(true).await?;
-    if wants_json(&headers, "") {
-        return Ok(axum::Json(&agents).into_response());
-    }
-    let targets = state.store.merge_targets().await?;
-    Ok(Html(
-        ApprovalsPage {
-            layout: Layout::new("approvals", &user).with_notice(done.notice()),
-            agents,
-            targets,
+pub(crate) async fn approvals(State(state): State<WebState>, page: Page<Done>) -> Response {
+    let format = page.format;
+    format.respond(
+        async {
+            let agents = agent_rows(&state.store, true).await?;
+            if format == Format::Json {
+                return Ok(axum::Json(&agents).into_response());
+            }
+            Ok(Html(
+                ApprovalsPage {
+                    layout: Layout::new("approvals", &page.user).with_notice(page.query.notice()),
+                    agents,
+                }
+                .render()?,
+            )
+            .into_response())
         }
-        .render()?,
+        .await,
     )
-    .into_response())
 }
 
 pub(crate) async fn approve_agent(
@@ -189,6 +192,45 @@ pub(crate) async fn reject_source(
     match state.store.reject_source(&user.username, &link_id).await {
         Ok(()) => done("/approvals", "source_rejected"),
         Err(e) => refused(&user, "approvals", "/approvals", e),
+    }
+}
+
+pub(crate) async fn revoke_source(
+    State(state): State<WebState>,
+    Path(link_id): Path<String>,
+    AdminForm { user, form: _ }: AdminForm<CsrfOnly>,
+) -> Response {
+    match state
+        .store
+        .revoke_source_link(&user.username, &link_id)
+        .await
+    {
+        Ok(()) => done("/sources", "source_revoked"),
+        Err(e) => refused(&user, "sources", "/sources", e),
+    }
+}
+
+/// Replaces an agent's credential and shows the new one once.
+pub(crate) async fn rotate_credential(
+    State(state): State<WebState>,
+    Path(id): Path<String>,
+    AdminForm { user, form: _ }: AdminForm<CsrfOnly>,
+) -> Result<Response, WebError> {
+    match state
+        .store
+        .rotate_agent_credential(&user.username, &id)
+        .await
+    {
+        Ok(credential) => Ok(Html(
+            CredentialPage {
+                layout: Layout::new("sources", &user),
+                agent_id: id,
+                credential: credential.expose().to_owned(),
+            }
+            .render()?,
+        )
+        .into_response()),
+        Err(e) => Ok(refused(&user, "sources", "/sources", e)),
     }
 }
 
@@ -451,13 +493,14 @@ pub(crate) async fn enable_user(
 
 const AUDIT_LIMIT: i64 = 500;
 
-pub(crate) async fn audit(
-    State(state): State<WebState>,
-    CurrentUser(user): CurrentUser,
-    headers: HeaderMap,
-) -> Result<Response, WebError> {
+pub(crate) async fn audit(State(state): State<WebState>, page: Page<NoQuery>) -> Response {
+    page.format.respond(audit_page(&state, page).await)
+}
+
+async fn audit_page(state: &WebState, page: Page<NoQuery>) -> Result<Response, WebError> {
+    let user = page.user;
     let entries = state.store.list_audit(AUDIT_LIMIT, None).await?;
-    if wants_json(&headers, "") {
+    if page.format == Format::Json {
         let json: Vec<_> = entries
             .iter()
             .map(|e| {

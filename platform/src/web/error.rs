@@ -4,11 +4,12 @@ use axum::Json;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 
+use crate::reports::escape_html;
 use crate::store::StoreError;
 
 /// A console request that failed, with the status and the message the person reads.
 #[derive(Debug)]
-pub struct WebError {
+pub(crate) struct WebError {
     status: StatusCode,
     code: &'static str,
     message: String,
@@ -26,7 +27,7 @@ impl WebError {
     }
 
     /// No valid session: HTML requests go to the login page, JSON ones get 401.
-    pub fn login_required(json: bool) -> Self {
+    pub(crate) fn login_required(json: bool) -> Self {
         Self {
             json,
             ..Self::new(
@@ -37,16 +38,16 @@ impl WebError {
         }
     }
 
-    pub fn forbidden(message: impl Into<String>) -> Self {
+    pub(crate) fn forbidden(message: impl Into<String>) -> Self {
         Self::new(StatusCode::FORBIDDEN, "forbidden", message)
     }
 
     /// The admin role is needed.
-    pub fn admin_only() -> Self {
+    pub(crate) fn admin_only() -> Self {
         Self::forbidden("Only an admin can do this; your account is a viewer. Ask an admin.")
     }
 
-    pub fn csrf() -> Self {
+    pub(crate) fn csrf() -> Self {
         Self::new(
             StatusCode::FORBIDDEN,
             "csrf_token_invalid",
@@ -54,24 +55,20 @@ impl WebError {
         )
     }
 
-    pub fn bad_request(message: impl Into<String>) -> Self {
+    pub(crate) fn bad_request(message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "bad_request", message)
     }
 
-    pub fn not_found(message: impl Into<String>) -> Self {
+    pub(crate) fn not_found(message: impl Into<String>) -> Self {
         Self::new(StatusCode::NOT_FOUND, "not_found", message)
     }
 
-    pub fn conflict(message: impl Into<String>) -> Self {
+    pub(crate) fn conflict(message: impl Into<String>) -> Self {
         Self::new(StatusCode::CONFLICT, "conflict", message)
     }
 
-    pub fn rate_limited(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", message)
-    }
-
     /// An unexpected failure: logged in full, shown without internals.
-    pub fn internal(error: impl std::fmt::Display) -> Self {
+    pub(crate) fn internal(error: impl std::fmt::Display) -> Self {
         tracing::error!(%error, "Console request failed.");
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -81,16 +78,16 @@ impl WebError {
     }
 
     /// Render as problem+json instead of HTML.
-    pub fn json(mut self) -> Self {
+    pub(crate) fn json(mut self) -> Self {
         self.json = true;
         self
     }
 
-    pub fn status(&self) -> StatusCode {
+    pub(crate) fn status(&self) -> StatusCode {
         self.status
     }
 
-    pub fn message(&self) -> &str {
+    pub(crate) fn message(&self) -> &str {
         &self.message
     }
 }
@@ -146,19 +143,4 @@ impl IntoResponse for WebError {
         )
             .into_response()
     }
-}
-
-pub(crate) fn escape_html(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '&' => out.push_str("&amp;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
 }

@@ -1,5 +1,6 @@
 //! The console: server-rendered HTML pages (askama templates in `platform/templates/`),
-//! their JSON twins under `/api/v1/reports/...`, CSV exports, and the admin actions.
+//! the same reports as JSON (by `Accept`, and always under `/api/v1/reports/...`; see
+//! [`negotiate`]), CSV exports, and the admin actions.
 //!
 //! Every page needs a session ([`session::CurrentUser`]); admin actions need the admin
 //! role and go through [`session::AdminForm`], which also checks the form's CSRF token.
@@ -8,7 +9,9 @@
 
 mod admin;
 mod error;
+mod format;
 mod login;
+mod negotiate;
 mod pages;
 mod reports;
 mod session;
@@ -22,8 +25,7 @@ use axum::routing::{get, post};
 
 use crate::store::Store;
 
-pub use error::WebError;
-pub use session::{CSRF_FIELD, LOGIN_CSRF_COOKIE, SESSION_COOKIE};
+pub(crate) use error::WebError;
 
 /// Console settings that do not change while serving.
 #[derive(Debug, Clone, Default)]
@@ -37,13 +39,13 @@ pub struct WebSettings {
 /// What every console handler gets: the store and the settings. Nothing else: a request
 /// may land on any platform process.
 #[derive(Debug, Clone)]
-pub struct WebState {
+pub(crate) struct WebState {
     pub store: Store,
     pub settings: Arc<WebSettings>,
 }
 
 impl WebState {
-    pub fn new(store: Store, settings: WebSettings) -> Self {
+    pub(crate) fn new(store: Store, settings: WebSettings) -> Self {
         Self {
             store,
             settings: Arc::new(settings),
@@ -70,7 +72,7 @@ async fn stylesheet() -> impl IntoResponse {
 }
 
 /// The console's routes, with their state applied.
-pub fn router(state: WebState) -> Router {
+pub(crate) fn router(state: WebState) -> Router {
     Router::new()
         .route("/", get(reports::overview))
         .route("/login", get(login::login_page).post(login::login))
@@ -85,6 +87,7 @@ pub fn router(state: WebState) -> Router {
         )
         .route("/approvals/sources/{id}/merge", post(admin::merge_source))
         .route("/approvals/sources/{id}/reject", post(admin::reject_source))
+        .route("/approvals/sources/{id}/revoke", post(admin::revoke_source))
         .route("/seats", get(reports::seats))
         .route("/seats.csv", get(reports::seats_csv))
         .route("/trends", get(reports::trends))
@@ -93,24 +96,20 @@ pub fn router(state: WebState) -> Router {
         .route("/data-quality", get(reports::data_quality))
         .route("/sources", get(reports::sources))
         .route("/agents/{id}/revoke", post(admin::revoke_agent))
+        .route("/agents/{id}/rotate", post(admin::rotate_credential))
         .route("/tokens", get(admin::tokens).post(admin::create_token))
         .route("/tokens/{id}/revoke", post(admin::revoke_token))
         .route("/users", get(admin::users).post(admin::create_user))
         .route("/users/{username}/disable", post(admin::disable_user))
         .route("/users/{username}/enable", post(admin::enable_user))
         .route("/audit", get(admin::audit))
-        .route("/api/v1/reports/overview", get(reports::overview_json))
-        .route("/api/v1/reports/inactive-seats", get(reports::seats_json))
-        .route("/api/v1/reports/trends", get(reports::trends_json))
-        .route(
-            "/api/v1/reports/departments",
-            get(reports::departments_json),
-        )
-        .route(
-            "/api/v1/reports/data-quality",
-            get(reports::data_quality_json),
-        )
-        .route("/api/v1/reports/sources", get(reports::sources_json))
+        // The JSON API: the same handlers, always answering JSON.
+        .route("/api/v1/reports/overview", get(reports::overview))
+        .route("/api/v1/reports/inactive-seats", get(reports::seats))
+        .route("/api/v1/reports/trends", get(reports::trends))
+        .route("/api/v1/reports/departments", get(reports::departments))
+        .route("/api/v1/reports/data-quality", get(reports::data_quality))
+        .route("/api/v1/reports/sources", get(reports::sources))
         .layer(axum::middleware::map_response(security_headers))
         .with_state(state)
 }

@@ -81,7 +81,15 @@ pub(crate) struct OverviewPage {
 pub(crate) struct ApprovalsPage {
     pub(crate) layout: Layout,
     pub(crate) agents: Vec<AgentRow>,
-    pub(crate) targets: Vec<(String, String)>,
+}
+
+/// An agent's new credential, shown once after rotation.
+#[derive(Template)]
+#[template(path = "credential.html")]
+pub(crate) struct CredentialPage {
+    pub(crate) layout: Layout,
+    pub(crate) agent_id: String,
+    pub(crate) credential: String,
 }
 
 /// A sortable column header.

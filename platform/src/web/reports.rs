@@ -2,20 +2,22 @@
 
 use askama::Template;
 use axum::Json;
-use axum::extract::{Query, State};
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::extract::State;
+use axum::http::{HeaderValue, header};
 use axum::response::{Html, IntoResponse, Response};
 use chrono::{DateTime, Duration, Months, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::negotiate::{Format, NoQuery, Page};
 use super::pages::{
     AgentView, Column, DataQualityPage, DepartmentView, DepartmentsPage, Layout, OverviewPage,
     SeatsPage, SourceView, SourcesPage, TrendsPage, date_or_dash,
 };
-use super::session::{CurrentUser, wants_json};
 use super::{WebError, WebState, href};
-use crate::reports::model::{Health, OverviewRow, SeatFilter, TrendPoint};
+use crate::reports::model::{AgentRow, Health, LinkRow, OverviewRow, SeatFilter, TrendPoint};
 use crate::reports::{self, ago, percent};
+use crate::store::{Store, StoreError};
+use seatbroker_protocol::AgentState;
 
 /// Rows per page of the inactive-seats table.
 const PAGE_SIZE: i64 = 200;
@@ -83,32 +85,21 @@ fn source_view(row: OverviewRow, now: DateTime<Utc>) -> SourceView {
 
 // ----- overview -----
 
-pub(crate) async fn overview(
-    State(state): State<WebState>,
-    CurrentUser(user): CurrentUser,
-    headers: HeaderMap,
-) -> Result<Response, WebError> {
+/// `/` and `/api/v1/reports/overview`.
+pub(crate) async fn overview(State(state): State<WebState>, page: Page<NoQuery>) -> Response {
+    page.format.respond(overview_page(&state, page).await)
+}
+
+async fn overview_page(state: &WebState, page: Page<NoQuery>) -> Result<Response, WebError> {
     let rows = state.store.report_overview().await?;
-    if wants_json(&headers, "") {
+    if page.format == Format::Json {
         return Ok(json(&rows));
     }
     let now = state.store.now();
     html(&OverviewPage {
-        layout: Layout::new("overview", &user),
+        layout: Layout::new("overview", &page.user),
         rows: rows.into_iter().map(|r| source_view(r, now)).collect(),
     })
-}
-
-pub(crate) async fn overview_json(
-    State(state): State<WebState>,
-    CurrentUser(_user): CurrentUser,
-) -> Result<Response, WebError> {
-    let rows = state
-        .store
-        .report_overview()
-        .await
-        .map_err(|e| WebError::from(e).json())?;
-    Ok(json(&rows))
 }
 
 // ----- inactive seats -----
@@ -124,9 +115,21 @@ pub(crate) struct SeatQuery {
 }
 
 impl SeatQuery {
-    fn page(&self) -> i64 {
-        // Bounded so that `(page - 1) * PAGE_SIZE` cannot overflow; far past any real table.
-        self.page.parse::<i64>().unwrap_or(1).clamp(1, 1_000_000)
+    /// The page number: a whole number, 1 when absent.
+    fn page(&self) -> Result<i64, WebError> {
+        if self.page.is_empty() {
+            return Ok(1);
+        }
+        self.page
+            .parse::<i64>()
+            // Bounded so that `(page - 1) * PAGE_SIZE` cannot overflow; far past any real table.
+            .map(|page| page.clamp(1, 1_000_000))
+            .map_err(|_| {
+                WebError::bad_request(format!(
+                    "Bad page number {:?}: use a whole number from 1, or leave it out for the first page.",
+                    self.page
+                ))
+            })
     }
 }
 
@@ -168,27 +171,22 @@ struct SeatsJson<'a> {
     rows: &'a [crate::reports::model::SeatRow],
 }
 
-fn parse_query<T: serde::de::DeserializeOwned + Default>(
-    query: Result<Query<T>, axum::extract::rejection::QueryRejection>,
-) -> Result<T, WebError> {
-    query
-        .map(|Query(q)| q)
-        .map_err(|e| WebError::bad_request(format!("Bad query string: {e}")))
+/// `/seats` and `/api/v1/reports/inactive-seats`.
+pub(crate) async fn seats(State(state): State<WebState>, page: Page<SeatQuery>) -> Response {
+    page.format.respond(seats_page(&state, page).await)
 }
 
-pub(crate) async fn seats(
-    State(state): State<WebState>,
-    CurrentUser(user): CurrentUser,
-    headers: HeaderMap,
-    query: Result<Query<SeatQuery>, axum::extract::rejection::QueryRejection>,
-) -> Result<Response, WebError> {
-    let json_wanted = wants_json(&headers, "");
-    let query = parse_query(query).map_err(|e| if json_wanted { e.json() } else { e })?;
-    let page = query.page();
+async fn seats_page(state: &WebState, page: Page<SeatQuery>) -> Result<Response, WebError> {
+    let Page {
+        user,
+        format,
+        query,
+    } = page;
+    let page = query.page()?;
     let filter = query.filter;
     let offset = (page - 1) * PAGE_SIZE;
     let (rows, total) = state.store.report_seats(&filter, PAGE_SIZE, offset).await?;
-    if json_wanted {
+    if format == Format::Json {
         return Ok(json(&SeatsJson {
             filter: &filter,
             total,
@@ -263,42 +261,22 @@ pub(crate) async fn seats(
     .map_err(WebError::from)
 }
 
-pub(crate) async fn seats_json(
-    State(state): State<WebState>,
-    CurrentUser(_user): CurrentUser,
-    query: Result<Query<SeatQuery>, axum::extract::rejection::QueryRejection>,
-) -> Result<Response, WebError> {
-    let query = parse_query(query).map_err(WebError::json)?;
-    let page = query.page();
-    let offset = (page - 1) * PAGE_SIZE;
-    let (rows, total) = state
-        .store
-        .report_seats(&query.filter, PAGE_SIZE, offset)
-        .await
-        .map_err(|e| WebError::from(e).json())?;
-    Ok(json(&SeatsJson {
-        filter: &query.filter,
-        total,
-        offset,
-        rows: &rows,
-    }))
-}
-
-pub(crate) async fn seats_csv(
-    State(state): State<WebState>,
-    CurrentUser(_user): CurrentUser,
-    query: Result<Query<SeatQuery>, axum::extract::rejection::QueryRejection>,
-) -> Result<Response, WebError> {
-    let query = parse_query(query)?;
-    let (rows, _) = state
-        .store
-        .report_seats(&query.filter, EXPORT_LIMIT, 0)
-        .await?;
-    let day = state.store.now().date_naive();
-    Ok(csv_response(
-        reports::seats_csv(&rows),
-        &format!("inactive-seats-{day}.csv"),
-    ))
+pub(crate) async fn seats_csv(State(state): State<WebState>, page: Page<SeatQuery>) -> Response {
+    let format = page.format;
+    format.respond(
+        async {
+            let (rows, _) = state
+                .store
+                .report_seats(&page.query.filter, EXPORT_LIMIT, 0)
+                .await?;
+            let day = state.store.now().date_naive();
+            Ok(csv_response(
+                reports::seats_csv(&rows),
+                &format!("inactive-seats-{day}.csv"),
+            ))
+        }
+        .await,
+    )
 }
 
 // ----- trends -----
@@ -334,15 +312,19 @@ async fn load_trend(state: &WebState, query: &TrendQuery) -> Result<Vec<TrendPoi
     Ok(reports::fill_trend(&rows, from, today))
 }
 
-pub(crate) async fn trends(
-    State(state): State<WebState>,
-    CurrentUser(user): CurrentUser,
-    headers: HeaderMap,
-    query: Result<Query<TrendQuery>, axum::extract::rejection::QueryRejection>,
-) -> Result<Response, WebError> {
-    let query = parse_query(query)?;
-    let points = load_trend(&state, &query).await?;
-    if wants_json(&headers, "") {
+/// `/trends` and `/api/v1/reports/trends`.
+pub(crate) async fn trends(State(state): State<WebState>, page: Page<TrendQuery>) -> Response {
+    page.format.respond(trends_page(&state, page).await)
+}
+
+async fn trends_page(state: &WebState, page: Page<TrendQuery>) -> Result<Response, WebError> {
+    let Page {
+        user,
+        format,
+        query,
+    } = page;
+    let points = load_trend(state, &query).await?;
+    if format == Format::Json {
         return Ok(json(&TrendJson {
             source: (!query.source.is_empty()).then(|| query.source.clone()),
             months: query.months(),
@@ -365,32 +347,19 @@ pub(crate) async fn trends(
     })
 }
 
-pub(crate) async fn trends_json(
-    State(state): State<WebState>,
-    CurrentUser(_user): CurrentUser,
-    query: Result<Query<TrendQuery>, axum::extract::rejection::QueryRejection>,
-) -> Result<Response, WebError> {
-    let query = parse_query(query).map_err(WebError::json)?;
-    let points = load_trend(&state, &query).await.map_err(WebError::json)?;
-    Ok(json(&TrendJson {
-        source: (!query.source.is_empty()).then(|| query.source.clone()),
-        months: query.months(),
-        days: points,
-    }))
-}
-
-pub(crate) async fn trends_csv(
-    State(state): State<WebState>,
-    CurrentUser(_user): CurrentUser,
-    query: Result<Query<TrendQuery>, axum::extract::rejection::QueryRejection>,
-) -> Result<Response, WebError> {
-    let query = parse_query(query)?;
-    let points = load_trend(&state, &query).await?;
-    let day = state.store.now().date_naive();
-    Ok(csv_response(
-        reports::trend_csv(&points),
-        &format!("trends-{day}.csv"),
-    ))
+pub(crate) async fn trends_csv(State(state): State<WebState>, page: Page<TrendQuery>) -> Response {
+    let format = page.format;
+    format.respond(
+        async {
+            let points = load_trend(&state, &page.query).await?;
+            let day = state.store.now().date_naive();
+            Ok(csv_response(
+                reports::trend_csv(&points),
+                &format!("trends-{day}.csv"),
+            ))
+        }
+        .await,
+    )
 }
 
 // ----- departments -----
@@ -408,15 +377,22 @@ impl SourceQuery {
     }
 }
 
+/// `/departments` and `/api/v1/reports/departments`.
 pub(crate) async fn departments(
     State(state): State<WebState>,
-    CurrentUser(user): CurrentUser,
-    headers: HeaderMap,
-    query: Result<Query<SourceQuery>, axum::extract::rejection::QueryRejection>,
-) -> Result<Response, WebError> {
-    let query = parse_query(query)?;
+    page: Page<SourceQuery>,
+) -> Response {
+    page.format.respond(departments_page(&state, page).await)
+}
+
+async fn departments_page(state: &WebState, page: Page<SourceQuery>) -> Result<Response, WebError> {
+    let Page {
+        user,
+        format,
+        query,
+    } = page;
     let rows = state.store.report_departments(query.source()).await?;
-    if wants_json(&headers, "") {
+    if format == Format::Json {
         return Ok(json(&rows));
     }
     let sources = state.store.source_choices().await?;
@@ -433,20 +409,6 @@ pub(crate) async fn departments(
             })
             .collect(),
     })
-}
-
-pub(crate) async fn departments_json(
-    State(state): State<WebState>,
-    CurrentUser(_user): CurrentUser,
-    query: Result<Query<SourceQuery>, axum::extract::rejection::QueryRejection>,
-) -> Result<Response, WebError> {
-    let query = parse_query(query).map_err(WebError::json)?;
-    let rows = state
-        .store
-        .report_departments(query.source())
-        .await
-        .map_err(|e| WebError::from(e).json())?;
-    Ok(json(&rows))
 }
 
 // ----- data quality -----
@@ -466,36 +428,28 @@ async fn load_findings(state: &WebState, query: &SourceQuery) -> Result<Findings
     Ok(FindingsJson { counts, findings })
 }
 
+/// `/data-quality` and `/api/v1/reports/data-quality`.
 pub(crate) async fn data_quality(
     State(state): State<WebState>,
-    CurrentUser(user): CurrentUser,
-    headers: HeaderMap,
-    query: Result<Query<SourceQuery>, axum::extract::rejection::QueryRejection>,
+    page: Page<SourceQuery>,
+) -> Response {
+    page.format.respond(data_quality_page(&state, page).await)
+}
+
+async fn data_quality_page(
+    state: &WebState,
+    page: Page<SourceQuery>,
 ) -> Result<Response, WebError> {
-    let query = parse_query(query)?;
-    let report = load_findings(&state, &query).await?;
-    if wants_json(&headers, "") {
+    let report = load_findings(state, &page.query).await?;
+    if page.format == Format::Json {
         return Ok(json(&report));
     }
     html(&DataQualityPage {
-        layout: Layout::new("data-quality", &user),
+        layout: Layout::new("data-quality", &page.user),
         counts: report.counts,
-        kind: query.kind,
+        kind: page.query.kind,
         rows: report.findings,
     })
-}
-
-pub(crate) async fn data_quality_json(
-    State(state): State<WebState>,
-    CurrentUser(_user): CurrentUser,
-    query: Result<Query<SourceQuery>, axum::extract::rejection::QueryRejection>,
-) -> Result<Response, WebError> {
-    let query = parse_query(query).map_err(WebError::json)?;
-    Ok(json(
-        &load_findings(&state, &query)
-            .await
-            .map_err(WebError::json)?,
-    ))
 }
 
 // ----- sources & agents -----
@@ -503,28 +457,91 @@ pub(crate) async fn data_quality_json(
 #[derive(Debug, Serialize)]
 struct SourcesJson {
     sources: Vec<OverviewRow>,
-    agents: Vec<crate::reports::model::AgentRow>,
+    agents: Vec<AgentRow>,
 }
 
 async fn load_sources(state: &WebState) -> Result<SourcesJson, WebError> {
     Ok(SourcesJson {
         sources: state.store.report_overview().await?,
-        agents: state.store.report_agents(false).await?,
+        agents: agent_rows(&state.store, false).await?,
     })
 }
 
-pub(crate) async fn sources(
-    State(state): State<WebState>,
-    CurrentUser(user): CurrentUser,
-    headers: HeaderMap,
-) -> Result<Response, WebError> {
-    let report = load_sources(&state).await?;
-    if wants_json(&headers, "") {
+/// Agents with their sources, built from the domain functions: every agent
+/// ([`Store::list_agents`]), or with `pending_only` those waiting for a decision (a
+/// pending agent, or one owning a link of [`Store::list_pending_links`]). A pending link
+/// offers exactly its [`Store::merge_candidates`] and proposes the first.
+pub(super) async fn agent_rows(
+    store: &Store,
+    pending_only: bool,
+) -> Result<Vec<AgentRow>, StoreError> {
+    let pending = store.list_pending_links().await?;
+    let mut out = Vec::new();
+    for agent in store.list_agents(None).await? {
+        let waits =
+            agent.state == AgentState::Pending || pending.iter().any(|l| l.agent_id == agent.id);
+        if pending_only && !waits {
+            continue;
+        }
+        let mut sources = Vec::with_capacity(agent.links.len());
+        for link in &agent.links {
+            let merge_targets = if pending.iter().any(|l| l.id == link.id) {
+                store
+                    .merge_candidates(&link.id)
+                    .await?
+                    .into_iter()
+                    .map(|s| {
+                        let label = format!("{} ({} {})", s.name, s.tenant_name, s.tenant_id);
+                        (s.id, label)
+                    })
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            sources.push(LinkRow {
+                link_id: link.id.clone(),
+                agent_id: link.agent_id.clone(),
+                local_name: link.local_name.clone(),
+                kind: link.kind.clone(),
+                tenant_id: link.tenant_id.clone(),
+                tenant_name: link.tenant_name.clone(),
+                state: link.state.as_str().to_owned(),
+                source_id: link.source_id.clone(),
+                proposed_merge: merge_targets.first().map(|(id, _)| id.clone()),
+                merge_targets,
+            });
+        }
+        out.push(AgentRow {
+            agent_id: agent.id,
+            host_name: agent.host_name,
+            agent_version: agent.agent_version,
+            os: agent.os,
+            state: agent.state.as_str().to_owned(),
+            enrolled_at: agent.enrolled_at,
+            last_heartbeat_at: agent.last_heartbeat_at,
+            last_seen_at: agent.last_seen_at,
+            spool_snapshots: agent.spool_snapshots,
+            spool_bytes: agent.spool_bytes,
+            last_error: agent.last_error,
+            sources,
+        });
+    }
+    Ok(out)
+}
+
+/// `/sources` and `/api/v1/reports/sources`.
+pub(crate) async fn sources(State(state): State<WebState>, page: Page<NoQuery>) -> Response {
+    page.format.respond(sources_page(&state, page).await)
+}
+
+async fn sources_page(state: &WebState, page: Page<NoQuery>) -> Result<Response, WebError> {
+    let report = load_sources(state).await?;
+    if page.format == Format::Json {
         return Ok(json(&report));
     }
     let now = state.store.now();
     html(&SourcesPage {
-        layout: Layout::new("sources", &user),
+        layout: Layout::new("sources", &page.user),
         sources: report
             .sources
             .into_iter()
@@ -546,11 +563,4 @@ pub(crate) async fn sources(
             })
             .collect(),
     })
-}
-
-pub(crate) async fn sources_json(
-    State(state): State<WebState>,
-    CurrentUser(_user): CurrentUser,
-) -> Result<Response, WebError> {
-    Ok(json(&load_sources(&state).await.map_err(WebError::json)?))
 }

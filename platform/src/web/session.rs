@@ -8,15 +8,14 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, header};
 use serde::de::DeserializeOwned;
 
+use super::format::Format;
 use super::{WebError, WebState};
 use crate::auth::{self, SessionUser};
 
 /// Name of the session cookie.
-pub const SESSION_COOKIE: &str = "seatbroker_session";
+pub(crate) const SESSION_COOKIE: &str = "seatbroker_session";
 /// Name of the cookie that carries the login form's CSRF token (double submit).
-pub const LOGIN_CSRF_COOKIE: &str = "seatbroker_login";
-/// Name of the hidden form field carrying the CSRF token.
-pub const CSRF_FIELD: &str = "csrf";
+pub(crate) const LOGIN_CSRF_COOKIE: &str = "seatbroker_login";
 
 /// The value of cookie `name` in the request, if any.
 pub(crate) fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -44,15 +43,6 @@ pub(crate) fn set_cookie(
     )
 }
 
-/// Whether the client asked for JSON.
-pub(crate) fn wants_json(headers: &HeaderMap, path: &str) -> bool {
-    path.starts_with("/api/")
-        || headers
-            .get(header::ACCEPT)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.contains("application/json"))
-}
-
 /// The signed-in user. Rejects with a redirect to the login page (HTML) or 401 (JSON).
 #[derive(Debug, Clone)]
 pub(crate) struct CurrentUser(pub(crate) SessionUser);
@@ -61,7 +51,7 @@ impl FromRequestParts<WebState> for CurrentUser {
     type Rejection = WebError;
 
     async fn from_request_parts(parts: &mut Parts, state: &WebState) -> Result<Self, WebError> {
-        let json = wants_json(&parts.headers, parts.uri.path());
+        let json = Format::of(&parts.headers, parts.uri.path()) == Format::Json;
         let Some(id) = cookie(&parts.headers, SESSION_COOKIE) else {
             return Err(WebError::login_required(json));
         };

@@ -2,8 +2,7 @@
 
 use reqwest::StatusCode;
 use reqwest::header::{CONTENT_TYPE, RETRY_AFTER};
-use seatbroker_platform::api;
-use seatbroker_platform::state::AppState;
+use seatbroker_platform::{AppState, agent_api};
 use seatbroker_protocol::{
     EnrollResponse, ErrorCode, HeartbeatAck, PROBLEM_JSON, PROTOCOL_HEADER, Problem, Secret,
     SourceState, StatusResponse, UploadAck, UploadPart, paths,
@@ -24,7 +23,7 @@ impl Server {
     async fn start() -> Server {
         let db = TestDb::sqlite().await;
         let state = AppState::new(db.store.clone());
-        let app = api::router().with_state(state.clone());
+        let app = agent_api().with_state(state.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });

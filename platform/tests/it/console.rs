@@ -9,11 +9,10 @@ use std::sync::OnceLock;
 use chrono::Duration;
 use reqwest::StatusCode;
 use reqwest::header::{self, HeaderMap};
-use seatbroker_platform::auth::{self, Role};
-use seatbroker_platform::server;
-use seatbroker_platform::state::AppState;
-use seatbroker_platform::store::Store;
-use seatbroker_platform::web::WebSettings;
+use seatbroker_platform::{
+    AppState, LOGIN_WINDOW, MAX_FAILURES_PER_IP, MAX_FAILURES_PER_USERNAME, Role, SESSION_LIFETIME,
+    SessionUser, Store, WebSettings, app, hash_password,
+};
 use seatbroker_protocol::{EnrollResponse, SeatRecord, SeatState, Secret, UploadAck};
 use tokio_util::sync::CancellationToken;
 
@@ -27,8 +26,8 @@ fn hash_of(password: &str) -> String {
     static HASHES: OnceLock<(String, String)> = OnceLock::new();
     let (admin, viewer) = HASHES.get_or_init(|| {
         (
-            auth::hash_password(ADMIN_PASSWORD).unwrap(),
-            auth::hash_password(VIEWER_PASSWORD).unwrap(),
+            hash_password(ADMIN_PASSWORD).unwrap(),
+            hash_password(VIEWER_PASSWORD).unwrap(),
         )
     });
     if password == ADMIN_PASSWORD {
@@ -60,7 +59,7 @@ impl Platform {
     pub(crate) async fn start(store: Store) -> Platform {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
-        let router = server::app(AppState::new(store), WebSettings::default());
+        let router = app(AppState::new(store), WebSettings::default());
         let shutdown = CancellationToken::new();
         let signal = shutdown.clone();
         tokio::spawn(async move {
@@ -125,7 +124,7 @@ impl Session {
         }
     }
 
-    fn cookie_header(&self) -> String {
+    pub(crate) fn cookie_header(&self) -> String {
         self.cookies
             .iter()
             .map(|(k, v)| format!("{k}={v}"))
@@ -850,7 +849,7 @@ async fn failed_logins_are_limited_across_processes() {
     let one = Platform::start(db.store.clone()).await;
     let two = Platform::start(db.second_process().await).await;
 
-    for attempt in 0..auth::MAX_FAILURES_PER_USERNAME {
+    for attempt in 0..MAX_FAILURES_PER_USERNAME {
         let platform = if attempt % 2 == 0 { &one } else { &two };
         let page = Session::new(&platform.url)
             .login("alice", "wrong password")
@@ -879,14 +878,13 @@ async fn failed_logins_are_limited_across_processes() {
         .login_ok("victor", VIEWER_PASSWORD)
         .await;
     // After the window, alice can log in again.
-    db.clock
-        .set(t0() + auth::LOGIN_WINDOW + Duration::seconds(1));
+    db.clock.set(t0() + LOGIN_WINDOW + Duration::seconds(1));
     Session::new(&two.url)
         .login_ok("alice", ADMIN_PASSWORD)
         .await;
 
     // Per address: many usernames from one address.
-    for n in 0..auth::MAX_FAILURES_PER_IP {
+    for n in 0..MAX_FAILURES_PER_IP {
         let page = Session::new(&one.url)
             .login(&format!("nobody{n}"), "guess")
             .await;
@@ -909,8 +907,7 @@ async fn a_session_works_on_every_process() {
     let mut elsewhere = session.on(&two.url);
     assert_eq!(elsewhere.get("/").await.status, StatusCode::OK);
     // Sessions expire.
-    db.clock
-        .set(t0() + auth::SESSION_LIFETIME + Duration::seconds(1));
+    db.clock.set(t0() + SESSION_LIFETIME + Duration::seconds(1));
     assert_eq!(elsewhere.get("/").await.status, StatusCode::SEE_OTHER);
 }
 
@@ -989,7 +986,7 @@ async fn the_last_admin_cannot_be_demoted() {
         "{refused}"
     );
     // Nor disabled, by someone else.
-    let someone = auth::SessionUser {
+    let someone = SessionUser {
         user_id: "someone-else".to_owned(),
         username: "root".to_owned(),
         role: Role::Admin,
@@ -1004,5 +1001,197 @@ async fn the_last_admin_cannot_be_demoted() {
     assert!(
         refused.to_string().contains("last enabled admin"),
         "{refused}"
+    );
+}
+
+/// The approvals page offers only sources of the same kind and tenant as merge targets
+/// (the merge refuses any other), proposing the one the domain proposes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn merge_targets_are_only_same_tenant_sources() {
+    let db = TestDb::sqlite().await;
+    create_users(&db.store).await;
+    let platform = Platform::start(db.store.clone()).await;
+    let mut admin = Session::new(&platform.url);
+    admin.login_ok("alice", ADMIN_PASSWORD).await;
+    let token = create_token(&mut admin).await;
+
+    // Two approved sources: tenant-1 and tenant-2.
+    let first = Agent::enroll(
+        &platform.url,
+        &token,
+        &[("one", "tenant-1"), ("two", "tenant-2")],
+    )
+    .await;
+    let first_id = first.enrolled.agent_id.clone();
+    admin
+        .act(&format!("/approvals/agents/{first_id}/approve"), &[])
+        .await;
+    for i in 0..2 {
+        let page = admin
+            .act(
+                &format!("/approvals/sources/{}/approve", first.source_id(i)),
+                &[],
+            )
+            .await;
+        assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+    }
+    let (same, other) = (first.source_id(0), first.source_id(1));
+
+    // A reinstalled agent reads tenant-1 again.
+    let second = Agent::enroll(&platform.url, &token, &[("one", "tenant-1")]).await;
+    let link = second.source_id(0);
+    let (status, agents) = admin.get_json("/approvals").await;
+    assert_eq!(status, StatusCode::OK);
+    let waiting: Vec<&serde_json::Value> = agents
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|a| a["sources"].as_array().unwrap())
+        .filter(|l| l["link_id"] == link.as_str())
+        .collect();
+    assert_eq!(waiting.len(), 1);
+    assert_eq!(waiting[0]["proposed_merge"], same.as_str());
+
+    let page = admin.get("/approvals").await.body;
+    let form = &page[page
+        .find(&format!("/approvals/sources/{link}/merge"))
+        .expect("a merge form for the pending source")..];
+    let form = &form[..form.find("</form>").unwrap()];
+    assert!(
+        form.contains(&format!("value=\"{same}\"")),
+        "same tenant offered: {form}"
+    );
+    assert!(
+        !form.contains(&format!("value=\"{other}\"")),
+        "another tenant is not offered: {form}"
+    );
+    // The merge refuses it anyway.
+    let page = admin
+        .act(
+            &format!("/approvals/sources/{link}/merge"),
+            &[("target", &other)],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::CONFLICT, "{}", page.body);
+    let page = admin
+        .act(
+            &format!("/approvals/sources/{link}/merge"),
+            &[("target", &same)],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+
+    // Revoking a source from the sources page stops its link; rotating the credential
+    // shows a new one once.
+    let page = admin
+        .act(&format!("/approvals/sources/{other}/revoke"), &[])
+        .await;
+    assert_eq!(page.location(), "/sources?done=source_revoked");
+    assert_eq!(
+        db.store.get_link(&other).await.unwrap().unwrap().state,
+        seatbroker_protocol::SourceState::Revoked
+    );
+    let page = admin.act(&format!("/agents/{first_id}/rotate"), &[]).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    let credential = hidden_text(&page.body, "new-credential");
+    assert!(credential.starts_with("sbk_"), "{credential}");
+    assert!(
+        db.store
+            .authenticate_agent(first.enrolled.agent_credential.expose())
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+/// The text of the element with `id`.
+fn hidden_text(body: &str, id: &str) -> String {
+    let start = body.find(&format!("id=\"{id}\">")).expect(id) + id.len() + 6;
+    body[start..start + body[start..].find('<').unwrap()].to_owned()
+}
+
+/// A JSON client (by `Accept`, or any `/api/` path) gets problem+json for every error,
+/// from every report URL; a browser gets HTML.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_clients_get_problems_on_every_error() {
+    let db = TestDb::sqlite().await;
+    create_users(&db.store).await;
+    let platform = Platform::start(db.store.clone()).await;
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let mut admin = Session::new(&platform.url);
+    admin.login_ok("alice", ADMIN_PASSWORD).await;
+    let cookie = admin.cookie_header();
+
+    let check =
+        |path: &'static str, logged_in: bool, json: bool, status: u16, code: &'static str| {
+            let (http, base, cookie) = (http.clone(), platform.url.clone(), cookie.clone());
+            async move {
+                let mut request = http.get(format!("{base}{path}"));
+                if logged_in {
+                    request = request.header(header::COOKIE, cookie);
+                }
+                if json {
+                    request = request.header(header::ACCEPT, "application/json");
+                }
+                let response = request.send().await.unwrap();
+                let what = format!("{path} (json: {json}, logged in: {logged_in})");
+                assert_eq!(response.status().as_u16(), status, "{what}");
+                let content_type = response.headers()[header::CONTENT_TYPE]
+                    .to_str()
+                    .unwrap()
+                    .to_owned();
+                let body = response.text().await.unwrap();
+                if json || path.starts_with("/api/") {
+                    assert_eq!(content_type, "application/problem+json", "{what}: {body}");
+                    let problem: serde_json::Value = serde_json::from_str(&body).unwrap();
+                    assert_eq!(problem["code"], code, "{what}: {body}");
+                    assert_eq!(problem["status"], status, "{what}: {body}");
+                } else {
+                    assert!(
+                        content_type.starts_with("text/html"),
+                        "{what}: {content_type}"
+                    );
+                    assert!(body.contains("Bad"), "{what}: {body}");
+                }
+            }
+        };
+    // (path, sent with Accept: application/json): a bad filter value, an unknown page number.
+    for (path, accept_json) in [
+        ("/trends?months=abc", true),
+        ("/trends?months=abc", false),
+        ("/api/v1/reports/trends?months=abc", false),
+        ("/departments?source=a&source=b", true),
+        ("/seats?page=abc", true),
+        ("/seats?page=abc", false),
+        ("/api/v1/reports/inactive-seats?page=abc", false),
+    ] {
+        check(path, true, accept_json, 400, "bad_request").await;
+    }
+    // Not logged in: JSON clients get 401 (a browser is redirected to the login page).
+    for path in [
+        "/",
+        "/seats",
+        "/trends",
+        "/departments",
+        "/data-quality",
+        "/sources",
+        "/approvals",
+        "/audit",
+        "/api/v1/reports/overview",
+        "/api/v1/reports/inactive-seats",
+        "/api/v1/reports/trends",
+        "/api/v1/reports/departments",
+        "/api/v1/reports/data-quality",
+        "/api/v1/reports/sources",
+    ] {
+        check(path, false, true, 401, "unauthenticated").await;
+    }
+    let page = Session::new(&platform.url).get("/trends").await;
+    assert_eq!(
+        (page.status, page.location()),
+        (StatusCode::SEE_OTHER, "/login")
     );
 }

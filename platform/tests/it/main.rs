@@ -7,7 +7,7 @@
 //! `SEATBROKER_TEST_POSTGRES=postgres://user@host:port`.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use seatbroker_platform::store::{Clock, Store};
+use seatbroker_platform::{Clock, Store};
 use seatbroker_protocol::{
     CollectionInfo, EnrollRequest, Finding, FindingKind, PersonStatus, SeatReason, SeatRecord,
     SeatState, Secret, SnapshotPayload, SourceDescriptor, SourceKind, StateCounts, Summary,
@@ -39,7 +39,7 @@ pub(crate) struct TestDb {
 impl TestDb {
     pub(crate) async fn sqlite() -> TestDb {
         let dir = tempfile::tempdir().unwrap();
-        let url = seatbroker_platform::store::sqlite_url(&dir.path().join("platform.db"));
+        let url = seatbroker_platform::sqlite_url(&dir.path().join("platform.db"));
         let clock = Clock::fixed(t0());
         let store = Store::open(&url).await.unwrap().with_clock(clock.clone());
         TestDb {
@@ -64,7 +64,7 @@ impl TestDb {
                  or point SEATBROKER_TEST_POSTGRES at another server."
             ),
         };
-        let name = format!("sb_test_{}", seatbroker_platform::store::new_id());
+        let name = format!("sb_test_{}", seatbroker_platform::new_id());
         sqlx::query(&format!("CREATE DATABASE {name}"))
             .execute(&mut admin)
             .await
@@ -238,6 +238,7 @@ pub(crate) fn payload(
         },
         seats,
         findings,
+        licences: None,
     }
 }
 

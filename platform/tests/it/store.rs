@@ -1,9 +1,9 @@
 //! The store against SQLite and PostgreSQL: every test runs on both.
 
 use chrono::Duration;
-use seatbroker_platform::store::{
-    ApplyReport, EnrolledAgent, EnrollmentOutcome, PartOutcome, PartRefusal, Store, StoreError,
-    TokenState,
+use seatbroker_platform::{
+    ApplyReport, EnrolledAgent, EnrollmentOutcome, Health, PartOutcome, PartRefusal, Store,
+    StoreError, TokenState,
 };
 use seatbroker_protocol::{AgentState, SeatState, SnapshotPayload, SourceState, UploadOutcome};
 use sqlx::Row;
@@ -468,14 +468,13 @@ async fn apply_tracks_changes_body(db: TestDb) {
         3
     );
 
-    let sources = store.list_sources().await.unwrap();
-    assert_eq!(sources.len(), 1);
-    let health = &sources[0];
-    assert_eq!(health.source.last_snapshot_id.as_deref(), Some("snap3"));
-    assert_eq!(health.source.people, Some(3));
-    assert_eq!(health.source.private_access, Some(true));
-    assert!(!health.stale);
-    assert_eq!(health.links.len(), 1);
+    let record = store.get_source(&source).await.unwrap().unwrap();
+    assert_eq!(record.last_snapshot_id.as_deref(), Some("snap3"));
+    assert_eq!(record.people, Some(3));
+    assert_eq!(record.private_access, Some(true));
+    let overview = store.report_overview().await.unwrap();
+    assert_eq!(overview.len(), 1);
+    assert_eq!(overview[0].health, Health::Healthy);
     let link = store.get_link(&source).await.unwrap().unwrap();
     assert_eq!(link.last_applied_sequence, Some(3));
 
@@ -918,11 +917,13 @@ async fn stale_sources_body(db: TestDb) {
     let store = &db.store;
     let (agent, source) = approved_agent(store).await;
     // Interval 3600 s: stale after more than two hours without an upload.
+    let health = || async { store.report_overview().await.unwrap()[0].health };
     db.clock.set(t0() + Duration::minutes(119));
-    assert!(!store.list_sources().await.unwrap()[0].stale);
+    assert_eq!(health().await, Health::AwaitingFirstUpload);
     db.clock.set(t0() + Duration::minutes(121));
-    assert!(
-        store.list_sources().await.unwrap()[0].stale,
+    assert_eq!(
+        health().await,
+        Health::Stale,
         "never uploaded, approved long ago"
     );
     apply(
@@ -934,12 +935,16 @@ async fn stale_sources_body(db: TestDb) {
         1,
     )
     .await;
-    assert!(!store.list_sources().await.unwrap()[0].stale);
+    assert_eq!(health().await, Health::Healthy);
     db.clock.set(t0() + Duration::minutes(121 + 121));
-    let sources = store.list_sources().await.unwrap();
-    assert!(sources[0].stale);
+    assert_eq!(health().await, Health::Stale);
     assert_eq!(
-        sources[0].source.last_upload_at,
+        store
+            .get_source(&source)
+            .await
+            .unwrap()
+            .unwrap()
+            .last_upload_at,
         Some(t0() + Duration::minutes(121))
     );
     let _ = date("2025-01-01");

@@ -1,4 +1,4 @@
-//! Receiving snapshot parts.
+//! Receiving snapshot parts, the first step of intake.
 //!
 //! API (the agent API calls it after authenticating the agent, checking its state, and
 //! checking the part's own shape and checksum):
@@ -11,37 +11,19 @@
 //! The snapshot row and each part are inserted with `ON CONFLICT DO NOTHING` and then
 //! compared, so a retried part is recognised and a different one is a conflict. Parts are
 //! counted only after the inserting transaction commits, so whichever request commits
-//! last sees the snapshot complete; the apply itself is claimed once (see `apply.rs`).
+//! last sees the snapshot complete; the apply itself is claimed once (see [`apply`](super::apply)).
 //! A refused part stores nothing.
 
 use chrono::{DateTime, Duration, Utc};
-use seatbroker_protocol::{SourceState, UploadOutcome, UploadPart};
+use seatbroker_protocol::{UploadOutcome, UploadPart};
 use sqlx::{AnyConnection, Row};
 
-use super::apply::{ApplyReport, ApplyResult};
-use super::sources::{LINK_COLUMNS, LinkRecord, link_from_row};
-use super::{Store, StoreError, parse_ts, ts};
-
-/// Why a part was refused. Each maps to one protocol error code.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PartRefusal {
-    /// The source id is not one of this agent's sources.
-    SourceForeign,
-    SourcePending,
-    SourceRejected,
-    SourceRevoked,
-    /// Same id, different content or metadata, or another agent's snapshot id.
-    Conflict(String),
-    /// Not newer than the last snapshot applied for this agent's source.
-    Stale {
-        sequence: u64,
-        last_applied: i64,
-    },
-    /// The assembled snapshot does not match its checksum.
-    ChecksumMismatch(String),
-    /// The assembled payload does not decode or fails validation.
-    PayloadInvalid(String),
-}
+use super::apply::ApplyResult;
+use super::discard::discard;
+use super::refusal::{self, PartRefusal};
+use super::write::ApplyReport;
+use crate::store::sources::{LINK_COLUMNS, LinkRecord, link_from_row};
+use crate::store::{Store, StoreError, parse_ts, ts};
 
 /// An acknowledged part.
 #[derive(Debug, Clone, PartialEq)]
@@ -159,19 +141,6 @@ async fn load_meta(
     .transpose()
 }
 
-/// Deletes a snapshot that will never be applied, with its parts.
-pub(crate) async fn discard(conn: &mut AnyConnection, snapshot_id: &str) -> Result<(), StoreError> {
-    sqlx::query("DELETE FROM snapshot_parts WHERE snapshot_id = $1")
-        .bind(snapshot_id)
-        .execute(&mut *conn)
-        .await?;
-    sqlx::query("DELETE FROM snapshots WHERE id = $1")
-        .bind(snapshot_id)
-        .execute(&mut *conn)
-        .await?;
-    Ok(())
-}
-
 impl Store {
     /// Stores one part of a snapshot for `agent_id` and applies the snapshot when it is
     /// complete. `chunk` is the part's decoded bytes, already checked against
@@ -191,17 +160,7 @@ impl Store {
         else {
             return Ok(PartOutcome::Refused(PartRefusal::SourceForeign));
         };
-        let refusal = match link.state {
-            SourceState::Approved | SourceState::Merged => None,
-            SourceState::Rejected => Some(PartRefusal::SourceRejected),
-            SourceState::Revoked => Some(PartRefusal::SourceRevoked),
-            _ => Some(PartRefusal::SourcePending),
-        }
-        .or(match source_state.as_deref() {
-            Some("approved") => None,
-            _ => Some(PartRefusal::SourceRevoked),
-        });
-        if let Some(refusal) = refusal {
+        if let Some(refusal) = refusal::approval(&link.state, source_state.as_deref()) {
             return Ok(PartOutcome::Refused(refusal));
         }
 
@@ -216,11 +175,8 @@ impl Store {
         };
         let mut existing = load_meta(&mut tx, &part.snapshot_id).await?;
         if existing.is_none() {
-            if let Some(last) = link.last_applied_sequence.filter(|last| sequence <= *last) {
-                return Ok(PartOutcome::Refused(PartRefusal::Stale {
-                    sequence: part.sequence,
-                    last_applied: last,
-                }));
+            if let Some(refusal) = refusal::stale(part.sequence, link.last_applied_sequence) {
+                return Ok(PartOutcome::Refused(refusal));
             }
             sqlx::query(
                 "INSERT INTO snapshots (id, agent_id, link_id, source_id, sequence, collected_at, part_count, encoding, snapshot_checksum, state, received_at) \
@@ -270,14 +226,11 @@ impl Store {
                 applied: None,
             }));
         }
-        if let Some(last) = link.last_applied_sequence.filter(|last| sequence <= *last) {
+        if let Some(refusal) = refusal::stale(part.sequence, link.last_applied_sequence) {
             // A newer snapshot was applied while this one was arriving: it never will be.
             discard(&mut tx, &part.snapshot_id).await?;
             tx.commit().await?;
-            return Ok(PartOutcome::Refused(PartRefusal::Stale {
-                sequence: part.sequence,
-                last_applied: last,
-            }));
+            return Ok(PartOutcome::Refused(refusal));
         }
 
         let checksum = seatbroker_protocol::checksum(&chunk);

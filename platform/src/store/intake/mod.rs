@@ -1,0 +1,25 @@
+//! Snapshot intake: everything between an agent's uploaded part and a source's new
+//! current state. One module, one approval check ([`refusal::approval`]).
+//!
+//! - `refusal.rs`: [`PartRefusal`] and the checks both steps share (approval, staleness);
+//! - `receive.rs`: storing parts idempotently (`Store::receive_part`), applying when the
+//!   last one is in;
+//! - `apply.rs`: claim, gate, decode and validate a complete snapshot
+//!   (`Store::apply_snapshot`), atomically;
+//! - `validate.rs`: the payload's own checks (pure);
+//! - `write.rs`: writing an HR snapshot into its source, phase by phase;
+//! - `discard.rs`: deleting a snapshot that will never be applied.
+//!
+//! Dependencies run one way: receive → apply → {validate, write}; every step → refusal,
+//! discard. A refused upload stores nothing.
+
+mod apply;
+mod discard;
+mod receive;
+mod refusal;
+mod validate;
+mod write;
+
+pub use receive::{PartOutcome, ReceivedPart};
+pub use refusal::PartRefusal;
+pub use write::ApplyReport;
