@@ -139,11 +139,11 @@ const NO_ID: &str = "<no id>";
 /// stable under an explicit order on a unique key that never changes, and pages are
 /// fetched concurrently, so without it a database may hand out pages from different
 /// orders and records slip between them.
-pub(crate) const SORT_QUERY: &str = "&%24sort%5BcreatedAt%5D=1&%24sort%5Bid%5D=1";
+const SORT_QUERY: &str = "&%24sort%5BcreatedAt%5D=1&%24sort%5Bid%5D=1";
 
 /// Whether to send [`SORT_QUERY`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Order {
+enum Order {
     Sorted,
     /// The server refused the sort (see [`refuses_sort`]).
     Unsorted,
@@ -188,7 +188,7 @@ async fn fetch_page<T: DeserializeOwned>(
 }
 
 /// The warning logged (and shown by a dry run) when Humaans refuses the sort order.
-pub(crate) fn unsorted_warning(resource: Resource) -> String {
+fn unsorted_warning(resource: Resource) -> String {
     format!(
         "Humaans refused the sort order (createdAt, id) for {resource}, so the listing was \
          read unsorted; if people are edited while the agent reads, a run may fail with \
@@ -197,7 +197,7 @@ pub(crate) fn unsorted_warning(resource: Resource) -> String {
 }
 
 /// A 400 whose message names the sort: the server does not accept `$sort` on these keys.
-pub(crate) fn refuses_sort(error: &HumaansError) -> bool {
+fn refuses_sort(error: &HumaansError) -> bool {
     matches!(error, HumaansError::Rejected { status: 400, message, .. }
         if message.to_ascii_lowercase().contains("sort"))
 }

@@ -12,7 +12,8 @@ use super::client::HumaansClient;
 use super::error::HumaansError;
 use super::paging::ListBody;
 
-/// `/api/token-info` is missing or refused: 404, 403, 405, 400.
+/// `/api/token-info` is missing or refused: 404, 403, 405, 400. (An answer without scopes
+/// is treated the same way.)
 fn token_info_unavailable(error: &HumaansError) -> bool {
     matches!(
         error,
@@ -110,7 +111,8 @@ impl HumaansClient {
     pub async fn check_access(&self) -> Result<Access, HumaansError> {
         let me = self.me().await?;
         match self.get_json::<TokenInfo>("/api/token-info").await {
-            Ok(info) => {
+            // An answer without scopes tells nothing (another shape, or not this endpoint).
+            Ok(info) if !info.scopes.is_empty() => {
                 let private_access = info.scopes.iter().any(|s| s == "private:read");
                 Ok(Access {
                     person_id: info.person_id.or(me.id),
@@ -120,8 +122,18 @@ impl HumaansClient {
                     evidence: AccessEvidence::TokenInfo,
                 })
             }
-            Err(error) if token_info_unavailable(&error) => {
-                tracing::info!(%error, "Humaans has no usable /api/token-info; judging the token's access from /api/people and /api/job-roles.");
+            answer => {
+                match answer {
+                    Err(error) if !token_info_unavailable(&error) => return Err(error),
+                    Err(error) => {
+                        tracing::info!(%error, "Humaans has no usable /api/token-info; judging the token's access from /api/people and /api/job-roles.");
+                    }
+                    Ok(_) => {
+                        tracing::info!(
+                            "Humaans' /api/token-info lists no scopes; judging the token's access from /api/people and /api/job-roles."
+                        );
+                    }
+                }
                 let private_access = self.probe_private_access().await?;
                 Ok(Access {
                     person_id: me.id,
@@ -131,7 +143,6 @@ impl HumaansClient {
                     evidence: AccessEvidence::Probe,
                 })
             }
-            Err(e) => Err(e),
         }
     }
 

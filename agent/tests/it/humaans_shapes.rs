@@ -501,3 +501,39 @@ async fn recorded_shape_fixtures_parse_and_unknown_keys_are_ignored() {
     assert_eq!(by_id[olu.id.as_str()], "offboarded");
     assert_eq!(by_id[jun.id.as_str()], "pre_hire");
 }
+
+/// `/api/token-info` answering 200 without scopes (another shape, or another endpoint under
+/// that name) tells nothing: access is judged from the listings, as when it is missing.
+#[tokio::test]
+async fn token_info_without_scopes_is_treated_as_missing() {
+    let mut server = Server::new_async().await;
+    let _me = server
+        .mock("GET", "/api/me")
+        .with_body(json!({"id": "p0", "companyId": "co1"}).to_string())
+        .create_async()
+        .await;
+    let _info = server
+        .mock("GET", "/api/token-info")
+        .with_body(json!({"data": {"token": "x"}}).to_string())
+        .create_async()
+        .await;
+    let mut offboarded = person(1);
+    offboarded["status"] = json!("offboarded");
+    let _people = server
+        .mock("GET", "/api/people")
+        .match_query(Matcher::Any)
+        .with_body(json!([person(0), offboarded]).to_string())
+        .create_async()
+        .await;
+    let _roles = server
+        .mock("GET", "/api/job-roles")
+        .match_query(Matcher::Any)
+        .with_body("[]")
+        .create_async()
+        .await;
+    let client = HumaansClient::new(HumaansConfig::new(server.url(), Secret::new("t"))).unwrap();
+    let access = client.check_access().await.expect("access");
+    assert_eq!(access.evidence, AccessEvidence::Probe);
+    assert!(access.private_access, "an offboarded person is visible");
+    assert_eq!(access.scopes, None);
+}
