@@ -423,19 +423,7 @@ fn main() -> ExitCode {
         )
         .init();
     match cli.command {
-        Command::Truth(args) => match humaans_sim::truth(&args.spec()) {
-            Ok(truth) => {
-                println!(
-                    "{}",
-                    serde_json::to_string(&truth).expect("truth is plain numbers")
-                );
-                ExitCode::SUCCESS
-            }
-            Err(error) => {
-                eprintln!("humaans-sim: {error}");
-                ExitCode::from(EXIT_CONFIG)
-            }
-        },
+        Command::Truth(args) => print_json(humaans_sim::truth(&args.spec())),
         Command::GraphTruth(args) => print_json(humaans_sim::graph::truth(
             &args.company.spec(),
             !(args.without_activity || args.non_premium),
@@ -557,11 +545,17 @@ async fn serve(config: SimConfig) -> Result<(), SimError> {
 fn print_json<T: Serialize>(result: Result<T, humaans_sim::SpecError>) -> ExitCode {
     match result {
         Ok(value) => {
-            println!(
-                "{}",
-                serde_json::to_string(&value).expect("truths are plain data")
-            );
-            ExitCode::SUCCESS
+            let line = serde_json::to_string(&value).expect("truths are plain data");
+            let mut stdout = std::io::stdout().lock();
+            match writeln!(stdout, "{line}").and_then(|()| stdout.flush()) {
+                // A reader that stopped early (`| head`) is not an error of ours.
+                Ok(()) => ExitCode::SUCCESS,
+                Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+                Err(error) => {
+                    eprintln!("humaans-sim: cannot write the truth: {error}");
+                    ExitCode::FAILURE
+                }
+            }
         }
         Err(error) => {
             eprintln!("humaans-sim: {error}");

@@ -1,7 +1,7 @@
 //! `check` for app sources: the secret (offline), then the token, the permissions it
 //! carries and one probe per need (online); for seat lists, that the files can be read.
 
-use std::io::Write;
+use std::io::{self, Write};
 
 use crate::collector::CollectError;
 use crate::config::{SourceConfig, SourceKindConfig};
@@ -16,41 +16,42 @@ pub(crate) enum CheckOutcome {
 }
 
 /// Checks `source`, writing `ok`/`WARN`/`FAIL` lines to `out`. `offline`: only what needs
-/// no network (the client secret can be read; the seat list can be read).
+/// no network (the client secret can be read; the seat list can be read). An error is the
+/// output's own (e.g. a closed pipe).
 pub(crate) async fn check(
     source: &SourceConfig,
     offline: bool,
     out: &mut dyn Write,
-) -> CheckOutcome {
+) -> io::Result<CheckOutcome> {
     let name = &source.name;
-    match source.kind {
+    let outcome = match source.kind {
         SourceKindConfig::SeatList => {
             let path = source.path.clone().unwrap_or_default();
             match crate::seatlist::read_path(&path) {
                 Ok(list) => {
-                    let _ = writeln!(
+                    writeln!(
                         out,
                         "ok    source {name}: seat list {} ({} file(s), {} rows, applications: {})",
                         path.display(),
                         list.files.len(),
                         list.rows_seen,
                         crate::seatlist::applications(&list)
-                    );
+                    )?;
                     let mut outcome = CheckOutcome::Ok;
                     if !list.bad_rows.is_empty() {
-                        let _ = writeln!(
+                        writeln!(
                             out,
                             "WARN  source {name}: {} row(s) cannot be read and will be left out, e.g. {}",
                             list.bad_rows.len(),
                             list.bad_rows[0]
-                        );
+                        )?;
                         outcome = CheckOutcome::Warning;
                     }
                     if !list.activity_available {
-                        let _ = writeln!(
+                        writeln!(
                             out,
                             "WARN  source {name}: no last_active column: nobody can be called idle or never-used"
-                        );
+                        )?;
                         outcome = CheckOutcome::Warning;
                     }
                     outcome
@@ -60,28 +61,28 @@ pub(crate) async fn check(
                         source_name: name.clone(),
                         error,
                     };
-                    let _ = writeln!(out, "FAIL  {error}");
+                    writeln!(out, "FAIL  {error}")?;
                     CheckOutcome::Failed(error)
                 }
             }
         }
         _ if offline => match source.client_secret().map(|s| (s.describe(), s.resolve())) {
             Some((what, Ok(_))) => {
-                let _ = writeln!(out, "ok    source {name}: Entra ID client secret ({what})");
+                writeln!(out, "ok    source {name}: Entra ID client secret ({what})")?;
                 CheckOutcome::Ok
             }
             Some((what, Err(error))) => {
-                let _ = writeln!(
+                writeln!(
                     out,
                     "FAIL  source {name}: Entra ID client secret ({what}): {error}"
-                );
+                )?;
                 CheckOutcome::Failed(CollectError::ClientSecret {
                     source_name: name.clone(),
                     error,
                 })
             }
             None => {
-                let _ = writeln!(out, "FAIL  source {name}: no Entra ID client secret");
+                writeln!(out, "FAIL  source {name}: no Entra ID client secret")?;
                 CheckOutcome::Failed(CollectError::Other {
                     source_name: name.clone(),
                     message: "no client secret configured".into(),
@@ -95,8 +96,8 @@ pub(crate) async fn check(
             }) {
                 Ok(client) => client,
                 Err(error) => {
-                    let _ = writeln!(out, "FAIL  {error}");
-                    return CheckOutcome::Failed(error);
+                    writeln!(out, "FAIL  {error}")?;
+                    return Ok(CheckOutcome::Failed(error));
                 }
             };
             let access = match client.check_access().await {
@@ -106,56 +107,56 @@ pub(crate) async fn check(
                         source_name: name.clone(),
                         error: Box::new(error),
                     };
-                    let _ = writeln!(out, "FAIL  {error}");
-                    return CheckOutcome::Failed(error);
+                    writeln!(out, "FAIL  {error}")?;
+                    return Ok(CheckOutcome::Failed(error));
                 }
             };
-            let _ = writeln!(
+            writeln!(
                 out,
                 "ok    source {name}: Entra ID issued a token for tenant {}",
                 client.config().tenant_id
-            );
+            )?;
             let mut outcome = CheckOutcome::Ok;
             match &access.roles {
                 Some(roles) if access.missing.is_empty() => {
-                    let _ = writeln!(
+                    writeln!(
                         out,
                         "ok    source {name}: application permissions: {}",
                         roles.join(", ")
-                    );
+                    )?;
                 }
                 Some(_) => {
-                    let _ = writeln!(
+                    writeln!(
                         out,
                         "WARN  source {name}: the app registration lacks the application permission(s) {}; add them under API permissions > Microsoft Graph > Application permissions and grant admin consent",
                         access.missing.join(", ")
-                    );
+                    )?;
                     outcome = CheckOutcome::Warning;
                 }
                 None => {
-                    let _ = writeln!(
+                    writeln!(
                         out,
                         "note  source {name}: the access token does not list its permissions; the probes below tell what works"
-                    );
+                    )?;
                 }
             }
             let mut failed = None;
             for (what, result) in &access.probes {
                 match result {
                     Ok(()) => {
-                        let _ = writeln!(out, "ok    source {name}: Graph answers {what}");
+                        writeln!(out, "ok    source {name}: Graph answers {what}")?;
                     }
                     Err(error) if *what == "sign-in activity" => {
-                        let _ = writeln!(
+                        writeln!(
                             out,
                             "WARN  source {name}: sign-in activity is not available ({error}); licences will be counted but nobody called idle or never-used"
-                        );
+                        )?;
                         if !matches!(outcome, CheckOutcome::Failed(_)) {
                             outcome = CheckOutcome::Warning;
                         }
                     }
                     Err(error) => {
-                        let _ = writeln!(out, "FAIL  source {name}: {what}: {error}");
+                        writeln!(out, "FAIL  source {name}: {what}: {error}")?;
                         failed.get_or_insert_with(|| error.clone());
                     }
                 }
@@ -168,5 +169,6 @@ pub(crate) async fn check(
                 None => outcome,
             }
         }
-    }
+    };
+    Ok(outcome)
 }

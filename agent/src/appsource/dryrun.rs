@@ -3,8 +3,7 @@
 //! graph-truth` prints (`kind`, `as_of`, `activity_available`, `accounts.total`,
 //! `accounts.counts` with its five keys, `pools`); otherwise the same figures as a table.
 
-use std::fmt::Write as _;
-use std::io::Write;
+use std::io::{self, Write};
 
 use chrono::NaiveDate;
 use seatbroker_protocol::{LicenceSnapshot, LicenceState, SourceKind};
@@ -83,35 +82,50 @@ impl DryRunReport {
     }
 }
 
-/// Collects `source` once as of `as_of` (today, UTC, by default) and writes the report.
+/// A collected dry run of an app source, ready to be written.
+#[derive(Debug)]
+pub(crate) struct DryRun {
+    report: DryRunReport,
+    collection: AppCollection,
+    warnings: Vec<String>,
+}
+
+/// Collects `source` once as of `as_of` (today, UTC, by default). Nothing is written yet,
+/// so a failed collection leaves no partial output.
 pub(crate) async fn dry_run(
     source: &SourceConfig,
     as_of: Option<NaiveDate>,
-    json: bool,
-    out: &mut dyn Write,
-) -> Result<(), CollectError> {
+) -> Result<DryRun, CollectError> {
     let today = as_of.unwrap_or_else(|| chrono::Utc::now().date_naive());
     let pseudonymizer = HumaansCollector::pseudonymizer(source)?;
     // Graph says how long to wait when it throttles (`Retry-After`); the dry run honours
     // it with the service's retry policy, so it gives the same figures as a collection.
     let collection = super::collect(source, today, pseudonymizer.as_ref(), None, |_| {}).await?;
-    let report = DryRunReport::new(source.kind.wire(), &collection.licences);
-    let warnings = warnings(source, &collection);
-    let output = |e: std::io::Error| CollectError::Other {
-        source_name: source.name.clone(),
-        message: format!("cannot write the report: {e}"),
-    };
+    Ok(DryRun {
+        report: DryRunReport::new(source.kind.wire(), &collection.licences),
+        warnings: warnings(source, &collection),
+        collection,
+    })
+}
+
+/// Writes the report of `run` to `out`: with `json`, the contract object (its warnings go
+/// to stderr); otherwise the tables. An error is the output's own (e.g. a closed pipe).
+pub(crate) fn write_dry_run(
+    source: &SourceConfig,
+    run: &DryRun,
+    json: bool,
+    out: &mut dyn Write,
+) -> io::Result<()> {
     if json {
-        for warning in &warnings {
+        for warning in &run.warnings {
             eprintln!("warning: {warning}");
         }
-        serde_json::to_writer_pretty(&mut *out, &report).map_err(|e| output(e.into()))?;
-        writeln!(out).map_err(output)?;
+        serde_json::to_writer_pretty(&mut *out, &run.report)?;
+        writeln!(out)?;
     } else {
-        let text = render_text(source, &report, &collection, &warnings);
-        out.write_all(text.as_bytes()).map_err(output)?;
+        render_text(source, &run.report, &run.collection, &run.warnings, out)?;
     }
-    out.flush().map_err(output)
+    out.flush()
 }
 
 fn warnings(source: &SourceConfig, collection: &AppCollection) -> Vec<String> {
@@ -147,19 +161,19 @@ fn warnings(source: &SourceConfig, collection: &AppCollection) -> Vec<String> {
     warnings
 }
 
-/// The readable report: the same figures as the JSON, as tables.
+/// Writes the readable report: the same figures as the JSON, as tables.
 pub(crate) fn render_text(
     source: &SourceConfig,
     report: &DryRunReport,
     collection: &AppCollection,
     warnings: &[String],
-) -> String {
-    let mut out = String::new();
+    out: &mut dyn Write,
+) -> io::Result<()> {
     let assignments: u64 = LicenceState::KNOWN
         .iter()
         .map(|s| collection.licences.counts.get(s))
         .sum();
-    let _ = writeln!(
+    writeln!(
         out,
         "{} source {} ({}) as of {}: {} accounts, {} licence assignments, read in {}",
         source.kind.label(),
@@ -173,8 +187,8 @@ pub(crate) fn render_text(
         } else {
             format!("{:.1} s", collection.duration.as_secs_f64())
         }
-    );
-    let _ = writeln!(
+    )?;
+    writeln!(
         out,
         "Activity: {}",
         if report.activity_available {
@@ -182,19 +196,19 @@ pub(crate) fn render_text(
         } else {
             "NOT available (licences counted, no one judged idle or never-used)"
         }
-    );
+    )?;
     let policy = &collection.licences.policy;
-    let _ = writeln!(
+    writeln!(
         out,
         "Policy: idle after {} days, never-used grace {} days\n",
         policy.idle_after_days, policy.never_used_grace_days
-    );
+    )?;
     let c = &report.accounts.counts;
-    let _ = writeln!(
+    writeln!(
         out,
         "{:<28}{:>10}{:>8}",
         "Licence state", "licences", "share"
-    );
+    )?;
     for (name, n) in [
         ("in_use", c.in_use),
         ("idle", c.idle),
@@ -207,14 +221,14 @@ pub(crate) fn render_text(
         } else {
             format!("{:.1}%", n as f64 * 100.0 / assignments as f64)
         };
-        let _ = writeln!(out, "  {name:<26}{n:>10}{share:>8}");
+        writeln!(out, "  {name:<26}{n:>10}{share:>8}")?;
     }
-    let _ = writeln!(out, "  {:<26}{:>10}\n", "total", assignments);
-    let _ = writeln!(
+    writeln!(out, "  {:<26}{:>10}\n", "total", assignments)?;
+    writeln!(
         out,
         "{:<40}{:>11}{:>10}{:>12}",
         "Pool", "purchased", "assigned", "unassigned"
-    );
+    )?;
     let opt = |v: Option<u64>| v.map_or("-".to_owned(), |v| v.to_string());
     for pool in &report.pools {
         let label = if pool.name == pool.id {
@@ -222,19 +236,18 @@ pub(crate) fn render_text(
         } else {
             format!("{} ({})", pool.name, pool.id)
         };
-        let _ = writeln!(
+        writeln!(
             out,
             "  {:<38}{:>11}{:>10}{:>12}",
             label,
             opt(pool.purchased),
             pool.assigned,
             opt(pool.unassigned)
-        );
+        )?;
     }
-    out.push('\n');
+    writeln!(out)?;
     for warning in warnings {
-        let _ = writeln!(out, "Warning: {warning}");
+        writeln!(out, "Warning: {warning}")?;
     }
-    let _ = writeln!(out, "Dry run: nothing was uploaded or stored.");
-    out
+    writeln!(out, "Dry run: nothing was uploaded or stored.")
 }

@@ -22,7 +22,7 @@ use seatbroker_protocol::{
 };
 
 pub(crate) use check::{CheckOutcome, check};
-pub(crate) use dryrun::dry_run;
+pub(crate) use dryrun::{dry_run, write_dry_run};
 
 use crate::collector::{CollectError, HumaansCollector, Tenant};
 use crate::config::{SourceConfig, SourceKindConfig};
@@ -229,8 +229,10 @@ pub(crate) async fn tenant(
                         error: Box::new(error),
                     });
                 }
+                // Reading the name is optional (Organization.Read.All is not asked for):
+                // any refusal falls back to the id without a word above debug.
                 Err(error) => {
-                    tracing::info!(source = %source.name, %error, "The organisation's name cannot be read; the tenant id names it.");
+                    tracing::debug!(source = %source.name, %error, "The organisation's name cannot be read; the tenant id names it.");
                     id.clone()
                 }
             };

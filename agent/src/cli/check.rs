@@ -67,7 +67,7 @@ pub(super) async fn check(
     if offline {
         for source in &config.sources {
             if source.kind.is_app() {
-                check_app_source(source, offline, out, &mut failed).await;
+                check_app_source(source, offline, out, &mut failed).await?;
                 continue;
             }
             match source.token() {
@@ -104,7 +104,7 @@ pub(super) async fn check(
     } else {
         for source in &config.sources {
             if source.kind.is_app() {
-                check_app_source(source, offline, out, &mut failed).await;
+                check_app_source(source, offline, out, &mut failed).await?;
                 continue;
             }
             match check_source(source).await {
@@ -181,8 +181,8 @@ async fn check_app_source(
     offline: bool,
     out: &mut dyn Write,
     failed: &mut Vec<CliError>,
-) {
-    match crate::appsource::check(source, offline, out).await {
+) -> Result<(), CliError> {
+    match crate::appsource::check(source, offline, out).await? {
         crate::appsource::CheckOutcome::Ok => {}
         crate::appsource::CheckOutcome::Warning if offline => {}
         crate::appsource::CheckOutcome::Warning => failed.push(CliError::Warning(format!(
@@ -191,6 +191,7 @@ async fn check_app_source(
         ))),
         crate::appsource::CheckOutcome::Failed(error) => failed.push(error.into()),
     }
+    Ok(())
 }
 
 /// What the source's token may read: `Some(warning)` when it works with a limit a person

@@ -85,7 +85,10 @@ pub(super) async fn dry_run(
         SourceKindConfig::EntraId | SourceKindConfig::SeatList => {
             // `source` is an app source here: the default (no configuration) is Humaans.
             let source = source.ok_or(CliError::NoTokenFile)?;
-            Ok(crate::appsource::dry_run(source, args.as_of, args.json, out).await?)
+            let run = crate::appsource::dry_run(source, args.as_of).await?;
+            Ok(crate::appsource::write_dry_run(
+                source, &run, args.json, out,
+            )?)
         }
     }
 }

@@ -10,6 +10,7 @@ mod humaans;
 mod humaans_shapes;
 mod licence_config;
 mod licence_engine;
+mod licence_truth;
 mod seatlist;
 mod service;
 mod spool;
