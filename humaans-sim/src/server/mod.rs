@@ -105,25 +105,45 @@ pub(crate) struct Orders {
 }
 
 impl Orders {
-    fn new(positions: Vec<u32>, created_at: impl Fn(u32) -> (String, String)) -> Self {
-        let mut keyed: Vec<((String, String), u32)> =
-            positions.iter().map(|&p| (created_at(p), p)).collect();
-        keyed.sort();
+    /// `positions` (a subset of `0..keys.len()`) in both orders; `by_creation` is every
+    /// position sorted by creation time, then id, so a subset keeps that order by filtering.
+    fn new(positions: Vec<u32>, by_creation: &[u32]) -> Self {
+        let sorted = if positions.len() == by_creation.len() {
+            by_creation.to_vec()
+        } else {
+            let mut member = vec![false; by_creation.len()];
+            for &p in &positions {
+                member[p as usize] = true;
+            }
+            by_creation
+                .iter()
+                .copied()
+                .filter(|&p| member[p as usize])
+                .collect()
+        };
         Self {
-            sorted: keyed.into_iter().map(|(_, p)| p).collect(),
+            sorted,
             unsorted: positions,
         }
     }
 }
 
-/// The `createdAt` member of a pre-rendered record (empty if absent).
-fn created_at(json: &str) -> String {
+/// Every position of `keys` ordered by its (creation time, id) key. The keys borrow the
+/// pre-rendered records, so a large company costs two slices per record, not copies.
+fn creation_order(keys: &[(&str, &str)]) -> Vec<u32> {
+    let mut order: Vec<u32> = (0..keys.len() as u32).collect();
+    order.sort_unstable_by(|&a, &b| keys[a as usize].cmp(&keys[b as usize]));
+    order
+}
+
+/// The `createdAt` member of a pre-rendered record (empty if absent). Searched from the end,
+/// where the renderer puts it, so a large company is not scanned byte by byte.
+fn created_at(json: &str) -> &str {
     const KEY: &str = "\"createdAt\":\"";
-    json.find(KEY)
+    json.rfind(KEY)
         .map(|at| &json[at + KEY.len()..])
         .and_then(|rest| rest.split('"').next())
         .unwrap_or_default()
-        .to_owned()
 }
 
 impl AppState {
@@ -227,18 +247,26 @@ impl Simulator {
                 company.position(&role.person_id).is_some_and(is_active)
             })
             .collect();
-        let person_key = |p: u32| {
-            let person = &company.people()[p as usize];
-            (created_at(&person.public_json), person.id.clone())
+        let people_by_creation = {
+            let keys: Vec<(&str, &str)> = company
+                .people()
+                .iter()
+                .map(|p| (created_at(&p.public_json), p.id.as_str()))
+                .collect();
+            creation_order(&keys)
         };
-        let role_key = |r: u32| {
-            let role = &company.job_roles()[r as usize];
-            (created_at(&role.json), role.id.clone())
+        let roles_by_creation = {
+            let keys: Vec<(&str, &str)> = company
+                .job_roles()
+                .iter()
+                .map(|r| (created_at(&r.json), r.id.as_str()))
+                .collect();
+            creation_order(&keys)
         };
-        let people_orders = Orders::new(all_people, person_key);
-        let public_people = Orders::new(public_people, person_key);
-        let roles_orders = Orders::new(all_roles, role_key);
-        let public_roles = Orders::new(public_roles, role_key);
+        let people_orders = Orders::new(all_people, &people_by_creation);
+        let public_people = Orders::new(public_people, &people_by_creation);
+        let roles_orders = Orders::new(all_roles, &roles_by_creation);
+        let public_roles = Orders::new(public_roles, &roles_by_creation);
         let role_json = match config.api.manager_field {
             ManagerField::ReportingTo => Vec::new(),
             field => company
