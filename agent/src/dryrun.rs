@@ -11,7 +11,9 @@ use std::io::{self, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
-use seatbroker_protocol::{PolicyError, SeatRecord, SeatState, Secret, Summary, UsagePolicy};
+use seatbroker_protocol::{
+    PolicyError, SeatReason, SeatRecord, SeatState, Secret, Summary, UsagePolicy,
+};
 use serde::Serialize;
 
 use crate::engine::{self, Evaluation};
@@ -400,7 +402,7 @@ fn truncate(text: &str, max: usize) -> String {
 }
 
 /// Column names of the seat CSV, in order.
-pub(crate) const CSV_HEADER: [&str; 13] = [
+pub(crate) const CSV_HEADER: [&str; 14] = [
     "person_id",
     "name",
     "work_email",
@@ -414,6 +416,7 @@ pub(crate) const CSV_HEADER: [&str; 13] = [
     "state",
     "reason",
     "since",
+    "reason_note",
 ];
 
 /// Writes `seats` as CSV (RFC 4180: a header row, CRLF-free `\n` line ends, fields with
@@ -443,6 +446,8 @@ pub(crate) fn write_seats_csv(seats: &[SeatRecord], out: &mut dyn Write) -> io::
                 Some(seat.state.to_string()),
                 seat.reason.as_ref().map(ToString::to_string),
                 date(seat.since),
+                (seat.reason == Some(SeatReason::NeverVerified))
+                    .then(|| NEVER_VERIFIED_MEANING.to_owned()),
             ],
         );
         out.write_all(line.as_bytes())?;

@@ -170,16 +170,16 @@ async fn readable_report_and_csv() {
     assert_eq!(
         lines[0],
         "person_id,name,work_email,status,employment_start_date,employment_end_date,\
-         job_title,department,manager_id,is_verified,state,reason,since"
+         job_title,department,manager_id,is_verified,state,reason,since,reason_note"
     );
     assert_eq!(
         lines[1],
-        "a,\"Ann Lee, Jr.\",ann@acme.test,active,2020-01-01,,CEO,Board,,true,active,,"
+        "a,\"Ann Lee, Jr.\",ann@acme.test,active,2020-01-01,,CEO,Board,,true,active,,,"
     );
     assert_eq!(
         lines[2],
         "b,\"Bob \"\"B\"\"\",ANN@acme.test,active,2020-01-01,2025-06-20,\"'=cmd()\",\
-         Engineering,a,true,leaving,end_date_within_window,2025-06-20"
+         Engineering,a,true,leaving,end_date_within_window,2025-06-20,"
     );
     assert_eq!(lines.len(), 7, "header and six people:\n{written}");
     // Only the CSV and the token are left in the directory: the temporary file is gone.
@@ -410,7 +410,20 @@ async fn the_never_verified_heuristic_and_a_missing_manager_field_are_explained(
     let server = humaans(people, roles, true).await;
     let dir = tempfile::tempdir().unwrap();
     let mut args = args(&server.url(), &token_file(dir.path(), "tok-123"));
+    let csv = dir.path().join("seats.csv");
+    args.csv = Some(csv.clone());
     let text = run_to_string(&args).await.unwrap();
+    let written = std::fs::read_to_string(&csv).unwrap();
+    let b = written.lines().find(|l| l.starts_with("b,")).unwrap();
+    assert!(
+        b.contains(",inactive,never_verified,2020-01-31,\"the person has not accepted the Humaans invitation and signed in; no Humaans document defines isVerified, so this is a heuristic"),
+        "{b}"
+    );
+    let d = written.lines().find(|l| l.starts_with("d,")).unwrap();
+    assert!(
+        d.ends_with(",inactive,ended_not_offboarded,2025-01-01,"),
+        "{d}"
+    );
     for expected in [
         "never_verified: 1 seat(s) are inactive only because Humaans says the person is not \
          verified 30 days after starting. Read as: the person has not accepted the Humaans \
