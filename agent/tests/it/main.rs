@@ -8,6 +8,7 @@ mod engine;
 mod entra;
 mod hostile;
 mod humaans;
+mod humaans_shapes;
 mod licence_config;
 mod licence_engine;
 mod licence_truth;

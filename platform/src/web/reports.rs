@@ -98,7 +98,9 @@ async fn overview_page(state: &WebState, page: Page<NoQuery>) -> Result<Response
     let now = state.store.now();
     html(&OverviewPage {
         layout: Layout::new("overview", &page.user),
+        any_never_verified: rows.iter().any(|r| r.inactive_never_verified > 0),
         rows: rows.into_iter().map(|r| source_view(r, now)).collect(),
+        never_verified_meaning: reports::NEVER_VERIFIED_MEANING,
     })
 }
 
@@ -244,6 +246,10 @@ async fn seats_page(state: &WebState, page: Page<SeatQuery>) -> Result<Response,
         next_href: (offset + shown < total)
             .then(|| seats_href("/seats", &filter, &current_sort, dir, Some(page + 1))),
         any_stale: rows.iter().any(|r| r.source_stale),
+        any_never_verified: rows
+            .iter()
+            .any(|r| reports::reason_note(r.reason.as_deref()).is_some()),
+        never_verified_meaning: reports::NEVER_VERIFIED_MEANING,
         first: if shown == 0 { 0 } else { offset + 1 },
         last: offset + shown,
         states: STATES
