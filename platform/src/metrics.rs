@@ -173,13 +173,13 @@ impl Metrics {
     pub fn render_prometheus(&self) -> String {
         let mut out = String::new();
         let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
-        out.push_str("# HELP seatbroker_http_requests_total HTTP requests answered, by route class and status class.\n");
-        out.push_str("# TYPE seatbroker_http_requests_total counter\n");
+        out.push_str("# HELP seatbroker_requests_by_class_total HTTP requests answered, by route class (agent API call, console, report API...) and status class; seatbroker_http_requests_total has them by route, method and status.\n");
+        out.push_str("# TYPE seatbroker_requests_by_class_total counter\n");
         for route in RouteClass::ALL {
             for (i, status) in STATUS_CLASSES.iter().enumerate() {
                 let _ = writeln!(
                     out,
-                    "seatbroker_http_requests_total{{route=\"{}\",status=\"{status}\"}} {}",
+                    "seatbroker_requests_by_class_total{{route=\"{}\",status=\"{status}\"}} {}",
                     route.as_str(),
                     load(&self.requests[route.index()][i])
                 );
@@ -286,8 +286,12 @@ mod tests {
         metrics.record_refusal(&ErrorCode::StaleSequence);
         metrics.record_apply(1000, Duration::from_millis(30));
         let text = metrics.render_prometheus();
-        assert!(text.contains("seatbroker_http_requests_total{route=\"upload\",status=\"2xx\"} 1"));
-        assert!(text.contains("seatbroker_http_requests_total{route=\"upload\",status=\"4xx\"} 1"));
+        assert!(
+            text.contains("seatbroker_requests_by_class_total{route=\"upload\",status=\"2xx\"} 1")
+        );
+        assert!(
+            text.contains("seatbroker_requests_by_class_total{route=\"upload\",status=\"4xx\"} 1")
+        );
         assert!(text.contains("seatbroker_refusals_total{code=\"stale_sequence\"} 1"));
         assert!(text.contains("seatbroker_apply_seconds_bucket{le=\"0.01\"} 0"));
         assert!(text.contains("seatbroker_apply_seconds_bucket{le=\"0.05\"} 1"));

@@ -246,7 +246,7 @@ async fn approval_path_from_enrollment_to_applied_snapshot() {
         "{metrics}"
     );
     assert!(
-        metrics.contains("seatbroker_http_requests_total{route=\"upload\",status=\"2xx\"} 2"),
+        metrics.contains("seatbroker_requests_by_class_total{route=\"upload\",status=\"2xx\"} 2"),
         "{metrics}"
     );
 }
