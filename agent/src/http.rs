@@ -60,3 +60,71 @@ pub(crate) async fn read_capped(
     }
     Ok(body)
 }
+
+/// An error of a source's HTTP client that [`with_retries`] can act on.
+pub(crate) trait Retriable: std::fmt::Display + Sized {
+    /// Who answered, for the log line: `Humaans`, `Microsoft`.
+    const SERVICE: &'static str;
+    /// Whether the same request may succeed later (5xx, 429, timeouts, cut bodies).
+    fn is_transient_request_error(&self) -> bool;
+    /// How long the server asked to wait, when it said.
+    fn retry_after(&self) -> Option<std::time::Duration>;
+    /// The error that ends a run of `attempts` transient failures.
+    fn retries_exhausted(attempts: u32, elapsed: std::time::Duration, last: Self) -> Self;
+}
+
+/// Runs `op` until it succeeds, fails permanently, or the policy is used up. Delays come
+/// from `backon`'s exponential backoff with jitter; a server's `Retry-After` replaces the
+/// computed delay (capped at `max_retry_after`). A first failure that cannot be retried
+/// within the policy is returned as it is; later ones are wrapped by
+/// [`Retriable::retries_exhausted`]. `sleep` waits, so tests can inject time.
+pub(crate) async fn with_retries<T, E, F, Fut, S, SFut>(
+    policy: crate::humaans::RetryPolicy,
+    url: &str,
+    sleep: S,
+    mut op: F,
+) -> Result<T, E>
+where
+    E: Retriable,
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, E>>,
+    S: Fn(std::time::Duration) -> SFut,
+    SFut: std::future::Future<Output = ()>,
+{
+    use backon::BackoffBuilder;
+    let mut backoff = backon::ExponentialBuilder::default()
+        .with_min_delay(policy.min_delay)
+        .with_max_delay(policy.max_delay)
+        .with_max_times(policy.max_attempts.saturating_sub(1) as usize)
+        .with_jitter()
+        .build();
+    let mut attempts = 0u32;
+    let mut waited = std::time::Duration::ZERO;
+    loop {
+        attempts += 1;
+        let error = match op().await {
+            Ok(value) => return Ok(value),
+            Err(error) if !error.is_transient_request_error() => return Err(error),
+            Err(error) => error,
+        };
+        let delay = backoff.next().map(|computed| match error.retry_after() {
+            Some(asked) => asked.min(policy.max_retry_after),
+            None => computed,
+        });
+        let delay = match delay {
+            Some(delay) if waited + delay <= policy.max_elapsed => delay,
+            _ if attempts == 1 => return Err(error),
+            _ => return Err(E::retries_exhausted(attempts, waited, error)),
+        };
+        tracing::warn!(
+            url,
+            %error,
+            attempt = attempts,
+            delay_ms = delay.as_millis() as u64,
+            "{} request failed, will retry.",
+            E::SERVICE
+        );
+        sleep(delay).await;
+        waited += delay;
+    }
+}

@@ -6,7 +6,6 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use backon::{BackoffBuilder, ExponentialBuilder};
 use reqwest::StatusCode;
 use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderMap, RETRY_AFTER};
 use seatbroker_protocol::Secret;
@@ -305,52 +304,12 @@ impl EntraClient {
 
     /// Runs `op` until it succeeds, fails permanently, or the retry policy is used up.
     /// A `Retry-After` replaces the computed backoff (capped at `max_retry_after`).
-    async fn with_retry<T, F, Fut>(&self, url: &str, mut op: F) -> Result<T, EntraError>
+    async fn with_retry<T, F, Fut>(&self, url: &str, op: F) -> Result<T, EntraError>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, EntraError>>,
     {
-        let policy = self.config.retry;
-        let mut backoff = ExponentialBuilder::default()
-            .with_min_delay(policy.min_delay)
-            .with_max_delay(policy.max_delay)
-            .with_max_times(policy.max_attempts.saturating_sub(1) as usize)
-            .with_jitter()
-            .build();
-        let mut attempts = 0u32;
-        let mut waited = Duration::ZERO;
-        loop {
-            attempts += 1;
-            let error = match op().await {
-                Ok(value) => return Ok(value),
-                Err(error) if !error.is_transient_request_error() => return Err(error),
-                Err(error) => error,
-            };
-            let delay = backoff.next().map(|computed| match error.retry_after() {
-                Some(asked) => asked.min(policy.max_retry_after),
-                None => computed,
-            });
-            let delay = match delay {
-                Some(delay) if waited + delay <= policy.max_elapsed => delay,
-                _ if attempts == 1 => return Err(error),
-                _ => {
-                    return Err(EntraError::RetriesExhausted {
-                        attempts,
-                        elapsed: waited,
-                        last: Box::new(error),
-                    });
-                }
-            };
-            tracing::warn!(
-                url,
-                %error,
-                attempt = attempts,
-                delay_ms = delay.as_millis() as u64,
-                "Microsoft request failed, will retry."
-            );
-            (self.sleep)(delay).await;
-            waited += delay;
-        }
+        crate::http::with_retries(self.config.retry, url, |delay| (self.sleep)(delay), op).await
     }
 
     /// `GET /v1.0/subscribedSkus`, sorted by SKU id.

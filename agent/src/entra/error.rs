@@ -230,3 +230,23 @@ impl EntraError {
         }
     }
 }
+
+impl crate::http::Retriable for EntraError {
+    const SERVICE: &'static str = "Microsoft";
+
+    fn is_transient_request_error(&self) -> bool {
+        EntraError::is_transient_request_error(self)
+    }
+
+    fn retry_after(&self) -> Option<Duration> {
+        EntraError::retry_after(self)
+    }
+
+    fn retries_exhausted(attempts: u32, elapsed: Duration, last: Self) -> Self {
+        EntraError::RetriesExhausted {
+            attempts,
+            elapsed,
+            last: Box::new(last),
+        }
+    }
+}

@@ -5,7 +5,6 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use backon::{BackoffBuilder, ExponentialBuilder};
 use reqwest::StatusCode;
 use reqwest::header::{ACCEPT, HeaderMap, RETRY_AFTER};
 use seatbroker_protocol::Secret;
@@ -231,59 +230,18 @@ impl HumaansClient {
     /// Runs `op` until it succeeds, fails permanently, or the retry policy is used up.
     /// Delays come from `backon`'s exponential backoff with jitter; a `Retry-After` from a
     /// 429 replaces the computed delay (capped at `max_retry_after`).
-    pub(crate) async fn with_retry<T, F, Fut>(
-        &self,
-        url: &str,
-        mut op: F,
-    ) -> Result<T, HumaansError>
+    pub(crate) async fn with_retry<T, F, Fut>(&self, url: &str, op: F) -> Result<T, HumaansError>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, HumaansError>>,
     {
-        let policy = self.inner.config.retry;
-        let mut backoff = ExponentialBuilder::default()
-            .with_min_delay(policy.min_delay)
-            .with_max_delay(policy.max_delay)
-            .with_max_times(policy.max_attempts.saturating_sub(1) as usize)
-            .with_jitter()
-            .build();
-        let mut attempts = 0u32;
-        let mut waited = Duration::ZERO;
-        loop {
-            attempts += 1;
-            let error = match op().await {
-                Ok(value) => return Ok(value),
-                Err(error) if !error.is_transient_request_error() => return Err(error),
-                Err(error) => error,
-            };
-            let delay = backoff.next().map(|computed| match &error {
-                HumaansError::RateLimited {
-                    retry_after: Some(asked),
-                    ..
-                } => (*asked).min(policy.max_retry_after),
-                _ => computed,
-            });
-            let delay = match delay {
-                Some(delay) if waited + delay <= policy.max_elapsed => delay,
-                _ if attempts == 1 => return Err(error),
-                _ => {
-                    return Err(HumaansError::RetriesExhausted {
-                        attempts,
-                        elapsed: waited,
-                        last: Box::new(error),
-                    });
-                }
-            };
-            tracing::warn!(
-                url,
-                %error,
-                attempt = attempts,
-                delay_ms = delay.as_millis() as u64,
-                "Humaans request failed, will retry."
-            );
-            (self.inner.sleep)(delay).await;
-            waited += delay;
-        }
+        crate::http::with_retries(
+            self.inner.config.retry,
+            url,
+            |delay| (self.inner.sleep)(delay),
+            op,
+        )
+        .await
     }
 }
 

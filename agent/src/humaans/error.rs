@@ -288,6 +288,30 @@ impl HumaansError {
     }
 }
 
+impl crate::http::Retriable for HumaansError {
+    const SERVICE: &'static str = "Humaans";
+
+    fn is_transient_request_error(&self) -> bool {
+        HumaansError::is_transient_request_error(self)
+    }
+
+    /// Humaans says how long to wait only on a 429.
+    fn retry_after(&self) -> Option<Duration> {
+        match self {
+            HumaansError::RateLimited { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
+
+    fn retries_exhausted(attempts: u32, elapsed: Duration, last: Self) -> Self {
+        HumaansError::RetriesExhausted {
+            attempts,
+            elapsed,
+            last: Box::new(last),
+        }
+    }
+}
+
 /// Finds a scope name such as `private:read` in a free-text message.
 pub(crate) fn scope_in_message(message: &str) -> Option<String> {
     const SCOPES: [&str; 8] = [
