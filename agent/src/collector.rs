@@ -190,6 +190,7 @@ impl Collector for HumaansCollector {
             summary: evaluation.summary,
             seats: evaluation.seats,
             findings: evaluation.findings,
+            licences: None,
         })
     }
 

@@ -73,6 +73,10 @@ wire_enum! {
     /// Kind of data source an agent reads.
     pub enum SourceKind {
         Humaans = "humaans",
+        /// Microsoft Entra ID (Microsoft 365 licences) through Microsoft Graph.
+        EntraId = "entra_id",
+        /// CSV files exported from an application's admin page.
+        SeatList = "seat_list",
     }
 }
 
@@ -145,6 +149,54 @@ wire_enum! {
         Offboarded = "offboarded",
         /// Humaans sent a status value the engine does not know.
         UnknownStatus = "unknown_status",
+    }
+}
+
+wire_enum! {
+    /// The activity state of one licence assignment (account x licence), computed by the
+    /// agent's licence engine. The first matching state wins, in declaration order.
+    pub enum LicenceState {
+        /// The account is disabled but still holds the licence: reclaim it.
+        DisabledHolding = "disabled_holding",
+        /// The source could not read activity (e.g. a tenant without Entra ID P1/P2):
+        /// nobody is called idle or never-used from missing data.
+        UnknownActivity = "unknown_activity",
+        /// No activity ever, and past the grace period.
+        NeverUsed = "never_used",
+        /// Last activity older than the idle threshold.
+        Idle = "idle",
+        /// Recent activity, or never used but still within the grace period.
+        InUse = "in_use",
+    }
+}
+
+wire_enum! {
+    /// Why a licence assignment has its state.
+    pub enum LicenceReason {
+        /// `disabled_holding`: the account is disabled.
+        AccountDisabled = "account_disabled",
+        /// `unknown_activity`: the source could not read activity.
+        ActivityUnavailable = "activity_unavailable",
+        /// `in_use`: never used, but assigned (or created) within the grace period.
+        GracePeriod = "grace_period",
+        /// `never_used`: no activity ever, past the grace period.
+        NoActivity = "no_activity",
+        /// `idle`: the last activity is older than the idle threshold.
+        NoRecentActivity = "no_recent_activity",
+        /// `in_use`: activity within the idle threshold.
+        RecentActivity = "recent_activity",
+    }
+}
+
+wire_enum! {
+    /// The kind of an application account.
+    pub enum AccountType {
+        /// A regular account of the organisation.
+        Member = "member",
+        /// An external guest (Entra ID `userType: Guest`).
+        Guest = "guest",
+        /// A service or shared account the source marks as such.
+        Service = "service",
     }
 }
 

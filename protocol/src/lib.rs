@@ -14,6 +14,7 @@
 mod enroll;
 mod enums;
 mod heartbeat;
+mod licence;
 mod policy;
 mod problem;
 mod seat;
@@ -24,15 +25,19 @@ pub mod version;
 
 pub use enroll::{EnrollRequest, EnrollResponse, SourceDescriptor};
 pub use enums::{
-    AgentState, CollectionOutcome, Disposition, ErrorCode, FindingKind, PayloadEncoding,
-    PersonStatus, SeatReason, SeatState, SourceKind, SourceState, UploadOutcome,
+    AccountType, AgentState, CollectionOutcome, Disposition, ErrorCode, FindingKind, LicenceReason,
+    LicenceState, PayloadEncoding, PersonStatus, SeatReason, SeatState, SourceKind, SourceState,
+    UploadOutcome,
 };
 pub use heartbeat::{CollectionReport, Heartbeat, HeartbeatAck, SourceHealth, SpoolDepth};
+pub use licence::{
+    AccountRecord, LicenceHeld, LicencePolicy, LicencePool, LicenceSnapshot, LicenceStateCounts,
+};
 pub use policy::{PolicyError, UsagePolicy};
 pub use problem::{Problem, VersionRange};
 pub use seat::{
-    CollectionInfo, DepartmentCounts, Finding, InactiveReasonCounts, SeatRecord, SnapshotPayload,
-    StateCounts, Summary,
+    CollectionInfo, DepartmentCounts, Finding, InactiveReasonCounts, SCHEMA_LICENCES,
+    SCHEMA_PEOPLE, SeatRecord, SnapshotPayload, StateCounts, Summary,
 };
 pub use secret::Secret;
 pub use status::{SourceStatus, StatusResponse};

@@ -198,8 +198,17 @@ pub struct SnapshotPayload {
     pub seats: Vec<SeatRecord>,
     #[serde(default)]
     pub findings: Vec<Finding>,
+    /// Schema 2, app sources (`entra_id`, `seat_list`) only: accounts, licences and pools.
+    /// Their `seats` and `findings` are empty and their `summary` counts zero people.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub licences: Option<crate::LicenceSnapshot>,
 }
 
+/// The `schema` of a payload from a Humaans source (and of payloads before schema 2).
+pub const SCHEMA_PEOPLE: u32 = 1;
+/// The `schema` of a payload that carries a [`SnapshotPayload::licences`] section.
+pub const SCHEMA_LICENCES: u32 = 2;
+
 fn payload_schema() -> u32 {
-    1
+    SCHEMA_PEOPLE
 }

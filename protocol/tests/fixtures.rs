@@ -42,6 +42,7 @@ fn fixtures() -> Vec<Fixture> {
         ("problem_source_pending.json", check_problem),
         ("problem_protocol_too_old.json", check_problem),
         ("snapshot_payload.json", check::<SnapshotPayload>),
+        ("snapshot_payload_licences.json", check::<SnapshotPayload>),
         ("usage_policy.json", check::<UsagePolicy>),
     ]
 }
@@ -147,6 +148,29 @@ fn unknown_enum_values_land_in_the_catch_all() {
     ] {
         check_unknown_enum::<SnapshotPayload>("snapshot_payload.json", pointer);
     }
+    for pointer in [
+        "/licences/accounts/0/account_type",
+        "/licences/accounts/0/licences/0/state",
+        "/licences/accounts/0/licences/0/reason",
+    ] {
+        check_unknown_enum::<SnapshotPayload>("snapshot_payload_licences.json", pointer);
+    }
+}
+
+/// A schema-1 payload decodes with no licence section, and a schema-2 payload keeps it.
+#[test]
+fn licence_section_is_optional() {
+    let people: SnapshotPayload = serde_json::from_str(&read("snapshot_payload.json")).unwrap();
+    assert_eq!(people.schema, seatbroker_protocol::SCHEMA_PEOPLE);
+    assert!(people.licences.is_none());
+    let apps: SnapshotPayload =
+        serde_json::from_str(&read("snapshot_payload_licences.json")).unwrap();
+    assert_eq!(apps.schema, seatbroker_protocol::SCHEMA_LICENCES);
+    let licences = apps.licences.expect("licence section");
+    assert_eq!(licences.counts.total(), 5);
+    let assigned: u64 = licences.pools.iter().map(|p| p.assigned).sum();
+    assert_eq!(assigned, licences.counts.total(), "pools and counts agree");
+    assert!(apps.seats.is_empty() && apps.summary.counts.total() == 0);
 }
 
 #[test]

@@ -89,6 +89,7 @@ pub(crate) fn payload(source: &str, policy: &UsagePolicy, n: u64) -> SnapshotPay
         },
         seats: vec![],
         findings: vec![],
+        licences: None,
     }
 }
 
