@@ -148,6 +148,7 @@ fn payload(
         },
         seats,
         findings: Vec::new(),
+        licences: None,
     }
 }
 

@@ -328,6 +328,7 @@ async fn seed(store: &Store) -> anyhow::Result<Vec<String>> {
             },
             seats,
             findings: Vec::new(),
+            licences: None,
         };
         let encoded = encode_snapshot(&payload, limits::MAX_PART_BYTES)?;
         let snapshot_id = new_id();

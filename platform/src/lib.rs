@@ -17,6 +17,7 @@ mod api;
 mod auth;
 mod config;
 mod error;
+mod licence;
 mod metrics;
 mod reports;
 mod server;

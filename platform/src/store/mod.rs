@@ -27,6 +27,7 @@
 mod agents;
 mod audit;
 mod intake;
+pub(crate) mod licences;
 mod sources;
 mod tokens;
 mod web;

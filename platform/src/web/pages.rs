@@ -73,6 +73,8 @@ pub(crate) struct SourceView {
 #[template(path = "overview.html")]
 pub(crate) struct OverviewPage {
     pub(crate) layout: Layout,
+    /// Licence figures per organisation, shown first.
+    pub(crate) orgs: Vec<super::licences::OrgView>,
     pub(crate) rows: Vec<SourceView>,
 }
 
@@ -81,6 +83,8 @@ pub(crate) struct OverviewPage {
 pub(crate) struct ApprovalsPage {
     pub(crate) layout: Layout,
     pub(crate) agents: Vec<AgentRow>,
+    /// (id, name): where an application source can be approved into.
+    pub(crate) organisations: Vec<(String, String)>,
 }
 
 /// An agent's new credential, shown once after rotation.

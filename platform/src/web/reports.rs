@@ -98,6 +98,7 @@ async fn overview_page(state: &WebState, page: Page<NoQuery>) -> Result<Response
     let now = state.store.now();
     html(&OverviewPage {
         layout: Layout::new("overview", &page.user),
+        orgs: super::licences::overview_orgs(state).await?,
         rows: rows.into_iter().map(|r| source_view(r, now)).collect(),
     })
 }

@@ -238,6 +238,7 @@ pub(crate) fn payload(
         },
         seats,
         findings,
+        licences: None,
     }
 }
 
