@@ -12,5 +12,5 @@ pub(crate) mod money;
 pub(crate) mod state;
 
 pub(crate) use join::{Account, ExclusionRules, HrPerson, People, classify, match_account};
-pub(crate) use money::{Period, Price};
+pub use money::{Period, Price};
 pub(crate) use state::SeatLicenceState;

@@ -26,20 +26,20 @@ use crate::licence::Price;
 
 /// An organisation: one HR source plus application sources.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub(crate) struct Organisation {
-    pub(crate) id: String,
-    pub(crate) name: String,
-    pub(crate) hr_source_id: Option<String>,
+pub struct Organisation {
+    pub id: String,
+    pub name: String,
+    pub hr_source_id: Option<String>,
 }
 
 /// An admin rule marking accounts `excluded`.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub(crate) struct ExclusionRule {
-    pub(crate) id: String,
+pub struct ExclusionRule {
+    pub id: String,
     /// `account_type`, `login_pattern` or `account`.
-    pub(crate) kind: String,
-    pub(crate) value: String,
-    pub(crate) created_by: String,
+    pub kind: String,
+    pub value: String,
+    pub created_by: String,
 }
 
 /// The kinds of exclusion rule, with what each value means.
@@ -151,7 +151,7 @@ pub(crate) async fn assign_organisation(
 }
 
 impl Store {
-    pub(crate) async fn list_organisations(&self) -> Result<Vec<Organisation>, StoreError> {
+    pub async fn list_organisations(&self) -> Result<Vec<Organisation>, StoreError> {
         sqlx::query("SELECT id, name, hr_source_id FROM organisations ORDER BY name, id")
             .fetch_all(self.pool())
             .await?
@@ -166,7 +166,7 @@ impl Store {
             .collect()
     }
 
-    pub(crate) async fn list_exclusion_rules(&self) -> Result<Vec<ExclusionRule>, StoreError> {
+    pub async fn list_exclusion_rules(&self) -> Result<Vec<ExclusionRule>, StoreError> {
         sqlx::query("SELECT id, kind, value, created_by FROM exclusion_rules ORDER BY kind, value")
             .fetch_all(self.pool())
             .await?
@@ -183,7 +183,7 @@ impl Store {
     }
 
     /// Adds an exclusion rule and recomputes every join. Adding an existing rule is a no-op.
-    pub(crate) async fn add_exclusion_rule(
+    pub async fn add_exclusion_rule(
         &self,
         actor: &str,
         kind: &str,
@@ -247,11 +247,7 @@ impl Store {
     }
 
     /// Removes an exclusion rule and recomputes every join.
-    pub(crate) async fn remove_exclusion_rule(
-        &self,
-        actor: &str,
-        id: &str,
-    ) -> Result<(), StoreError> {
+    pub async fn remove_exclusion_rule(&self, actor: &str, id: &str) -> Result<(), StoreError> {
         let now = self.now();
         let mut tx = self.begin_write().await?;
         let row = sqlx::query("SELECT kind, value FROM exclusion_rules WHERE id = $1")
@@ -290,7 +286,7 @@ impl Store {
 
     /// Sets the price of one pool of an app source (`pool_id` empty: of every pool of the
     /// source without a price of its own).
-    pub(crate) async fn set_price(
+    pub async fn set_price(
         &self,
         actor: &str,
         source_id: &str,
@@ -360,7 +356,7 @@ impl Store {
     }
 
     /// Removes a price; the pool then shows seats and no amount.
-    pub(crate) async fn clear_price(
+    pub async fn clear_price(
         &self,
         actor: &str,
         source_id: &str,
