@@ -43,10 +43,10 @@ impl People {
         people.sort_by(|a, b| a.person_id.cmp(&b.person_id));
         let mut by_email = HashMap::with_capacity(people.len());
         for (index, person) in people.iter().enumerate() {
-            if let Some(email) = person.work_email.as_deref().map(normalise) {
-                if !email.is_empty() {
-                    by_email.entry(email).or_insert(index);
-                }
+            if let Some(email) = person.work_email.as_deref().map(normalise)
+                && !email.is_empty()
+            {
+                by_email.entry(email).or_insert(index);
             }
         }
         Self {
@@ -179,10 +179,10 @@ impl ExclusionRules {
             });
         }
         let login = account.login.map(normalise);
-        if let Some(login) = &login {
-            if self.login_patterns.iter().any(|p| glob_match(p, login)) {
-                return Some("login_pattern");
-            }
+        if let Some(login) = &login
+            && self.login_patterns.iter().any(|p| glob_match(p, login))
+        {
+            return Some("login_pattern");
         }
         let listed = std::iter::once(account.account_id.trim().to_lowercase())
             .chain(login)
@@ -425,6 +425,17 @@ mod tests {
     }
 
     /// (person, enabled, account type, login, activity state, hr complete) -> (state, reason)
+    type Case<'a> = (
+        Option<&'a str>,
+        bool,
+        &'a str,
+        &'a str,
+        LicenceState,
+        bool,
+        &'a str,
+        &'a str,
+    );
+
     #[test]
     fn states_follow_the_rules_in_order() {
         let people = people();
@@ -433,16 +444,7 @@ mod tests {
             ("login_pattern", "svc-*@*"),
             ("account", "Kiosk@acme.test"),
         ]);
-        let cases: &[(
-            Option<&str>,
-            bool,
-            &str,
-            &str,
-            LicenceState,
-            bool,
-            &str,
-            &str,
-        )] = &[
+        let cases: &[Case<'_>] = &[
             (
                 Some("p1"),
                 true,

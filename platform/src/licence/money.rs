@@ -147,7 +147,13 @@ mod tests {
 
     #[test]
     fn prices_parse_exactly_or_say_what_is_wrong() {
-        let cases: &[(&str, &str, &str, Result<(i64, &str, &str), &str>)] = &[
+        type Case<'a> = (
+            &'a str,
+            &'a str,
+            &'a str,
+            Result<(i64, &'a str, &'a str), &'a str>,
+        );
+        let cases: &[Case<'_>] = &[
             ("12", "eur", "month", Ok((1200, "EUR", "month"))),
             ("7.5", "USD", "year", Ok((750, "USD", "year"))),
             (" 0.05 ", "GBP", "monthly", Ok((5, "GBP", "month"))),

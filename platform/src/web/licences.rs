@@ -589,14 +589,19 @@ pub(crate) async fn reclaim_csv(
 pub(crate) struct PersonPage {
     pub(crate) layout: super::pages::Layout,
     pub(crate) person: PersonDetail,
-    /// (application, account, matched, last activity, licences: (pool, label, reason, since))
-    pub(crate) accounts: Vec<(
-        String,
-        String,
-        String,
-        String,
-        Vec<(String, &'static str, String, String)>,
-    )>,
+    pub(crate) accounts: Vec<AccountView>,
+}
+
+/// One of a person's accounts, in words.
+#[derive(Debug)]
+pub(crate) struct AccountView {
+    pub(crate) application: String,
+    pub(crate) account: String,
+    /// "by its email ana@…", or "not matched".
+    pub(crate) matched: String,
+    pub(crate) last_activity: String,
+    /// (licence, state label, reason in words, since)
+    pub(crate) licences: Vec<(String, &'static str, String, String)>,
 }
 
 /// `/people/{id}` and `/api/v1/reports/people/{id}`.
@@ -646,14 +651,15 @@ pub(crate) async fn person(
                             )
                         })
                         .collect();
-                    (
-                        a.source_name.clone(),
-                        format!("{account}{}", if a.enabled { "" } else { " (disabled)" }),
+                    AccountView {
+                        application: a.source_name.clone(),
+                        account: format!("{account}{}", if a.enabled { "" } else { " (disabled)" }),
                         matched,
-                        a.last_activity
+                        last_activity: a
+                            .last_activity
                             .map_or("never".to_owned(), |t| t.date_naive().to_string()),
                         licences,
-                    )
+                    }
                 })
                 .collect();
             html(&PersonPage {
