@@ -19,8 +19,8 @@ use crate::licence::{Price, SeatLicenceState};
 use crate::reports::csv::CsvWriter;
 use crate::reports::percent;
 use crate::store::licences::{
-    AppFigures, ExclusionRule, OrganisationFigures, PersonDetail, RULE_KINDS, ReclaimFilter,
-    ReclaimRow,
+    AppFigures, Changes, ExclusionRule, OrganisationFigures, PersonDetail, RULE_KINDS,
+    ReclaimFilter, ReclaimRow,
 };
 
 /// Most rows the reclaim page lists (exports take all).
@@ -755,4 +755,160 @@ pub(crate) async fn remove_exclusion(
 /// The organisation figures the Overview leads with.
 pub(crate) async fn overview_orgs(state: &WebState) -> Result<Vec<OrgView>, WebError> {
     Ok(org_views(state.store.report_licences().await?))
+}
+
+// ----- changes -----
+
+/// Query of the Changes page: the period, in days back from now.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(crate) struct ChangesQuery {
+    /// A string, so that a bad value gets our message rather than serde's.
+    days: String,
+}
+
+impl ChangesQuery {
+    fn days(&self) -> Result<i64, WebError> {
+        if self.days.is_empty() {
+            return Ok(30);
+        }
+        match self.days.parse::<i64>() {
+            Ok(days) if (1..=366).contains(&days) => Ok(days),
+            _ => Err(WebError::bad_request(format!(
+                "Bad period {:?}: give days as a whole number from 1 to 366 (7, 30 and 90 are offered).",
+                self.days
+            ))),
+        }
+    }
+}
+
+/// A licence change in words.
+#[derive(Debug)]
+pub(crate) struct ChangeView {
+    pub(crate) day: String,
+    pub(crate) who: String,
+    pub(crate) person_id: Option<String>,
+    pub(crate) application: String,
+    pub(crate) licence: String,
+    pub(crate) what: String,
+}
+
+#[derive(Template)]
+#[template(path = "changes.html")]
+pub(crate) struct ChangesPage {
+    pub(crate) layout: super::pages::Layout,
+    pub(crate) days: i64,
+    pub(crate) periods: Vec<(i64, bool)>,
+    /// (label, count)
+    pub(crate) entered: Vec<(&'static str, u64)>,
+    pub(crate) reclaimed: u64,
+    pub(crate) realised: String,
+    pub(crate) hr_entered: Vec<(String, u64)>,
+    pub(crate) hr_joined: u64,
+    pub(crate) rows: Vec<ChangeView>,
+}
+
+fn label_of(code: &str) -> &'static str {
+    SeatLicenceState::parse(code).map_or("an unknown state", SeatLicenceState::label)
+}
+
+fn realised_text(changes: &Changes) -> String {
+    let realised = changes.realised.monthly();
+    if realised.is_empty() {
+        "no price set".to_owned()
+    } else {
+        realised
+            .iter()
+            .map(|(c, a)| money(*a, c))
+            .collect::<Vec<_>>()
+            .join(" + ")
+    }
+}
+
+/// `/changes` and `/api/v1/reports/changes`: what changed in the last `days` days.
+pub(crate) async fn changes(State(state): State<WebState>, page: Page<ChangesQuery>) -> Response {
+    let format = page.format;
+    format.respond(
+        async {
+            let days = page.query.days()?;
+            let since = crate::store::ts(state.store.now() - chrono::Duration::days(days));
+            let changes = state.store.licence_changes(&since, 1000).await?;
+            if format == Format::Json {
+                return Ok(Json(json!({
+                    "days": days,
+                    "since": since,
+                    "licences_entered": changes.entered,
+                    "reclaimed": changes.reclaimed,
+                    "realised_monthly_savings": changes.realised.monthly(),
+                    "hr_entered": changes.hr_entered,
+                    "hr_joined": changes.hr_joined,
+                    "changes": changes.rows,
+                }))
+                .into_response());
+            }
+            let rows = changes
+                .rows
+                .iter()
+                .map(|c| ChangeView {
+                    day: c.at.get(..10).unwrap_or(&c.at).to_owned(),
+                    who: c
+                        .person_name
+                        .clone()
+                        .unwrap_or_else(|| c.account_id.clone()),
+                    person_id: c.person_id.clone(),
+                    application: c.application.clone(),
+                    licence: c.licence.clone(),
+                    what: match (&c.from, &c.to) {
+                        (None, Some(to)) => format!("new licence: {}", label_of(to)),
+                        (Some(from), Some(to)) => {
+                            format!("{} → {}", label_of(from), label_of(to))
+                        }
+                        (Some(from), None) if c.reclaimed() => {
+                            format!("reclaimed (was {})", label_of(from).to_lowercase())
+                        }
+                        (Some(from), None) => {
+                            format!("licence removed (was {})", label_of(from).to_lowercase())
+                        }
+                        (None, None) => String::new(),
+                    },
+                })
+                .collect();
+            html(&ChangesPage {
+                layout: super::pages::Layout::new("changes", &page.user),
+                days,
+                periods: [7, 30, 90].into_iter().map(|d| (d, d == days)).collect(),
+                entered: SeatLicenceState::ALL
+                    .into_iter()
+                    .filter_map(|s| {
+                        let n = changes.entered.get(s.as_str()).copied().unwrap_or(0);
+                        (n > 0).then(|| (s.label(), n))
+                    })
+                    .collect(),
+                reclaimed: changes.reclaimed,
+                realised: realised_text(&changes),
+                hr_entered: changes
+                    .hr_entered
+                    .iter()
+                    .map(|(s, n)| (s.replace('_', " "), *n))
+                    .collect(),
+                hr_joined: changes.hr_joined,
+                rows,
+            })
+        }
+        .await,
+    )
+}
+
+/// "+3 newly orphaned, −5 reclaimed" over the last 30 days, for the Overview.
+pub(crate) async fn overview_deltas(state: &WebState) -> Result<String, WebError> {
+    let since = crate::store::ts(state.store.now() - chrono::Duration::days(30));
+    let changes = state.store.licence_changes(&since, 0).await?;
+    let n = |s: SeatLicenceState| changes.entered.get(s.as_str()).copied().unwrap_or(0);
+    Ok(format!(
+        "Last 30 days: +{} newly orphaned, +{} newly idle, −{} reclaimed (realised savings: {}).",
+        n(SeatLicenceState::Orphaned),
+        n(SeatLicenceState::Idle),
+        changes.reclaimed,
+        realised_text(&changes)
+    ))
 }

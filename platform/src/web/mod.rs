@@ -94,6 +94,7 @@ pub(crate) fn router(state: WebState) -> Router {
         .route("/reclaim", get(licences::reclaim))
         .route("/reclaim.csv", get(licences::reclaim_csv))
         .route("/people/{id}", get(licences::person))
+        .route("/changes", get(licences::changes))
         .route(
             "/exclusions",
             get(licences::exclusions).post(licences::add_exclusion),
@@ -120,6 +121,7 @@ pub(crate) fn router(state: WebState) -> Router {
         .route("/api/v1/reports/applications", get(licences::applications))
         .route("/api/v1/reports/reclaim", get(licences::reclaim))
         .route("/api/v1/reports/people/{id}", get(licences::person))
+        .route("/api/v1/reports/changes", get(licences::changes))
         .route("/api/v1/reports/exclusions", get(licences::exclusions))
         .route("/api/v1/reports/inactive-seats", get(reports::seats))
         .route("/api/v1/reports/trends", get(reports::trends))

@@ -75,6 +75,8 @@ pub(crate) struct OverviewPage {
     pub(crate) layout: Layout,
     /// Licence figures per organisation, shown first.
     pub(crate) orgs: Vec<super::licences::OrgView>,
+    /// Licence changes over the last 30 days, in one sentence.
+    pub(crate) deltas: String,
     pub(crate) rows: Vec<SourceView>,
 }
 

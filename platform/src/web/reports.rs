@@ -99,6 +99,7 @@ async fn overview_page(state: &WebState, page: Page<NoQuery>) -> Result<Response
     html(&OverviewPage {
         layout: Layout::new("overview", &page.user),
         orgs: super::licences::overview_orgs(state).await?,
+        deltas: super::licences::overview_deltas(state).await?,
         rows: rows.into_iter().map(|r| source_view(r, now)).collect(),
     })
 }

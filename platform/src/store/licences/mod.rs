@@ -8,7 +8,8 @@
 //!   recomputed in the same transaction.
 //! - `Store::set_price(actor, source_id, pool_id, &Price)` / `clear_price`: audited
 //!   (`pool_id` empty: every pool of the source without its own price).
-//! - `Store::report_licences`, `report_reclaim`, `person_detail` (`report.rs`).
+//! - `Store::report_licences`, `report_reclaim`, `person_detail`, `licence_changes`
+//!   (`report.rs`).
 //!
 //! `sync.rs` writes accounts, licences and the join; the intake and the rule changes call
 //! it. Organisations are assigned when a source is approved (`assign_organisation`).
@@ -18,7 +19,9 @@ mod sync;
 
 use sqlx::{AnyConnection, Row};
 
-pub(crate) use report::{AppFigures, OrganisationFigures, PersonDetail, ReclaimFilter, ReclaimRow};
+pub(crate) use report::{
+    AppFigures, Changes, OrganisationFigures, PersonDetail, ReclaimFilter, ReclaimRow,
+};
 pub(crate) use sync::SyncAt;
 
 use super::{Store, StoreError, audit, new_id, ts};

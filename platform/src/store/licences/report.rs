@@ -645,3 +645,193 @@ impl Store {
         Ok(Some(detail))
     }
 }
+
+/// One change of a licence's joined state (or its disappearance) in a period.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct LicenceChange {
+    /// When the change was seen (the collection time of the upload that showed it).
+    pub(crate) at: String,
+    pub(crate) application: String,
+    pub(crate) licence: String,
+    pub(crate) account_id: String,
+    pub(crate) person_id: Option<String>,
+    pub(crate) person_name: Option<String>,
+    /// The state before (`None`: the licence is new).
+    pub(crate) from: Option<String>,
+    /// The state after (`None`: the licence disappeared).
+    pub(crate) to: Option<String>,
+}
+
+impl LicenceChange {
+    /// A licence that disappeared from a reclaimable state: a seat taken back.
+    pub(crate) fn reclaimed(&self) -> bool {
+        self.to.is_none()
+            && self
+                .from
+                .as_deref()
+                .and_then(SeatLicenceState::parse)
+                .is_some_and(SeatLicenceState::reclaimable)
+    }
+}
+
+/// What changed since a day: licence state changes and HR state changes.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Changes {
+    /// Licences that entered each state (new licences not counted), by state code.
+    pub(crate) entered: BTreeMap<String, u64>,
+    pub(crate) reclaimed: u64,
+    /// Reclaimed seats times their price, per currency, per month.
+    pub(crate) realised: Totals,
+    /// HR people who entered each seat state (not their first appearance), by state code.
+    pub(crate) hr_entered: BTreeMap<String, u64>,
+    /// HR people seen for the first time.
+    pub(crate) hr_joined: u64,
+    /// The licence changes, newest first (at most the limit asked for).
+    pub(crate) rows: Vec<LicenceChange>,
+}
+
+impl Store {
+    /// Licence and HR state changes seen at or after `since` (a fixed-width timestamp).
+    pub(crate) async fn licence_changes(
+        &self,
+        since: &str,
+        limit: usize,
+    ) -> Result<Changes, StoreError> {
+        // A change is a history row opened or closed in the period; its predecessor (the row
+        // closed when it opened) gives the state before.
+        let opened = sqlx::query(
+            "SELECT h.source_id, h.account_id, h.pool_id, h.state, h.valid_from AS at, prev.state AS before \
+             FROM licence_history h LEFT JOIN licence_history prev ON prev.source_id = h.source_id \
+               AND prev.account_id = h.account_id AND prev.pool_id = h.pool_id AND prev.valid_to = h.valid_from \
+             WHERE h.valid_from >= $1",
+        )
+        .bind(since)
+        .fetch_all(self.pool())
+        .await?;
+        let closed = sqlx::query(
+            "SELECT h.source_id, h.account_id, h.pool_id, h.state AS before, h.valid_to AS at \
+             FROM licence_history h WHERE h.valid_to IS NOT NULL AND h.valid_to >= $1 AND NOT EXISTS \
+             (SELECT 1 FROM licence_history n WHERE n.source_id = h.source_id AND n.account_id = h.account_id \
+              AND n.pool_id = h.pool_id AND n.valid_from = h.valid_to)",
+        )
+        .bind(since)
+        .fetch_all(self.pool())
+        .await?;
+        let names = sqlx::query(
+            "SELECT a.source_id, a.account_id, a.person_id, h.name AS person_name FROM app_accounts a \
+             JOIN sources s ON s.id = a.source_id LEFT JOIN organisations o ON o.id = s.organisation_id \
+             LEFT JOIN seats_current h ON h.source_id = o.hr_source_id AND h.person_id = a.person_id \
+             WHERE a.person_id IS NOT NULL",
+        )
+        .fetch_all(self.pool())
+        .await?;
+        let mut person_of: HashMap<(String, String), (String, Option<String>)> = HashMap::new();
+        for row in &names {
+            person_of.insert(
+                (row.try_get("source_id")?, row.try_get("account_id")?),
+                (row.try_get("person_id")?, row.try_get("person_name")?),
+            );
+        }
+        let pools = sqlx::query(
+            "SELECT p.source_id, p.pool_id, p.name, COALESCE(p.application, s.name) AS application \
+             FROM licence_pools p JOIN sources s ON s.id = p.source_id",
+        )
+        .fetch_all(self.pool())
+        .await?;
+        let mut pool_of: HashMap<(String, String), (String, String)> = HashMap::new();
+        for row in &pools {
+            pool_of.insert(
+                (row.try_get("source_id")?, row.try_get("pool_id")?),
+                (row.try_get("application")?, row.try_get("name")?),
+            );
+        }
+        let prices =
+            sqlx::query("SELECT source_id, pool_id, amount_minor, currency, period FROM prices")
+                .fetch_all(self.pool())
+                .await?;
+        let mut price_of: HashMap<(String, String), Price> = HashMap::new();
+        for row in &prices {
+            price_of.insert(
+                (row.try_get("source_id")?, row.try_get("pool_id")?),
+                price_from_row(row)?,
+            );
+        }
+
+        let mut out = Changes::default();
+        let mut rows = Vec::with_capacity(opened.len() + closed.len());
+        let mut push = |row: &sqlx::any::AnyRow,
+                        from: Option<String>,
+                        to: Option<String>|
+         -> Result<LicenceChange, StoreError> {
+            let source_id: String = row.try_get("source_id")?;
+            let account_id: String = row.try_get("account_id")?;
+            let pool_id: String = row.try_get("pool_id")?;
+            let (application, licence) = pool_of
+                .get(&(source_id.clone(), pool_id.clone()))
+                .cloned()
+                .unwrap_or_else(|| (source_id.clone(), pool_id.clone()));
+            let person = person_of.get(&(source_id.clone(), account_id.clone()));
+            let change = LicenceChange {
+                at: row.try_get("at")?,
+                application,
+                licence,
+                account_id,
+                person_id: person.map(|p| p.0.clone()),
+                person_name: person.and_then(|p| p.1.clone()),
+                from,
+                to,
+            };
+            if change.reclaimed() {
+                let price = price_of
+                    .get(&(source_id.clone(), pool_id))
+                    .or_else(|| price_of.get(&(source_id, String::new())));
+                if let Some(price) = price {
+                    out.realised.add(price, 1);
+                }
+            }
+            Ok(change)
+        };
+        for row in &opened {
+            let before: Option<String> = row.try_get("before")?;
+            let state: String = row.try_get("state")?;
+            rows.push(push(row, before, Some(state))?);
+        }
+        for row in &closed {
+            let before: String = row.try_get("before")?;
+            rows.push(push(row, Some(before), None)?);
+        }
+        for change in &rows {
+            if change.reclaimed() {
+                out.reclaimed += 1;
+            }
+            if let (Some(_), Some(to)) = (&change.from, &change.to) {
+                *out.entered.entry(to.clone()).or_default() += 1;
+            }
+        }
+        rows.sort_by(|a, b| b.at.cmp(&a.at).then(a.account_id.cmp(&b.account_id)));
+        rows.truncate(limit);
+        out.rows = rows;
+
+        let hr = sqlx::query(
+            "SELECT h.state, CAST(COUNT(*) AS BIGINT) AS n FROM seat_history h \
+             WHERE h.valid_from >= $1 AND EXISTS (SELECT 1 FROM seat_history p WHERE p.source_id = h.source_id \
+               AND p.person_id = h.person_id AND p.valid_to = h.valid_from) GROUP BY h.state",
+        )
+        .bind(since)
+        .fetch_all(self.pool())
+        .await?;
+        for row in &hr {
+            out.hr_entered
+                .insert(row.try_get("state")?, n(row.try_get("n")?).unwrap_or(0));
+        }
+        let joined = sqlx::query(
+            "SELECT CAST(COUNT(*) AS BIGINT) AS n FROM seats_current c WHERE c.first_seen >= $1 \
+             AND c.first_seen > (SELECT MIN(h.valid_from) FROM seat_history h WHERE h.source_id = c.source_id)",
+        )
+        .bind(since)
+        .fetch_one(self.pool())
+        .await?;
+        out.hr_joined = n(joined.try_get("n")?).unwrap_or(0);
+        Ok(out)
+    }
+}
