@@ -7,10 +7,13 @@
 //!
 //! One organisation: an HR source of 100,000 people and an Entra ID source of 100,000
 //! accounts holding 3 licences each. Times, on SQLite and PostgreSQL:
-//! 1. the HR snapshot's first load; 2. the app snapshot's first load (accounts, licences,
-//! pools and the join); 3. an app snapshot with 5 % of the licences' activity changed;
+//!
+//! 1. the HR snapshot's first load;
+//! 2. the app snapshot's first load (accounts, licences, pools and the join);
+//! 3. an app snapshot with 5 % of the licences' activity changed;
 //! 4. an HR snapshot with 5 % of the people offboarded (the join of 300,000 licences is
-//! recomputed in its transaction); 5. the Reclaim page and its JSON with filters, over HTTP.
+//!    recomputed in its transaction);
+//! 5. the Reclaim page and its JSON with filters, over HTTP.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
