@@ -495,31 +495,43 @@ impl Store {
         Ok(out)
     }
 
-    /// Departments and managers (id, name) that reclaimable seats have, for the filters.
+    /// Departments, managers (id, name) and applications that reclaimable seats have, for
+    /// the filters.
     pub(crate) async fn reclaim_choices(
         &self,
     ) -> Result<(Vec<String>, Vec<(String, String)>, Vec<String>), StoreError> {
-        let rows = self
-            .report_reclaim(&ReclaimFilter::default(), 1_000_000)
-            .await?;
-        let mut departments: Vec<String> =
-            rows.iter().filter_map(|r| r.department.clone()).collect();
-        departments.sort();
-        departments.dedup();
-        let mut managers: Vec<(String, String)> = rows
-            .iter()
-            .filter_map(|r| {
-                r.manager_id.clone().map(|id| {
-                    let name = r.manager_name.clone().unwrap_or_else(|| id.clone());
-                    (id, name)
-                })
-            })
-            .collect();
-        managers.sort_by(|a, b| a.1.cmp(&b.1).then(a.0.cmp(&b.0)));
-        managers.dedup();
-        let mut applications: Vec<String> = rows.iter().map(|r| r.application.clone()).collect();
-        applications.sort();
-        applications.dedup();
+        let from = "FROM licences_current l JOIN sources s ON s.id = l.source_id \
+             JOIN app_accounts a ON a.source_id = l.source_id AND a.account_id = l.account_id \
+             LEFT JOIN licence_pools p ON p.source_id = l.source_id AND p.pool_id = l.pool_id \
+             LEFT JOIN organisations o ON o.id = s.organisation_id \
+             LEFT JOIN seats_current h ON h.source_id = o.hr_source_id AND h.person_id = a.person_id \
+             LEFT JOIN seats_current m ON m.source_id = o.hr_source_id AND m.person_id = h.manager_id \
+             WHERE l.state IN ('orphaned', 'disabled_holding', 'never_used', 'idle') AND s.state = 'approved'";
+        let departments = sqlx::query(&format!(
+            "SELECT DISTINCT h.department AS v {from} AND h.department IS NOT NULL ORDER BY v"
+        ))
+        .fetch_all(self.pool())
+        .await?
+        .iter()
+        .map(|r| r.try_get::<String, _>("v"))
+        .collect::<Result<Vec<_>, _>>()?;
+        let managers = sqlx::query(&format!(
+            "SELECT DISTINCT h.manager_id AS id, COALESCE(m.name, h.manager_id) AS name {from} \
+             AND h.manager_id IS NOT NULL ORDER BY name, id"
+        ))
+        .fetch_all(self.pool())
+        .await?
+        .iter()
+        .map(|r| Ok((r.try_get("id")?, r.try_get("name")?)))
+        .collect::<Result<Vec<_>, StoreError>>()?;
+        let applications = sqlx::query(&format!(
+            "SELECT DISTINCT COALESCE(p.application, s.name) AS v {from} ORDER BY v"
+        ))
+        .fetch_all(self.pool())
+        .await?
+        .iter()
+        .map(|r| r.try_get::<String, _>("v"))
+        .collect::<Result<Vec<_>, _>>()?;
         Ok((departments, managers, applications))
     }
 
