@@ -113,7 +113,8 @@ pub(crate) struct SeatsPage {
     pub(crate) layout: Layout,
     pub(crate) filter: SeatFilter,
     pub(crate) choices: SeatFilterChoices,
-    pub(crate) states: Vec<(&'static str, bool)>,
+    /// (value, label, selected)
+    pub(crate) states: Vec<(&'static str, &'static str, bool)>,
     pub(crate) columns: Vec<Column>,
     pub(crate) rows: Vec<SeatRow>,
     pub(crate) total: i64,
