@@ -56,12 +56,59 @@ pub enum CollectError {
         source_name: String,
         error: serde_json::Error,
     },
+    #[error("cannot read the Entra ID client secret of source {source_name}: {error}")]
+    ClientSecret {
+        source_name: String,
+        error: SecretError,
+    },
+    #[error("collecting source {source_name} from Entra ID failed: {error}")]
+    Entra {
+        source_name: String,
+        error: Box<crate::entra::EntraError>,
+    },
+    #[error("reading the seat list of source {source_name} failed: {error}")]
+    SeatList {
+        source_name: String,
+        error: crate::seatlist::SeatListError,
+    },
     /// A collector for tests or a future source kind.
     #[error("collecting source {source_name} failed: {message}")]
     Other {
         source_name: String,
         message: String,
     },
+}
+
+impl CollectError {
+    /// Whether a person must fix the configuration (or a credential) before it can work.
+    pub fn is_config(&self) -> bool {
+        match self {
+            Self::Token { .. }
+            | Self::ClientSecret { .. }
+            | Self::KeyFile { .. }
+            | Self::Key { .. }
+            | Self::Policy { .. } => true,
+            Self::Entra { error, .. } => error.is_config(),
+            Self::SeatList { error, .. } => matches!(
+                error,
+                crate::seatlist::SeatListError::Io { .. }
+                    | crate::seatlist::SeatListError::EmptyFolder { .. }
+            ),
+            _ => false,
+        }
+    }
+
+    /// Whether the source was unreachable or failing, so a later try may work.
+    pub fn is_retriable(&self) -> bool {
+        match self {
+            Self::Humaans { error, .. } => error.is_retriable(),
+            Self::Entra { error, .. } => error.is_retriable(),
+            Self::SeatList { error, .. } => {
+                matches!(error, crate::seatlist::SeatListError::Unstable { .. })
+            }
+            _ => false,
+        }
+    }
 }
 
 /// Produces snapshots of configured sources.
@@ -80,9 +127,10 @@ pub trait Collector: Send + Sync + 'static {
     ) -> impl Future<Output = Result<Tenant, CollectError>> + Send;
 }
 
-/// The real collector: Humaans client + usage engine.
+/// The real collector: Humaans client + usage engine for `humaans` sources; the Entra ID
+/// client or the seat-list reader + licence engine for app sources (`crate::appsource`).
 #[derive(Debug, Clone, Default)]
-pub(crate) struct HumaansCollector {
+pub struct HumaansCollector {
     /// An extra CA to trust for Humaans (a TLS-inspecting proxy); not configurable yet.
     pub ca_file: Option<PathBuf>,
 }
@@ -110,7 +158,9 @@ impl HumaansCollector {
         })
     }
 
-    fn pseudonymizer(source: &SourceConfig) -> Result<Option<Pseudonymizer>, CollectError> {
+    pub(crate) fn pseudonymizer(
+        source: &SourceConfig,
+    ) -> Result<Option<Pseudonymizer>, CollectError> {
         let Some(settings) = &source.pseudonymize else {
             return Ok(None);
         };
@@ -152,6 +202,9 @@ impl Collector for HumaansCollector {
         source: &SourceConfig,
         policy: &UsagePolicy,
     ) -> Result<SnapshotPayload, CollectError> {
+        if source.kind.is_app() {
+            return crate::appsource::collect_snapshot(source, policy, self.ca_file.clone()).await;
+        }
         let pseudonymizer = Self::pseudonymizer(source)?;
         let client = self.client(source)?;
         let collected_at = Utc::now();
@@ -195,6 +248,9 @@ impl Collector for HumaansCollector {
     }
 
     async fn tenant(&self, source: &SourceConfig) -> Result<Tenant, CollectError> {
+        if source.kind.is_app() {
+            return crate::appsource::tenant(source, self.ca_file.clone()).await;
+        }
         let client = self.client(source)?;
         let access = client
             .check_access()

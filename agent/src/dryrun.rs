@@ -7,7 +7,6 @@
 //! `inactive_reasons` have exactly the shape of `humaans-sim truth`; with `csv`, the seat
 //! records written atomically to a file.
 
-use std::fmt::Write as _;
 use std::io::{self, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
@@ -122,9 +121,7 @@ pub async fn run(args: &DryRunArgs, out: &mut dyn Write) -> Result<(), DryRunErr
             .map_err(|e| DryRunError::Output(e.into()))?;
         writeln!(out).map_err(DryRunError::Output)?;
     } else {
-        let text = render_text(&report, &policy, args.csv.as_deref());
-        out.write_all(text.as_bytes())
-            .map_err(DryRunError::Output)?;
+        render_text(&report, &policy, args.csv.as_deref(), out).map_err(DryRunError::Output)?;
     }
     out.flush().map_err(DryRunError::Output)
 }
@@ -204,26 +201,27 @@ impl<'a> DryRunReport<'a> {
 }
 
 fn abbreviate(ids: &[String], max: usize) -> String {
-    let mut text = ids.iter().take(max).cloned().collect::<Vec<_>>().join(", ");
+    let text = ids.iter().take(max).cloned().collect::<Vec<_>>().join(", ");
     if ids.len() > max {
-        let _ = write!(text, " and {} more", ids.len() - max);
+        format!("{text} and {} more", ids.len() - max)
+    } else {
+        text
     }
-    text
 }
 
 /// Departments shown in the readable report.
 const TOP_DEPARTMENTS: usize = 10;
 
-/// The readable report: aligned tables of states, seats, departments and findings.
+/// Writes the readable report: aligned tables of states, seats, departments and findings.
 pub(crate) fn render_text(
     report: &DryRunReport<'_>,
     policy: &UsagePolicy,
     csv: Option<&Path>,
-) -> String {
+    out: &mut dyn Write,
+) -> io::Result<()> {
     let s = report.summary;
     let total = s.counts.total();
-    let mut out = String::new();
-    let _ = writeln!(
+    writeln!(
         out,
         "Humaans company {} ({}) as of {}: {} people, {} job roles read in {}",
         report.company_name,
@@ -236,8 +234,8 @@ pub(crate) fn render_text(
         } else {
             format!("{:.1} s", report.collection_ms as f64 / 1000.0)
         }
-    );
-    out.push('\n');
+    )?;
+    writeln!(out)?;
 
     let pct = |n: u64| {
         if total == 0 {
@@ -246,10 +244,10 @@ pub(crate) fn render_text(
             format!("{:.1}%", n as f64 * 100.0 / total as f64)
         }
     };
-    let _ = writeln!(out, "{:<28}{:>8}{:>8}", "Seat state", "people", "share");
+    writeln!(out, "{:<28}{:>8}{:>8}", "Seat state", "people", "share")?;
     for state in SeatState::KNOWN {
         let n = s.counts.get(state);
-        let _ = writeln!(out, "  {:<26}{:>8}{:>8}", state.as_str(), n, pct(n));
+        writeln!(out, "  {:<26}{:>8}{:>8}", state.as_str(), n, pct(n))?;
         if *state == SeatState::Inactive {
             let r = &s.inactive_reasons;
             for (reason, n) in [
@@ -259,15 +257,15 @@ pub(crate) fn render_text(
             .into_iter()
             .chain(r.other.iter().map(|(k, v)| (k.as_str(), *v)))
             {
-                let _ = writeln!(out, "    {reason:<24}{n:>8}");
+                writeln!(out, "    {reason:<24}{n:>8}")?;
             }
         }
     }
     for (state, n) in &s.counts.other {
-        let _ = writeln!(out, "  {:<26}{:>8}{:>8}", state, n, pct(*n));
+        writeln!(out, "  {:<26}{:>8}{:>8}", state, n, pct(*n))?;
     }
-    let _ = writeln!(out, "  {:<26}{:>8}", "total", total);
-    out.push('\n');
+    writeln!(out, "  {:<26}{:>8}", "total", total)?;
+    writeln!(out)?;
 
     let utilisation = s
         .utilisation
@@ -292,9 +290,9 @@ pub(crate) fn render_text(
         ),
     ];
     for (label, value) in rows {
-        let _ = writeln!(out, "{label:<46}{value:>8}");
+        writeln!(out, "{label:<46}{value:>8}")?;
     }
-    out.push('\n');
+    writeln!(out)?;
 
     let mut departments: Vec<_> = s.departments.iter().collect();
     departments.sort_by(|a, b| {
@@ -304,7 +302,7 @@ pub(crate) fn render_text(
             .then_with(|| a.department.cmp(&b.department))
     });
     let shown = departments.len().min(TOP_DEPARTMENTS);
-    let _ = writeln!(
+    writeln!(
         out,
         "{:<28}{:>8}{:>10}{:>8}{:>10}",
         format!("Departments (top {shown} of {})", departments.len()),
@@ -312,14 +310,14 @@ pub(crate) fn render_text(
         "billable",
         "in use",
         "inactive"
-    );
+    )?;
     for d in &departments[..shown] {
         let name = if d.department.is_empty() {
             "(no current role)"
         } else {
             d.department.as_str()
         };
-        let _ = writeln!(
+        writeln!(
             out,
             "  {:<26}{:>8}{:>10}{:>8}{:>10}",
             truncate(name, 26),
@@ -327,24 +325,23 @@ pub(crate) fn render_text(
             d.counts.billable(),
             d.counts.in_use(),
             d.counts.inactive
-        );
+        )?;
     }
-    out.push('\n');
+    writeln!(out)?;
 
-    let _ = writeln!(out, "{:<28}{:>8}", "Data-quality findings", "people");
+    writeln!(out, "{:<28}{:>8}", "Data-quality findings", "people")?;
     for (kind, n) in &s.findings {
-        let _ = writeln!(out, "  {kind:<26}{n:>8}");
+        writeln!(out, "  {kind:<26}{n:>8}")?;
     }
-    out.push('\n');
+    writeln!(out)?;
 
     for warning in &report.warnings {
-        let _ = writeln!(out, "Warning: {warning}");
+        writeln!(out, "Warning: {warning}")?;
     }
     if let Some(path) = csv {
-        let _ = writeln!(out, "Seat records written to {}", path.display());
+        writeln!(out, "Seat records written to {}", path.display())?;
     }
-    let _ = writeln!(out, "Dry run: nothing was uploaded or stored.");
-    out
+    writeln!(out, "Dry run: nothing was uploaded or stored.")
 }
 
 fn truncate(text: &str, max: usize) -> String {

@@ -8,15 +8,18 @@
 //! Windows service run) and the names below, which the examples, the benchmarks and the
 //! integration tests drive the agent through.
 
+mod appsource;
 pub mod cli;
 mod collector;
 mod config;
 mod dryrun;
 mod engine;
+pub mod entra;
 mod humaans;
 mod logging;
 mod paths;
 mod scheduler;
+pub mod seatlist;
 mod service;
 mod spool;
 mod state;
@@ -30,15 +33,15 @@ pub use humaans::{
     Progress, Resource, current_role,
 };
 
-/// The usage engine.
-pub use engine::{Evaluation, Pseudonymizer, classify, evaluate};
+/// The usage engine, and its licence rules for application accounts.
+pub use engine::{Evaluation, Pseudonymizer, accounts, classify, evaluate};
 
 /// `collect --dry-run` as a function.
 pub use dryrun::{DryRunArgs, DryRunError, run as dry_run};
 
 /// The run loop, its configuration, its state and its spool.
-pub use collector::{CollectError, Collector, Tenant};
-pub use config::{Config, SourceConfig};
+pub use collector::{CollectError, Collector, HumaansCollector, Tenant};
+pub use config::{Config, SecretRef, SourceConfig, SourceKindConfig};
 pub use service::{Event, Service, ServiceOptions};
 pub use spool::{Spool, SpoolError};
 pub use state::StateStore;

@@ -354,16 +354,9 @@ impl<C: Collector> Service<C> {
             .unwrap_or_else(|| source.policy.to_policy());
         let result = async {
             let payload = self.collector.collect(source, &policy).await?;
-            let warning = (!payload.collection.private_access).then(|| {
-                tracing::warn!(
-                    source = %source.name,
-                    "{}",
-                    crate::humaans::NO_PRIVATE_ACCESS
-                );
-                crate::humaans::NO_PRIVATE_ACCESS.to_owned()
-            });
+            let warning = crate::appsource::collection_warning(source, &payload);
             let content = encode_payload(&payload)?;
-            let people = payload.seats.len() as u64;
+            let people = crate::appsource::records_in(&payload);
             let spooled = self
                 .spool
                 .write(

@@ -66,6 +66,10 @@ pub(super) async fn check(
     }
     if offline {
         for source in &config.sources {
+            if source.kind.is_app() {
+                check_app_source(source, offline, out, &mut failed).await?;
+                continue;
+            }
             match source.token() {
                 Some(token) => match token.resolve() {
                     Ok(_) => writeln!(
@@ -99,6 +103,10 @@ pub(super) async fn check(
         }
     } else {
         for source in &config.sources {
+            if source.kind.is_app() {
+                check_app_source(source, offline, out, &mut failed).await?;
+                continue;
+            }
             match check_source(source).await {
                 Ok(Some(warning)) => {
                     writeln!(
@@ -156,7 +164,34 @@ fn secret_files(config: &Config) -> Vec<PathBuf> {
             .iter()
             .filter_map(|s| s.pseudonymize.as_ref().map(|p| p.key_file.clone())),
     );
+    files.extend(
+        config
+            .sources
+            .iter()
+            .filter_map(|s| s.client_secret_file.clone()),
+    );
     files
+}
+
+/// `check` of an `entra_id` or `seat_list` source: its lines are written by
+/// `appsource::check`; a warning fails an online check (the figures would be incomplete)
+/// and passes an offline one.
+async fn check_app_source(
+    source: &SourceConfig,
+    offline: bool,
+    out: &mut dyn Write,
+    failed: &mut Vec<CliError>,
+) -> Result<(), CliError> {
+    match crate::appsource::check(source, offline, out).await? {
+        crate::appsource::CheckOutcome::Ok => {}
+        crate::appsource::CheckOutcome::Warning if offline => {}
+        crate::appsource::CheckOutcome::Warning => failed.push(CliError::Warning(format!(
+            "source {}: the figures will be incomplete",
+            source.name
+        ))),
+        crate::appsource::CheckOutcome::Failed(error) => failed.push(error.into()),
+    }
+    Ok(())
 }
 
 /// What the source's token may read: `Some(warning)` when it works with a limit a person
@@ -167,6 +202,8 @@ async fn check_source(source: &SourceConfig) -> Result<Option<&'static str>, Col
             let access = HumaansCollector::default().check_access(source).await?;
             Ok(access.warning())
         }
+        // Checked by `check_app_source` before this is reached.
+        SourceKindConfig::EntraId | SourceKindConfig::SeatList => Ok(None),
     }
 }
 

@@ -82,6 +82,14 @@ pub(super) async fn dry_run(
     };
     match source.map_or(SourceKindConfig::Humaans, |s| s.kind) {
         SourceKindConfig::Humaans => dry_run_humaans(args, source, out).await,
+        SourceKindConfig::EntraId | SourceKindConfig::SeatList => {
+            // `source` is an app source here: the default (no configuration) is Humaans.
+            let source = source.ok_or(CliError::NoTokenFile)?;
+            let run = crate::appsource::dry_run(source, args.as_of).await?;
+            Ok(crate::appsource::write_dry_run(
+                source, &run, args.json, out,
+            )?)
+        }
     }
 }
 

@@ -176,12 +176,12 @@ fn uplink_exit(error: &UplinkError) -> Exit {
 
 /// A collection: an unreadable token or key is 64; Humaans unavailable for now is 69.
 fn collect_exit(error: &CollectError) -> Exit {
-    match error {
-        CollectError::Token { .. } | CollectError::KeyFile { .. } | CollectError::Key { .. } => {
-            Exit::Config
-        }
-        CollectError::Humaans { error, .. } if error.is_retriable() => Exit::Unavailable,
-        _ => Exit::Failure,
+    if error.is_config() {
+        Exit::Config
+    } else if error.is_retriable() {
+        Exit::Unavailable
+    } else {
+        Exit::Failure
     }
 }
 
@@ -199,6 +199,7 @@ fn severity(exit: Exit) -> u8 {
 mod tests {
     use std::io::ErrorKind;
 
+    use crate::entra::{EntraError, TokenProblem};
     use crate::humaans::HumaansError;
 
     use super::*;
@@ -298,6 +299,48 @@ mod tests {
             CliError::NoSourceToken("acme".into()).hint("pass --token-file FILE"),
             Exit::Config,
         );
+        // Entra ID: a page failing for good is unavailable; a refused secret or a missing
+        // permission is configuration.
+        check(
+            CliError::Collect(entra(EntraError::RetriesExhausted {
+                attempts: 6,
+                elapsed: std::time::Duration::from_secs(21),
+                last: Box::new(EntraError::Server {
+                    url: "https://graph.microsoft.com/v1.0/users".into(),
+                    status: 500,
+                    message: "General exception while processing.".into(),
+                    retry_after: None,
+                }),
+            })),
+            Exit::Unavailable,
+        );
+        check(
+            CliError::Collect(entra(EntraError::TokenRefused {
+                status: 401,
+                problem: TokenProblem::Secret,
+                tenant: "t".into(),
+                client: "c".into(),
+                error: "invalid_client".into(),
+                codes: vec![7000215],
+            })),
+            Exit::Config,
+        );
+        check(
+            CliError::Collect(entra(EntraError::Forbidden {
+                url: "https://graph.microsoft.com/v1.0/users".into(),
+                code: "Authorization_RequestDenied".into(),
+                message: "Insufficient privileges".into(),
+                permission: "User.Read.All",
+            })),
+            Exit::Config,
+        );
+    }
+
+    fn entra(error: EntraError) -> CollectError {
+        CollectError::Entra {
+            source_name: "m365".into(),
+            error: Box::new(error),
+        }
     }
 
     #[test]

@@ -54,7 +54,8 @@ pub(super) enum Platform {
 pub(super) struct SourceReport {
     pub(super) name: String,
     pub(super) kind: SourceKindConfig,
-    pub(super) base_url: String,
+    /// `Humaans, https://app.humaans.io`, `Entra ID, tenant …`, `seat list, /path`.
+    pub(super) description: String,
     pub(super) record: SourceRecord,
     /// Snapshots waiting to upload and their bytes; `None` when the spool cannot be read.
     pub(super) waiting: Option<(usize, u64)>,
@@ -89,7 +90,7 @@ async fn gather(config: &Config, store: &StateStore) -> StatusReport {
         .map(|source| SourceReport {
             name: source.name.clone(),
             kind: source.kind,
-            base_url: source.base_url.clone(),
+            description: crate::appsource::describe(source),
             record: record
                 .sources
                 .get(&source.name)
@@ -168,19 +169,22 @@ pub(super) fn render(report: &StatusReport) -> String {
             Some(SourceState::Other(other)) => other.clone(),
         };
         text.push_str(&format!(
-            "\nSource {} ({}, {}): {state}\n",
-            source.name,
-            kind_label(source.kind),
-            source.base_url
+            "\nSource {} ({}): {state}\n",
+            source.name, source.description
         ));
         if let Some(message) = &r.message {
             text.push_str(&format!("  platform says: {message}\n"));
         }
         match &r.last_collection {
             Some(last) if last.succeeded => text.push_str(&format!(
-                "  last collection: succeeded {} ({} people)\n",
+                "  last collection: succeeded {} ({} {})\n",
                 ago(last.at, now),
-                last.people
+                last.people,
+                if source.kind.is_app() {
+                    "accounts"
+                } else {
+                    "people"
+                }
             )),
             Some(last) => text.push_str(&format!(
                 "  last collection: FAILED {}: {}\n",
@@ -229,13 +233,6 @@ pub(super) fn render(report: &StatusReport) -> String {
     text
 }
 
-/// How `status` names a source's kind.
-fn kind_label(kind: SourceKindConfig) -> &'static str {
-    match kind {
-        SourceKindConfig::Humaans => "Humaans",
-    }
-}
-
 fn words(duration: TimeDelta) -> String {
     let secs = duration.num_seconds().max(0);
     match secs {
@@ -279,7 +276,7 @@ mod tests {
             sources: vec![SourceReport {
                 name: "acme".into(),
                 kind: SourceKindConfig::Humaans,
-                base_url: "https://app.humaans.io".into(),
+                description: "Humaans, https://app.humaans.io".into(),
                 record: SourceRecord {
                     source_id: Some("src_1".into()),
                     state: source,

@@ -11,8 +11,11 @@ use std::collections::HashSet;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-pub use model::{Config, SourceConfig};
-pub(crate) use model::{LogFormat, LoggingConfig, PlatformConfig, SourceKindConfig};
+pub use model::{Config, SourceConfig, SourceKindConfig};
+pub(crate) use model::{
+    DEFAULT_GRAPH_URL, DEFAULT_LOGIN_URL, LogFormat, LoggingConfig, PlatformConfig,
+};
+pub use secret::SecretRef;
 pub(crate) use secret::{SecretError, loose_permissions};
 
 /// A configuration that cannot be used. Its `Display` is the whole message a person reads:
@@ -141,12 +144,16 @@ impl Config {
         if self.sources.is_empty() {
             return Err(fail(
                 "sources".into(),
-                "no source configured; add at least one Humaans source".into(),
+                "no source configured; add at least one source (humaans, entra_id or seat_list)"
+                    .into(),
             ));
         }
         let mut names = HashSet::new();
         for (index, source) in self.sources.iter().enumerate() {
-            let key = |field: &str| format!("sources[{index}].{field}");
+            let key = |field: &str| match field {
+                "" => format!("sources[{index}]"),
+                field => format!("sources[{index}].{field}"),
+            };
             if !seatbroker_protocol::is_valid_id(&source.name) {
                 return Err(fail(
                     key("name"),
@@ -165,27 +172,28 @@ impl Config {
                     ),
                 ));
             }
-            check_url(&source.base_url, false, "base_url").map_err(|m| fail(key("base_url"), m))?;
-            // The Humaans client's own rules (no `/api` suffix, no query, no credentials in
-            // the URL), so that `check --offline` catches what every collection would reject.
-            if let Err(crate::humaans::HumaansError::InvalidConfig { message, .. }) =
-                crate::humaans::config::validate_base_url(&source.base_url, false)
-            {
-                return Err(fail(key("base_url"), message));
+            if let Some((field, message)) = kind_mismatch(text, index, source.kind) {
+                return Err(fail(key(&field), message));
             }
-            let set = [
-                source.token_file.is_some(),
-                source.token_env.is_some(),
-                source.token_credential.is_some(),
-            ]
-            .iter()
-            .filter(|s| **s)
-            .count();
-            if set != 1 {
-                return Err(fail(
-                    format!("sources[{index}]"),
-                    "set exactly one of token_file, token_env and token_credential for the Humaans API token".into(),
-                ));
+            match source.kind {
+                SourceKindConfig::Humaans => {
+                    validate_humaans(source).map_err(|(field, m)| fail(key(field), m))?
+                }
+                SourceKindConfig::EntraId => {
+                    validate_entra(source).map_err(|(field, m)| fail(key(field), m))?
+                }
+                SourceKindConfig::SeatList => {
+                    if source
+                        .path
+                        .as_ref()
+                        .is_none_or(|p| p.as_os_str().is_empty())
+                    {
+                        return Err(fail(
+                            format!("sources[{index}]"),
+                            "a seat_list source needs `path`: a CSV file, or a folder of *.csv files".into(),
+                        ));
+                    }
+                }
             }
             if source.interval.0.as_secs() > 366 * 24 * 3600 {
                 return Err(fail(
@@ -211,7 +219,12 @@ impl Config {
                     format!("{} is out of range; use 1 to 32", source.concurrency),
                 ));
             }
-            if let Err(error) = source.policy.to_policy().validate() {
+            let policy_check = if source.kind.is_app() {
+                source.policy.licence_policy().validate()
+            } else {
+                source.policy.to_policy().validate()
+            };
+            if let Err(error) = policy_check {
                 return Err(fail(
                     key(&format!("policy.{}", error.field)),
                     format!("{} {}", error.value, error.reason),
@@ -247,6 +260,168 @@ impl Config {
         }
         Ok(())
     }
+}
+
+/// The checks of a `humaans` source; the error names the field (empty: the source).
+fn validate_humaans(source: &SourceConfig) -> Result<(), (&'static str, String)> {
+    check_url(&source.base_url, false, "base_url").map_err(|m| ("base_url", m))?;
+    // The Humaans client's own rules (no `/api` suffix, no query, no credentials in
+    // the URL), so that `check --offline` catches what every collection would reject.
+    if let Err(crate::humaans::HumaansError::InvalidConfig { message, .. }) =
+        crate::humaans::config::validate_base_url(&source.base_url, false)
+    {
+        return Err(("base_url", message));
+    }
+    let set = [
+        source.token_file.is_some(),
+        source.token_env.is_some(),
+        source.token_credential.is_some(),
+    ]
+    .iter()
+    .filter(|s| **s)
+    .count();
+    if set != 1 {
+        return Err((
+                    "",
+                    "set exactly one of token_file, token_env and token_credential for the Humaans API token".into(),
+                ));
+    }
+    Ok(())
+}
+
+/// The checks of an `entra_id` source; the error names the field (empty: the source).
+fn validate_entra(source: &SourceConfig) -> Result<(), (&'static str, String)> {
+    let tenant = source.tenant_id.as_deref().unwrap_or("").trim();
+    if tenant.is_empty() {
+        return Err((
+            "",
+            "an entra_id source needs `tenant_id`: the Directory (tenant) ID shown on the app registration's Overview page".into(),
+        ));
+    }
+    if !tenant
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
+    {
+        return Err((
+            "tenant_id",
+            format!(
+                "`{tenant}` is not a tenant id; use the Directory (tenant) ID, a GUID such as 6f1c2a9e-3b7d-4c1e-9a55-0d2f8e4b7c31"
+            ),
+        ));
+    }
+    if source.client_id.as_deref().unwrap_or("").trim().is_empty() {
+        return Err((
+            "",
+            "an entra_id source needs `client_id`: the Application (client) ID shown on the app registration's Overview page".into(),
+        ));
+    }
+    let secrets = [
+        source.client_secret_file.is_some(),
+        source.client_secret_env.is_some(),
+        source.client_secret_credential.is_some(),
+    ]
+    .iter()
+    .filter(|s| **s)
+    .count();
+    if secrets != 1 {
+        return Err((
+            "",
+            "set exactly one of client_secret_file, client_secret_env and client_secret_credential for the Entra ID client secret".into(),
+        ));
+    }
+    for (field, url) in [
+        ("login_url", source.login_url()),
+        ("graph_url", source.graph_url()),
+    ] {
+        check_url(&url, false, field).map_err(|m| (field, m))?;
+        let parsed = reqwest::Url::parse(&url).map_err(|e| (field, e.to_string()))?;
+        if parsed.query().is_some() || parsed.fragment().is_some() || !parsed.username().is_empty()
+        {
+            return Err((
+                field,
+                format!(
+                    "`{url}` must be a plain host URL without query, fragment or credentials, e.g. https://graph.microsoft.com"
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Keys that belong to another kind of source, in the order they are checked.
+const HUMAANS_KEYS: &[&str] = &[
+    "base_url",
+    "token_file",
+    "token_env",
+    "token_credential",
+    "policy.leaving_window_days",
+    "policy.unverified_grace_days",
+    "policy.never_verified_rule",
+    "policy.leavers_lookback_days",
+    "policy.upcoming_start_days",
+];
+const ENTRA_KEYS: &[&str] = &[
+    "tenant_id",
+    "client_id",
+    "client_secret_file",
+    "client_secret_env",
+    "client_secret_credential",
+    "login_url",
+    "graph_url",
+];
+const SEAT_LIST_KEYS: &[&str] = &["path", "purchased"];
+const APP_KEYS: &[&str] = &["policy.idle_after_days", "policy.never_used_grace_days"];
+
+/// The first key set on source `index` that its kind does not use, with the message.
+fn kind_mismatch(text: &str, index: usize, kind: SourceKindConfig) -> Option<(String, String)> {
+    let value: serde_norway::Value = serde_norway::from_str(text).ok()?;
+    let source = value.get("sources")?.get(index)?.as_mapping()?;
+    let mut present: Vec<String> = Vec::new();
+    for (k, v) in source {
+        let Some(k) = k.as_str() else { continue };
+        present.push(k.to_owned());
+        if k == "policy"
+            && let Some(policy) = v.as_mapping()
+        {
+            present.extend(
+                policy
+                    .keys()
+                    .filter_map(|p| p.as_str())
+                    .map(|p| format!("policy.{p}")),
+            );
+        }
+    }
+    let foreign: Vec<(&[&str], &str)> = match kind {
+        SourceKindConfig::Humaans => vec![
+            (ENTRA_KEYS, "an entra_id"),
+            (SEAT_LIST_KEYS, "a seat_list"),
+            (APP_KEYS, "an entra_id or seat_list"),
+        ],
+        SourceKindConfig::EntraId => {
+            vec![(HUMAANS_KEYS, "a humaans"), (SEAT_LIST_KEYS, "a seat_list")]
+        }
+        SourceKindConfig::SeatList => vec![
+            (HUMAANS_KEYS, "a humaans"),
+            (ENTRA_KEYS, "an entra_id"),
+            (&["concurrency"], "a humaans or entra_id"),
+        ],
+    };
+    let kind_name = match kind {
+        SourceKindConfig::Humaans => "a humaans",
+        SourceKindConfig::EntraId => "an entra_id",
+        SourceKindConfig::SeatList => "a seat_list",
+    };
+    for (keys, owner) in foreign {
+        if let Some(found) = keys.iter().find(|k| present.iter().any(|p| p == *k)) {
+            return Some((
+                (*found).to_owned(),
+                format!(
+                    "`{found}` is a setting of {owner} source, not of {kind_name} source; remove it or change `kind`"
+                ),
+            ));
+        }
+    }
+    None
 }
 
 /// Checks a URL: http(s), a host, and plain http only to loopback unless allowed.

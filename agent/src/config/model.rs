@@ -1,10 +1,11 @@
 //! The configuration file's shape. Every struct rejects unknown keys, and every optional key
 //! has the default the README documents.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use seatbroker_protocol::UsagePolicy;
+use seatbroker_protocol::{LicencePolicy, UsagePolicy};
 use serde::Deserialize;
 
 use super::secret::SecretRef;
@@ -58,11 +59,41 @@ impl PlatformConfig {
     }
 }
 
-/// Kind of a data source. Only Humaans exists today.
+/// Kind of a data source.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "snake_case")]
 pub enum SourceKindConfig {
+    /// People and seat states from Humaans.
     Humaans,
+    /// Microsoft 365 licences and sign-in activity from Microsoft Entra ID (Graph).
+    EntraId,
+    /// Application seats from CSV files.
+    SeatList,
+}
+
+impl SourceKindConfig {
+    /// The wire kind.
+    pub fn wire(self) -> seatbroker_protocol::SourceKind {
+        match self {
+            Self::Humaans => seatbroker_protocol::SourceKind::Humaans,
+            Self::EntraId => seatbroker_protocol::SourceKind::EntraId,
+            Self::SeatList => seatbroker_protocol::SourceKind::SeatList,
+        }
+    }
+
+    /// Whether the source reads application licences (schema-2 snapshots).
+    pub fn is_app(self) -> bool {
+        !matches!(self, Self::Humaans)
+    }
+
+    /// How people read the kind: `Humaans`, `Entra ID`, `seat list`.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Humaans => "Humaans",
+            Self::EntraId => "Entra ID",
+            Self::SeatList => "seat list",
+        }
+    }
 }
 
 /// One entry of `sources:`.
@@ -96,6 +127,34 @@ pub struct SourceConfig {
     pub policy: PolicyConfig,
     #[serde(default)]
     pub pseudonymize: Option<PseudonymizeConfig>,
+    /// `entra_id`: the directory (tenant) id or a verified domain.
+    #[serde(default)]
+    pub tenant_id: Option<String>,
+    /// `entra_id`: the application (client) id of the app registration.
+    #[serde(default)]
+    pub client_id: Option<String>,
+    /// `entra_id`: file holding the client secret.
+    #[serde(default)]
+    pub client_secret_file: Option<PathBuf>,
+    /// `entra_id`: environment variable holding the client secret.
+    #[serde(default)]
+    pub client_secret_env: Option<String>,
+    /// `entra_id`: systemd credential name holding the client secret.
+    #[serde(default)]
+    pub client_secret_credential: Option<String>,
+    /// `entra_id`: the login host (default `https://login.microsoftonline.com`).
+    #[serde(default)]
+    pub login_url: Option<String>,
+    /// `entra_id`: the Graph host (default `https://graph.microsoft.com`).
+    #[serde(default)]
+    pub graph_url: Option<String>,
+    /// `seat_list`: a CSV file, or a folder whose `*.csv` files are read.
+    #[serde(default)]
+    pub path: Option<PathBuf>,
+    /// `seat_list`: seats purchased per licence name (or application name, for an
+    /// application's single seat type).
+    #[serde(default)]
+    pub purchased: BTreeMap<String, u64>,
 }
 
 impl SourceConfig {
@@ -111,7 +170,42 @@ impl SourceConfig {
     pub fn interval(&self) -> Duration {
         self.interval.0
     }
+
+    /// Where the Entra ID client secret comes from. Validation guarantees exactly one is set
+    /// for an `entra_id` source.
+    pub fn client_secret(&self) -> Option<SecretRef> {
+        SecretRef::from_parts(
+            self.client_secret_file.clone(),
+            self.client_secret_env.clone(),
+            self.client_secret_credential.clone(),
+        )
+    }
+
+    /// The Entra ID login host, without a trailing `/`.
+    pub fn login_url(&self) -> String {
+        self.login_url
+            .as_deref()
+            .unwrap_or(DEFAULT_LOGIN_URL)
+            .trim()
+            .trim_end_matches('/')
+            .to_owned()
+    }
+
+    /// The Microsoft Graph host, without a trailing `/`.
+    pub fn graph_url(&self) -> String {
+        self.graph_url
+            .as_deref()
+            .unwrap_or(DEFAULT_GRAPH_URL)
+            .trim()
+            .trim_end_matches('/')
+            .to_owned()
+    }
 }
+
+/// Default `login_url` of an `entra_id` source.
+pub(crate) const DEFAULT_LOGIN_URL: &str = "https://login.microsoftonline.com";
+/// Default `graph_url` of an `entra_id` source.
+pub(crate) const DEFAULT_GRAPH_URL: &str = "https://graph.microsoft.com";
 
 /// `policy:` of a source: the seat-state rules (DESIGN.md §2.2).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -122,11 +216,25 @@ pub struct PolicyConfig {
     pub never_verified_rule: bool,
     pub leavers_lookback_days: u32,
     pub upcoming_start_days: u32,
+    /// App sources: a licence whose last use is older is `idle` (default 30).
+    pub idle_after_days: u32,
+    /// App sources: a never-used licence is `in_use` this long after assignment (default 14).
+    pub never_used_grace_days: u32,
 }
 
 impl Default for PolicyConfig {
     fn default() -> Self {
         Self::from(&UsagePolicy::default())
+    }
+}
+
+impl PolicyConfig {
+    /// The licence rules of an app source.
+    pub fn licence_policy(&self) -> LicencePolicy {
+        LicencePolicy {
+            idle_after_days: self.idle_after_days,
+            never_used_grace_days: self.never_used_grace_days,
+        }
     }
 }
 
@@ -138,6 +246,8 @@ impl From<&UsagePolicy> for PolicyConfig {
             never_verified_rule: p.never_verified_rule,
             leavers_lookback_days: p.leavers_lookback_days,
             upcoming_start_days: p.upcoming_start_days,
+            idle_after_days: LicencePolicy::default().idle_after_days,
+            never_used_grace_days: LicencePolicy::default().never_used_grace_days,
         }
     }
 }

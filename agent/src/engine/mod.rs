@@ -13,6 +13,7 @@
 //! engine_bench`). The indexes use `rustc-hash` (fast, not DoS-resistant): the input is the
 //! customer's own HR data, and the worst an adversarial id set can do is slow one run.
 
+pub mod accounts;
 mod findings;
 mod pseudonym;
 mod states;
@@ -26,8 +27,8 @@ use seatbroker_protocol::{Finding, PolicyError, SeatRecord, Summary, UsagePolicy
 
 use crate::humaans::model::{JobRole, Person, current_role};
 
-pub(crate) use pseudonym::PseudonymKeyError;
 pub use pseudonym::Pseudonymizer;
+pub(crate) use pseudonym::{PseudonymKeyError, normalise_email};
 pub(crate) use states::Classification;
 pub use states::classify;
 pub(crate) use summary::summarise;

@@ -21,8 +21,10 @@ use seatbroker_protocol::PersonStatus;
 use serde::Deserialize;
 
 pub use client::HumaansClient;
+pub(crate) use client::{NowFn, SleepFn, parse_retry_after, user_agent};
 pub use config::HumaansConfig;
 pub(crate) use config::{DEFAULT_BASE_URL, DEFAULT_CONCURRENCY};
+pub(crate) use config::{RetryPolicy, UnparsableThreshold};
 pub use error::{HumaansError, Resource};
 pub(crate) use model::Company;
 pub use model::{JobRole, Person, current_role};

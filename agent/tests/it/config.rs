@@ -80,11 +80,11 @@ fn bad_configs_name_file_line_column_and_key() {
         ),
         (
             "platform:\n  url: https://p.example\nsources:\n  - name: a\n    kind: humaans\n    token_file: /t\n    policy:\n      leaving_days: 3\n",
-            "agent.yaml:8:7: sources[0].policy.leaving_days: unknown field `leaving_days`, expected one of `leaving_window_days`, `unverified_grace_days`, `never_verified_rule`, `leavers_lookback_days`, `upcoming_start_days`",
+            "agent.yaml:8:7: sources[0].policy.leaving_days: unknown field `leaving_days`, expected one of `leaving_window_days`, `unverified_grace_days`, `never_verified_rule`, `leavers_lookback_days`, `upcoming_start_days`, `idle_after_days`, `never_used_grace_days`",
         ),
         (
             "platform:\n  url: https://p.example\nsources:\n  - name: a\n    kind: workday\n    token_file: /t\n",
-            "agent.yaml:5:11: sources[0].kind: unknown variant `workday`, expected `humaans`",
+            "agent.yaml:5:11: sources[0].kind: unknown variant `workday`, expected one of `humaans`, `entra_id`, `seat_list`",
         ),
         (
             "platform:\n  url: https://p.example\nsources:\n  - name: a\n    kind: humaans\n    token_file: /t\n  - name: a\n    kind: humaans\n    token_env: T\n",
@@ -120,7 +120,7 @@ fn bad_configs_name_file_line_column_and_key() {
         ),
         (
             "platform:\n  url: https://p.example\nsources: []\n",
-            "agent.yaml:3:1: sources: no source configured; add at least one Humaans source",
+            "agent.yaml:3:1: sources: no source configured; add at least one source (humaans, entra_id or seat_list)",
         ),
         ("sources: []\n", "agent.yaml:1:1: missing field `platform`"),
         (
@@ -141,7 +141,7 @@ fn bad_configs_name_file_line_column_and_key() {
         ),
         (
             "platform: {url: https://p.example}\nsources: [{name: a, kind: humaans, token_file: /t, extra: 1}]\n",
-            "agent.yaml:2:52: sources[0].extra: unknown field `extra`, expected one of `name`, `kind`, `base_url`, `token_file`, `token_env`, `token_credential`, `interval`, `jitter`, `concurrency`, `policy`, `pseudonymize`",
+            "agent.yaml:2:52: sources[0].extra: unknown field `extra`, expected one of `name`, `kind`, `base_url`, `token_file`, `token_env`, `token_credential`, `interval`, `jitter`, `concurrency`, `policy`, `pseudonymize`, `tenant_id`, `client_id`, `client_secret_file`, `client_secret_env`, `client_secret_credential`, `login_url`, `graph_url`, `path`, `purchased`",
         ),
         (
             "platform:\n  url: https://p.example\n sources: []\n",
