@@ -100,7 +100,13 @@ async fn overview_page(state: &WebState, page: Page<NoQuery>) -> Result<Response
         layout: Layout::new("overview", &page.user),
         orgs: super::licences::overview_orgs(state).await?,
         deltas: super::licences::overview_deltas(state).await?,
-        rows: rows.into_iter().map(|r| source_view(r, now)).collect(),
+        // Application sources are summed in the licence figures above; their health is on
+        // Applications.
+        rows: rows
+            .into_iter()
+            .filter(|r| !matches!(r.kind.as_str(), "entra_id" | "seat_list"))
+            .map(|r| source_view(r, now))
+            .collect(),
     })
 }
 

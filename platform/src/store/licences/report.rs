@@ -111,6 +111,20 @@ pub(crate) struct OrganisationFigures {
     pub(crate) incomplete: Vec<String>,
 }
 
+/// The application a pool belongs to, as the console names it: a seat list's application,
+/// "Microsoft 365" for an Entra ID tenant's SKUs, else the source's name.
+const APP_NAME: &str =
+    "COALESCE(p.application, CASE WHEN s.kind = 'entra_id' THEN 'Microsoft 365' ELSE s.name END)";
+
+/// [`APP_NAME`] for a pool without an application of its own.
+fn application_name(kind: &str, source_name: &str) -> String {
+    if kind == "entra_id" {
+        "Microsoft 365".to_owned()
+    } else {
+        source_name.to_owned()
+    }
+}
+
 fn n(v: Option<i64>) -> Option<u64> {
     v.map(|v| u64::try_from(v).unwrap_or(0))
 }
@@ -354,7 +368,7 @@ impl Store {
                         source_id: source_id.clone(),
                         application: pool
                             .try_get::<Option<String>, _>("application")?
-                            .unwrap_or_else(|| source_name.clone()),
+                            .unwrap_or_else(|| application_name(&kind, &source_name)),
                         source_kind: kind.clone(),
                         pool_id,
                         pool: pool.try_get("name")?,
@@ -392,7 +406,7 @@ impl Store {
         ];
         let mut args: Vec<String> = Vec::new();
         for (value, column) in [
-            (&filter.application, "COALESCE(p.application, s.name)"),
+            (&filter.application, APP_NAME),
             (&filter.state, "l.state"),
             (&filter.department, "COALESCE(h.department, '')"),
             (&filter.manager, "h.manager_id"),
@@ -405,7 +419,7 @@ impl Store {
         let dir = if filter.dir == "desc" { "DESC" } else { "ASC" };
         let order = match filter.sort.as_str() {
             "person" => format!("COALESCE(h.name, a.login, a.account_id) {dir}"),
-            "application" => format!("COALESCE(p.application, s.name) {dir}, p.name {dir}"),
+            "application" => format!("{APP_NAME} {dir}, p.name {dir}"),
             "state" => format!("l.state {dir}"),
             "department" => format!("COALESCE(h.department, '') {dir}"),
             "last_activity" => format!("COALESCE(a.last_activity, '') {dir}"),
@@ -416,7 +430,7 @@ impl Store {
             ),
         };
         let sql = format!(
-            "SELECT l.source_id, s.kind, COALESCE(p.application, s.name) AS application, l.pool_id, \
+            "SELECT l.source_id, s.kind, {APP_NAME} AS application, l.pool_id, \
              COALESCE(p.name, l.pool_id) AS licence, l.account_id, a.login, a.email, a.person_id, a.matched_by, \
              l.state, l.reason, l.since, a.last_activity, h.name AS person_name, h.state AS hr_state, \
              h.department, h.manager_id, m.name AS manager_name, \
@@ -525,7 +539,7 @@ impl Store {
         .map(|r| Ok((r.try_get("id")?, r.try_get("name")?)))
         .collect::<Result<Vec<_>, StoreError>>()?;
         let applications = sqlx::query(&format!(
-            "SELECT DISTINCT COALESCE(p.application, s.name) AS v {from} ORDER BY v"
+            "SELECT DISTINCT {APP_NAME} AS v {from} ORDER BY v"
         ))
         .fetch_all(self.pool())
         .await?
@@ -744,10 +758,10 @@ impl Store {
                 (row.try_get("person_id")?, row.try_get("person_name")?),
             );
         }
-        let pools = sqlx::query(
-            "SELECT p.source_id, p.pool_id, p.name, COALESCE(p.application, s.name) AS application \
-             FROM licence_pools p JOIN sources s ON s.id = p.source_id",
-        )
+        let pools = sqlx::query(&format!(
+            "SELECT p.source_id, p.pool_id, p.name, {APP_NAME} AS application \
+             FROM licence_pools p JOIN sources s ON s.id = p.source_id"
+        ))
         .fetch_all(self.pool())
         .await?;
         let mut pool_of: HashMap<(String, String), (String, String)> = HashMap::new();
