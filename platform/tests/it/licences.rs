@@ -16,7 +16,7 @@ use sqlx::Row;
 use crate::console::{ADMIN_PASSWORD, Platform, Session, VIEWER_PASSWORD, create_users};
 use crate::{TestDb, enroll_request, parts, payload, seat, t0};
 
-const E3: &str = "sku-e3";
+pub(crate) const E3: &str = "sku-e3";
 
 /// An HR person with a work email and a state.
 fn person(id: &str, email: &str, state: SeatState, reason: Option<SeatReason>) -> SeatRecord {
@@ -344,7 +344,7 @@ pub(crate) struct Fixture {
     pub(crate) slack: String,
 }
 
-async fn setup(store: &Store) -> Fixture {
+pub(crate) async fn setup(store: &Store) -> Fixture {
     let token = store
         .create_enrollment_token("admin", "test", None, None)
         .await
@@ -435,7 +435,7 @@ fn expected(drop_ed_licence: bool) -> Vec<(String, String)> {
 }
 
 /// HR then Entra ID, as the demo does: the join as the truth has it.
-async fn load(store: &Store, f: &Fixture) {
+pub(crate) async fn load(store: &Store, f: &Fixture) {
     applied(
         store,
         &f.agent_id,
