@@ -585,6 +585,24 @@ async fn licence_join_body(db: TestDb) {
     assert_eq!(a06[0].get::<String, _>(0), "disabled_holding");
     assert!(a06[0].get::<Option<String>, _>(1).is_some(), "closed");
 
+    // An HR token without private access: leavers may be missing, so nobody is unidentified.
+    let mut public_only = payload("hr", "acme", t0() + Duration::hours(5), hr_people(true));
+    public_only.collection.private_access = false;
+    applied(store, &f.agent_id, &public_only, &f.hr, 3).await;
+    let now = states(store, &f.entra).await;
+    assert!(now.iter().all(|(_, s)| s != "unidentified"), "{now:?}");
+    assert!(
+        now.contains(&("a01".to_owned(), "orphaned".to_owned())),
+        "matched ones still join: {now:?}"
+    );
+    let hr = payload("hr", "acme", t0() + Duration::hours(6), hr_people(true));
+    applied(store, &f.agent_id, &hr, &f.hr, 4).await;
+    assert!(
+        states(store, &f.entra)
+            .await
+            .contains(&("a09".to_owned(), "unidentified".to_owned()))
+    );
+
     // Exclusion rules: audited, recomputed at once, and undone on removal.
     store
         .add_exclusion_rule("alice", "login_pattern", "SVC-*@*")
