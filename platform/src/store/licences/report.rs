@@ -509,20 +509,16 @@ impl Store {
         Ok(out)
     }
 
-    /// Departments, managers (id, name) and applications that reclaimable seats have, for
-    /// the filters.
+    /// Departments and managers (id, name) of the organisations' HR people, and the
+    /// applications, for the reclaim filters. Read from the HR seats and the pools, not
+    /// from the (much larger) licences.
     pub(crate) async fn reclaim_choices(
         &self,
     ) -> Result<(Vec<String>, Vec<(String, String)>, Vec<String>), StoreError> {
-        let from = "FROM licences_current l JOIN sources s ON s.id = l.source_id \
-             JOIN app_accounts a ON a.source_id = l.source_id AND a.account_id = l.account_id \
-             LEFT JOIN licence_pools p ON p.source_id = l.source_id AND p.pool_id = l.pool_id \
-             LEFT JOIN organisations o ON o.id = s.organisation_id \
-             LEFT JOIN seats_current h ON h.source_id = o.hr_source_id AND h.person_id = a.person_id \
-             LEFT JOIN seats_current m ON m.source_id = o.hr_source_id AND m.person_id = h.manager_id \
-             WHERE l.state IN ('orphaned', 'disabled_holding', 'never_used', 'idle') AND s.state = 'approved'";
+        let hr = "SELECT hr_source_id FROM organisations WHERE hr_source_id IS NOT NULL";
         let departments = sqlx::query(&format!(
-            "SELECT DISTINCT h.department AS v {from} AND h.department IS NOT NULL ORDER BY v"
+            "SELECT DISTINCT department AS v FROM seats_current WHERE source_id IN ({hr}) \
+             AND department IS NOT NULL ORDER BY v"
         ))
         .fetch_all(self.pool())
         .await?
@@ -530,8 +526,9 @@ impl Store {
         .map(|r| r.try_get::<String, _>("v"))
         .collect::<Result<Vec<_>, _>>()?;
         let managers = sqlx::query(&format!(
-            "SELECT DISTINCT h.manager_id AS id, COALESCE(m.name, h.manager_id) AS name {from} \
-             AND h.manager_id IS NOT NULL ORDER BY name, id"
+            "SELECT DISTINCT c.manager_id AS id, COALESCE(m.name, c.manager_id) AS name FROM seats_current c \
+             LEFT JOIN seats_current m ON m.source_id = c.source_id AND m.person_id = c.manager_id \
+             WHERE c.source_id IN ({hr}) AND c.manager_id IS NOT NULL ORDER BY name, id"
         ))
         .fetch_all(self.pool())
         .await?
@@ -539,7 +536,8 @@ impl Store {
         .map(|r| Ok((r.try_get("id")?, r.try_get("name")?)))
         .collect::<Result<Vec<_>, StoreError>>()?;
         let applications = sqlx::query(&format!(
-            "SELECT DISTINCT {APP_NAME} AS v {from} ORDER BY v"
+            "SELECT DISTINCT {APP_NAME} AS v FROM licence_pools p JOIN sources s ON s.id = p.source_id \
+             WHERE s.organisation_id IS NOT NULL AND s.state = 'approved' ORDER BY v"
         ))
         .fetch_all(self.pool())
         .await?

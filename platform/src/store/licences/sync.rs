@@ -484,18 +484,26 @@ impl Store {
             }
             query.execute(&mut *conn).await?;
         }
-        for chunk in removed.chunks(self.batch_rows(2)) {
-            let conditions = (0..chunk.len())
-                .map(|i| format!("(account_id = ${} AND pool_id = ${})", 2 + 2 * i, 3 + 2 * i))
-                .collect::<Vec<_>>()
-                .join(" OR ");
-            let sql =
-                format!("DELETE FROM licences_current WHERE source_id = $1 AND ({conditions})");
-            let mut query = sqlx::query::<Any>(&sql).bind(source_id);
-            for (account_id, pool_id) in chunk {
-                query = query.bind(account_id.as_str()).bind(pool_id.as_str());
+        // Grouped by pool, so each statement is an IN list on the primary key's prefix.
+        let mut by_pool: HashMap<&str, Vec<&str>> = HashMap::new();
+        for (account_id, pool_id) in removed {
+            by_pool
+                .entry(pool_id.as_str())
+                .or_default()
+                .push(account_id.as_str());
+        }
+        for (pool_id, accounts) in by_pool {
+            for chunk in accounts.chunks(self.batch_rows(1)) {
+                let sql = format!(
+                    "DELETE FROM licences_current WHERE source_id = $1 AND pool_id = $2 AND account_id IN ({})",
+                    in_list(chunk.len(), 2)
+                );
+                let mut query = sqlx::query::<Any>(&sql).bind(source_id).bind(pool_id);
+                for account_id in chunk {
+                    query = query.bind(*account_id);
+                }
+                query.execute(&mut *conn).await?;
             }
-            query.execute(&mut *conn).await?;
         }
         Ok(())
     }
@@ -508,19 +516,36 @@ impl Store {
         closing: &[&LicenceKey],
         opened: &[(&LicenceKey, &LicenceRow)],
     ) -> Result<(), StoreError> {
-        for chunk in closing.chunks(self.batch_rows(2).min(400)) {
-            let conditions = (0..chunk.len())
-                .map(|i| format!("(account_id = ${} AND pool_id = ${})", 3 + 2 * i, 4 + 2 * i))
-                .collect::<Vec<_>>()
-                .join(" OR ");
-            let sql = format!(
-                "UPDATE licence_history SET valid_to = $1 WHERE source_id = $2 AND valid_to IS NULL AND ({conditions})"
-            );
-            let mut query = sqlx::query::<Any>(&sql).bind(when.at).bind(source_id);
-            for (account_id, pool_id) in chunk {
-                query = query.bind(account_id.as_str()).bind(pool_id.as_str());
+        if !closing.is_empty() {
+            // Close by row id (the primary key): the open rows of the source, read once.
+            let open = sqlx::query(
+                "SELECT id, account_id, pool_id FROM licence_history WHERE source_id = $1 AND valid_to IS NULL",
+            )
+            .bind(source_id)
+            .fetch_all(&mut *conn)
+            .await?;
+            let mut open_id: HashMap<(String, String), i64> = HashMap::with_capacity(open.len());
+            for row in &open {
+                open_id.insert(
+                    (row.try_get("account_id")?, row.try_get("pool_id")?),
+                    row.try_get("id")?,
+                );
             }
-            query.execute(&mut *conn).await?;
+            let ids: Vec<i64> = closing
+                .iter()
+                .filter_map(|key| open_id.get(*key).copied())
+                .collect();
+            for chunk in ids.chunks(self.batch_rows(1)) {
+                let sql = format!(
+                    "UPDATE licence_history SET valid_to = $1 WHERE id IN ({})",
+                    in_list(chunk.len(), 1)
+                );
+                let mut query = sqlx::query::<Any>(&sql).bind(when.at);
+                for id in chunk {
+                    query = query.bind(*id);
+                }
+                query.execute(&mut *conn).await?;
+            }
         }
         for chunk in opened.chunks(self.batch_rows(7)) {
             let sql = format!(
