@@ -226,6 +226,10 @@ impl Collector for HumaansCollector {
             source_name: source.name.clone(),
             error,
         })?;
+        // Not carried to the platform: `CollectionInfo` has no place for it yet.
+        for warning in &evaluation.warnings {
+            tracing::warn!(source = %source.name, "{warning}");
+        }
         Ok(SnapshotPayload {
             schema: 1,
             local_source: source.name.clone(),

@@ -11,7 +11,9 @@ use std::io::{self, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
-use seatbroker_protocol::{PolicyError, SeatRecord, SeatState, Secret, Summary, UsagePolicy};
+use seatbroker_protocol::{
+    PolicyError, SeatReason, SeatRecord, SeatState, Secret, Summary, UsagePolicy,
+};
 use serde::Serialize;
 
 use crate::engine::{self, Evaluation};
@@ -115,7 +117,7 @@ pub async fn run(args: &DryRunArgs, out: &mut dyn Write) -> Result<(), DryRunErr
             source,
         })?;
     }
-    let report = DryRunReport::new(&collection, &evaluation);
+    let report = DryRunReport::new(&collection, &evaluation, &policy);
     if args.json {
         serde_json::to_writer_pretty(&mut *out, &report)
             .map_err(|e| DryRunError::Output(e.into()))?;
@@ -169,12 +171,36 @@ pub(crate) struct DryRunReport<'a> {
     pub unparsable_person_ids: &'a [String],
     pub private_access: bool,
     pub collection_ms: u64,
+    /// What the never-verified heuristic did, so a person can judge it.
+    pub never_verified_rule: NeverVerifiedNote,
     pub warnings: Vec<String>,
 }
 
+/// The never-verified rule in a dry run: whether it is on, how many seats it alone made
+/// `inactive` (reason `never_verified`: the rules before it did not apply), and what it
+/// means.
+#[derive(Debug, Serialize)]
+pub(crate) struct NeverVerifiedNote {
+    pub(crate) enabled: bool,
+    pub(crate) grace_days: u32,
+    pub(crate) inactive_seats: u64,
+    pub(crate) meaning: &'static str,
+}
+
+/// What `isVerified: false` is taken to mean, and why it is only a heuristic.
+pub(crate) const NEVER_VERIFIED_MEANING: &str = "the person has not accepted the Humaans invitation \
+     and signed in; no Humaans document defines isVerified, so this is a heuristic: it shows \
+     Humaans profiles nobody uses, but a person who works without ever signing in to Humaans \
+     still uses their other seats; switch it off with policy never_verified_rule: false";
+
 impl<'a> DryRunReport<'a> {
-    pub(crate) fn new(collection: &'a Collection, evaluation: &'a Evaluation) -> Self {
-        let mut warnings = Vec::new();
+    pub(crate) fn new(
+        collection: &'a Collection,
+        evaluation: &'a Evaluation,
+        policy: &UsagePolicy,
+    ) -> Self {
+        let mut warnings = collection.warnings.clone();
+        warnings.extend(evaluation.warnings.iter().map(ToString::to_string));
         if !collection.private_access {
             warnings.push(NO_PRIVATE_ACCESS.to_owned());
         }
@@ -195,6 +221,12 @@ impl<'a> DryRunReport<'a> {
             unparsable_person_ids: &collection.unparsable_person_ids,
             private_access: collection.private_access,
             collection_ms: u64::try_from(collection.duration.as_millis()).unwrap_or(u64::MAX),
+            never_verified_rule: NeverVerifiedNote {
+                enabled: policy.never_verified_rule,
+                grace_days: policy.unverified_grace_days,
+                inactive_seats: evaluation.summary.inactive_reasons.never_verified,
+                meaning: NEVER_VERIFIED_MEANING,
+            },
             warnings,
         }
     }
@@ -265,6 +297,21 @@ pub(crate) fn render_text(
         writeln!(out, "  {:<26}{:>8}{:>8}", state, n, pct(*n))?;
     }
     writeln!(out, "  {:<26}{:>8}", "total", total)?;
+    writeln!(out)?;
+    let rule = &report.never_verified_rule;
+    if rule.enabled {
+        writeln!(
+            out,
+            "never_verified: {} seat(s) are inactive only because Humaans says the person is not \
+             verified {} days after starting. Read as: {}.",
+            rule.inactive_seats, rule.grace_days, rule.meaning
+        )?;
+    } else {
+        writeln!(
+            out,
+            "never_verified: the rule is switched off; no seat is inactive for being unverified."
+        )?;
+    }
     writeln!(out)?;
 
     let utilisation = s
@@ -355,7 +402,7 @@ fn truncate(text: &str, max: usize) -> String {
 }
 
 /// Column names of the seat CSV, in order.
-pub(crate) const CSV_HEADER: [&str; 13] = [
+pub(crate) const CSV_HEADER: [&str; 14] = [
     "person_id",
     "name",
     "work_email",
@@ -369,6 +416,7 @@ pub(crate) const CSV_HEADER: [&str; 13] = [
     "state",
     "reason",
     "since",
+    "reason_note",
 ];
 
 /// Writes `seats` as CSV (RFC 4180: a header row, CRLF-free `\n` line ends, fields with
@@ -398,6 +446,8 @@ pub(crate) fn write_seats_csv(seats: &[SeatRecord], out: &mut dyn Write) -> io::
                 Some(seat.state.to_string()),
                 seat.reason.as_ref().map(ToString::to_string),
                 date(seat.since),
+                (seat.reason == Some(SeatReason::NeverVerified))
+                    .then(|| NEVER_VERIFIED_MEANING.to_owned()),
             ],
         );
         out.write_all(line.as_bytes())?;

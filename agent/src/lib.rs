@@ -34,7 +34,7 @@ pub use humaans::{
 };
 
 /// The usage engine, and its licence rules for application accounts.
-pub use engine::{Evaluation, Pseudonymizer, accounts, classify, evaluate};
+pub use engine::{CollectionWarning, Evaluation, Pseudonymizer, accounts, classify, evaluate};
 
 /// `collect --dry-run` as a function.
 pub use dryrun::{DryRunArgs, DryRunError, run as dry_run};

@@ -369,14 +369,6 @@ impl<C: Collector> Service<C> {
                     source_name: source.name.clone(),
                     message: e.to_string(),
                 })?;
-            tracing::info!(
-                source = %source.name,
-                sequence = spooled.entry.sequence,
-                snapshot_id = %spooled.entry.snapshot_id,
-                people,
-                bytes = spooled.entry.bytes,
-                "Collected and spooled a snapshot."
-            );
             Ok::<_, CollectError>((spooled.entry, people, warning))
         }
         .await;
@@ -409,6 +401,18 @@ impl<C: Collector> Service<C> {
         };
         if let Err(error) = recorded {
             tracing::error!(%error, "Cannot record the collection in the state file.");
+        }
+        // Said only once the state file knows of the collection: a process killed after
+        // this line does not collect again at its next start.
+        if let Ok((entry, people, _)) = &result {
+            tracing::info!(
+                source = %source.name,
+                sequence = entry.sequence,
+                snapshot_id = %entry.snapshot_id,
+                people,
+                bytes = entry.bytes,
+                "Collected and spooled a snapshot."
+            );
         }
         result.map(|(entry, _, _)| entry.sequence)
     }

@@ -29,9 +29,20 @@
 //! `/api/job-roles/{id}`, `/api/me`, `/api/token-info` (unconfirmed in the real API),
 //! `/api/companies`, `/api/companies/{id}`. Lists use the Feathers envelope
 //! `{"total","limit","skip","data"}` with `$limit` (default 100, at most 250; `0` returns
-//! only the total) and `$skip`, raw or percent-encoded (`%24limit`). People are served in
-//! id order: stable but meaningless. Errors are Feathers-style JSON:
+//! only the total) and `$skip`, raw or percent-encoded (`%24limit`). Without `$sort`, people
+//! and job roles are served in id order: stable but meaningless; any `$sort[..]` serves them
+//! by `createdAt`, then id. Errors are Feathers-style JSON:
 //! `{"name":"NotAuthenticated","message":..,"code":401,"className":"not-authenticated"}`.
+//!
+//! # How real accounts may differ ([`ApiShape`])
+//!
+//! Public clients disagree on a few answers, so each is a mode: [`ListingTotal`] (`total`
+//! exact, `-1`, absent, or a bare array of the page), `unstable_order` (each request without
+//! `$sort` sees the listing rotated by a different offset, as a database without an explicit
+//! order may, so unsorted offset paging misses and repeats records), `refuse_sort` (400 to
+//! any `$sort`), [`TokenInfo`] (`/api/token-info` present, 404, 405 or 400) and
+//! [`ManagerField`] (the job role's manager as `reportingTo`, `managerId` or absent). No mode
+//! changes the company or its truth.
 //!
 //! # Tokens
 //!
@@ -67,8 +78,8 @@ pub use company::{
     PlantedJobRole, PlantedPerson, SeatReason, SeatState, SpecError, StateCounts, Truth,
 };
 pub use server::config::{
-    Faults, PrivateFields, PublicView, RateLimit, RateLimitWhen, SimConfig, SlowBody, Tokens,
-    Truncate, TruncateMode,
+    ApiShape, Faults, ListingTotal, ManagerField, PrivateFields, PublicView, RateLimit,
+    RateLimitWhen, SimConfig, SlowBody, TokenInfo, Tokens, Truncate, TruncateMode,
 };
 pub use server::{SimError, Simulator};
 

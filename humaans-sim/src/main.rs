@@ -13,8 +13,9 @@ use humaans_sim::graph::{
 };
 use humaans_sim::seat_list::SeatListOptions;
 use humaans_sim::{
-    CompanySpec, Faults, PrivateFields, PublicView, RateLimit, RateLimitWhen, SimConfig, SimError,
-    Simulator, SlowBody, Tokens, Truncate, TruncateMode,
+    ApiShape, CompanySpec, Faults, ListingTotal, ManagerField, PrivateFields, PublicView,
+    RateLimit, RateLimitWhen, SimConfig, SimError, Simulator, SlowBody, TokenInfo, Tokens,
+    Truncate, TruncateMode,
 };
 use serde::Serialize;
 
@@ -240,6 +241,24 @@ struct ServeArgs {
     /// Let a public-only token read /api/job-roles (default: 403).
     #[arg(long)]
     public_job_roles: bool,
+    /// What list answers carry as `total`: exact, minus-one (`-1`), absent (no member) or
+    /// bare-array (a JSON array of the page's records, no envelope).
+    #[arg(long, value_enum, default_value_t = ListingTotalArg::Exact)]
+    listing_total: ListingTotalArg,
+    /// Serve every listing request without `$sort` in a different order, so offset paging
+    /// without a sort loses and repeats records (any `$sort` gives a stable order).
+    #[arg(long)]
+    unstable_order: bool,
+    /// Answer 400 to any `$sort` parameter.
+    #[arg(long)]
+    refuse_sort: bool,
+    /// How /api/token-info answers: present, absent (404), method-not-allowed (405) or
+    /// bad-request (400).
+    #[arg(long, value_enum, default_value_t = TokenInfoArg::Present)]
+    token_info: TokenInfoArg,
+    /// The job-role member naming the manager: reporting-to, manager-id or none.
+    #[arg(long, value_enum, default_value_t = ManagerFieldArg::ReportingTo)]
+    manager_field: ManagerFieldArg,
     /// Token with public:read and private:read (default: derived from the seed).
     #[arg(long, env = "HUMAANS_SIM_TOKEN_FULL", hide_env_values = true)]
     token_full: Option<String>,
@@ -252,6 +271,29 @@ struct ServeArgs {
 enum TruncateArg {
     CutJson,
     CloseMidBody,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ListingTotalArg {
+    Exact,
+    MinusOne,
+    Absent,
+    BareArray,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum TokenInfoArg {
+    Present,
+    Absent,
+    MethodNotAllowed,
+    BadRequest,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ManagerFieldArg {
+    ReportingTo,
+    ManagerId,
+    None,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -314,6 +356,27 @@ impl ServeArgs {
                     .clone()
                     .unwrap_or(seed_tokens.public_only),
             }),
+            api: ApiShape {
+                listing_total: match self.listing_total {
+                    ListingTotalArg::Exact => ListingTotal::Exact,
+                    ListingTotalArg::MinusOne => ListingTotal::MinusOne,
+                    ListingTotalArg::Absent => ListingTotal::Absent,
+                    ListingTotalArg::BareArray => ListingTotal::BareArray,
+                },
+                unstable_order: self.unstable_order,
+                refuse_sort: self.refuse_sort,
+                token_info: match self.token_info {
+                    TokenInfoArg::Present => TokenInfo::Present,
+                    TokenInfoArg::Absent => TokenInfo::Absent,
+                    TokenInfoArg::MethodNotAllowed => TokenInfo::MethodNotAllowed,
+                    TokenInfoArg::BadRequest => TokenInfo::BadRequest,
+                },
+                manager_field: match self.manager_field {
+                    ManagerFieldArg::ReportingTo => ManagerField::ReportingTo,
+                    ManagerFieldArg::ManagerId => ManagerField::ManagerId,
+                    ManagerFieldArg::None => ManagerField::None,
+                },
+            },
         }
     }
 }
@@ -360,19 +423,7 @@ fn main() -> ExitCode {
         )
         .init();
     match cli.command {
-        Command::Truth(args) => match humaans_sim::truth(&args.spec()) {
-            Ok(truth) => {
-                println!(
-                    "{}",
-                    serde_json::to_string(&truth).expect("truth is plain numbers")
-                );
-                ExitCode::SUCCESS
-            }
-            Err(error) => {
-                eprintln!("humaans-sim: {error}");
-                ExitCode::from(EXIT_CONFIG)
-            }
-        },
+        Command::Truth(args) => print_json(humaans_sim::truth(&args.spec())),
         Command::GraphTruth(args) => print_json(humaans_sim::graph::truth(
             &args.company.spec(),
             !(args.without_activity || args.non_premium),
@@ -494,11 +545,17 @@ async fn serve(config: SimConfig) -> Result<(), SimError> {
 fn print_json<T: Serialize>(result: Result<T, humaans_sim::SpecError>) -> ExitCode {
     match result {
         Ok(value) => {
-            println!(
-                "{}",
-                serde_json::to_string(&value).expect("truths are plain data")
-            );
-            ExitCode::SUCCESS
+            let line = serde_json::to_string(&value).expect("truths are plain data");
+            let mut stdout = std::io::stdout().lock();
+            match writeln!(stdout, "{line}").and_then(|()| stdout.flush()) {
+                // A reader that stopped early (`| head`) is not an error of ours.
+                Ok(()) => ExitCode::SUCCESS,
+                Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+                Err(error) => {
+                    eprintln!("humaans-sim: cannot write the truth: {error}");
+                    ExitCode::FAILURE
+                }
+            }
         }
         Err(error) => {
             eprintln!("humaans-sim: {error}");

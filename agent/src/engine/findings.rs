@@ -19,8 +19,10 @@ pub(crate) struct Subject<'a> {
     pub(crate) state: &'a SeatState,
 }
 
-/// Findings for every subject whose state is not `offboarded`, unsorted.
-pub(crate) fn find(subjects: &[Subject<'_>]) -> Vec<Finding> {
+/// Findings for every subject whose state is not `offboarded`, unsorted. Without
+/// `managers_recorded` (no job role names a manager), `no_manager` is left out: the engine
+/// reports that once for the collection instead.
+pub(crate) fn find(subjects: &[Subject<'_>], managers_recorded: bool) -> Vec<Finding> {
     let status_by_id: FxHashMap<&str, Option<&PersonStatus>> = subjects
         .iter()
         .map(|s| (s.person.id.as_str(), s.person.status.as_ref()))
@@ -49,7 +51,7 @@ pub(crate) fn find(subjects: &[Subject<'_>]) -> Vec<Finding> {
             None => add(FindingKind::NoCurrentJobRole, None),
             Some(_) => match subject.manager {
                 // The top of the hierarchy manages others and has no manager.
-                None if managers.contains(person.id.as_str()) => {}
+                None if managers.contains(person.id.as_str()) || !managers_recorded => {}
                 None => add(FindingKind::NoManager, None),
                 Some(manager) => {
                     if let Some(Some(PersonStatus::Offboarded)) = status_by_id.get(manager) {

@@ -41,6 +41,31 @@ pub struct Evaluation {
     pub summary: Summary,
     /// Data-quality findings, sorted by person id, then kind.
     pub findings: Vec<Finding>,
+    /// Remarks about the whole collection instead of one person, in a fixed order.
+    pub warnings: Vec<CollectionWarning>,
+}
+
+/// A data-quality remark about the whole collection rather than one person.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CollectionWarning {
+    /// Not one job role names a manager: the manager field is not filled in this company
+    /// (or Humaans names it in a way the agent does not read), so `no_manager` is left out
+    /// instead of being reported for every person.
+    NoManagerOnAnyJobRole { job_roles: usize },
+}
+
+impl std::fmt::Display for CollectionWarning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CollectionWarning::NoManagerOnAnyJobRole { job_roles } => write!(
+                f,
+                "none of the {job_roles} job roles read from Humaans names a manager \
+                 (reportingTo or managerId), so no_manager is not reported for each person; \
+                 if your company keeps reporting lines in Humaans, the API names the manager \
+                 differently: report this message with the agent version"
+            ),
+        }
+    }
 }
 
 /// Computes every person's seat, the summary and the findings as of `today`.
@@ -92,7 +117,16 @@ pub fn evaluate(
             state: &c.state,
         })
         .collect();
-    let mut findings = findings::find(&subjects);
+    // A company that keeps no reporting lines in Humaans would otherwise get `no_manager`
+    // on every person: one collection-level warning says it once.
+    let any_manager = roles.iter().any(|r| findings::manager_of(r).is_some());
+    let mut warnings = Vec::new();
+    if !any_manager && !roles.is_empty() {
+        warnings.push(CollectionWarning::NoManagerOnAnyJobRole {
+            job_roles: roles.len(),
+        });
+    }
+    let mut findings = findings::find(&subjects, any_manager);
     // Already grouped by person; this orders the kinds within each person.
     findings.sort_by(|a, b| (&a.person_id, &a.kind).cmp(&(&b.person_id, &b.kind)));
 
@@ -108,6 +142,7 @@ pub fn evaluate(
         seats,
         summary,
         findings,
+        warnings,
     })
 }
 

@@ -148,6 +148,20 @@ pub enum HumaansError {
         now: u64,
     },
 
+    /// Without a `total`, a page repeated records of earlier pages next to new ones: the
+    /// order moved under the reader (edits, or a server that keeps no stable order).
+    #[error(
+        "the {resource} listing changed while it was being read (the page at offset {skip} \
+         repeated {repeated} record(s) of earlier pages), also after a restart; someone is \
+         editing Humaans right now or Humaans does not keep the listing's order, the next run \
+         will retry"
+    )]
+    ListingShifted {
+        resource: Resource,
+        skip: u64,
+        repeated: u64,
+    },
+
     /// A page came back shorter than it must be, with an unchanged `total`.
     #[error(
         "the {resource} listing is truncated: the page at offset {skip} had {got} records \
@@ -219,6 +233,7 @@ impl HumaansError {
             | HumaansError::Transport { .. }
             | HumaansError::InvalidBody { .. }
             | HumaansError::TotalChanged { .. }
+            | HumaansError::ListingShifted { .. }
             | HumaansError::TruncatedListing { .. } => true,
             HumaansError::RetriesExhausted { last, .. } => last.is_retriable(),
             HumaansError::InvalidConfig { .. }

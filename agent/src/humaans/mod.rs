@@ -18,7 +18,6 @@ mod scope;
 use std::time::{Duration, Instant};
 
 use seatbroker_protocol::PersonStatus;
-use serde::Deserialize;
 
 pub use client::HumaansClient;
 pub(crate) use client::{NowFn, SleepFn, parse_retry_after, user_agent};
@@ -55,13 +54,10 @@ pub struct Collection {
     /// report `NO_PRIVATE_ACCESS`: the numbers are incomplete (and `job_roles` is empty
     /// if Humaans refused them to the token).
     pub private_access: bool,
+    /// Things a person should know that did not stop the collection (Humaans refused the
+    /// sort order, ...), each already logged.
+    pub warnings: Vec<String>,
     pub duration: Duration,
-}
-
-#[derive(Debug, Deserialize)]
-struct CompanyPage {
-    #[serde(default)]
-    data: Vec<Company>,
 }
 
 impl HumaansClient {
@@ -77,21 +73,26 @@ impl HumaansClient {
             tracing::warn!(evidence = ?access.evidence, "{warning}");
         }
         let company = self.company(access.company_id.as_deref()).await?;
-        let people = paging::list_all::<Person>(self, Resource::People, progress).await?;
-        let roles = match paging::list_all::<JobRole>(self, Resource::JobRoles, progress).await {
-            Ok(roles) => roles,
-            // A public-only token may not read job roles at all. The collection then says
-            // `private_access: false`, which callers report; with private access a 403 is
-            // a real failure.
-            Err(HumaansError::Forbidden { url, .. }) if !access.private_access => {
-                tracing::warn!(
-                    url,
-                    "The Humaans token may not read job roles; collecting without them."
-                );
-                paging::Listing::empty()
-            }
-            Err(e) => return Err(e),
-        };
+        let mut warnings = Vec::new();
+        let people =
+            paging::list_all::<Person>(self, Resource::People, progress, &mut warnings).await?;
+        let roles =
+            match paging::list_all::<JobRole>(self, Resource::JobRoles, progress, &mut warnings)
+                .await
+            {
+                Ok(roles) => roles,
+                // A public-only token may not read job roles at all. The collection then says
+                // `private_access: false`, which callers report; with private access a 403 is
+                // a real failure.
+                Err(HumaansError::Forbidden { url, .. }) if !access.private_access => {
+                    tracing::warn!(
+                        url,
+                        "The Humaans token may not read job roles; collecting without them."
+                    );
+                    paging::Listing::empty()
+                }
+                Err(e) => return Err(e),
+            };
 
         let sees_private_people = people.records.iter().any(|p| {
             matches!(
@@ -109,6 +110,7 @@ impl HumaansClient {
             people: people.records,
             job_roles: roles.records,
             private_access: access.private_access || sees_private_people,
+            warnings,
             duration: started.elapsed(),
         };
         tracing::info!(
@@ -128,13 +130,19 @@ impl HumaansClient {
         &self,
         known_company_id: Option<&str>,
     ) -> Result<(String, Option<String>), HumaansError> {
-        match self.get_json::<CompanyPage>("/api/companies").await {
+        match self.get_json::<paging::ListBody>("/api/companies").await {
             Ok(page) => {
+                // Any list shape; a company record that cannot be read counts as absent.
+                let companies: Vec<Company> = page
+                    .data
+                    .iter()
+                    .filter_map(|raw| serde_json::from_str(raw.get()).ok())
+                    .collect();
                 let chosen = match known_company_id {
-                    Some(id) => page.data.iter().find(|c| c.id == id),
-                    None => page.data.first(),
+                    Some(id) => companies.iter().find(|c| c.id == id),
+                    None => companies.first(),
                 };
-                if let Some(company) = chosen.or(page.data.first()) {
+                if let Some(company) = chosen.or(companies.first()) {
                     return Ok((company.id.clone(), company.name.clone()));
                 }
             }

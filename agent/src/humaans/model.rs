@@ -55,22 +55,53 @@ impl Person {
 /// One role period of one person (`/api/job-roles`). A person has a history of them;
 /// the current one is chosen by date.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(from = "RawJobRole")]
 pub struct JobRole {
     pub id: String,
     pub person_id: String,
-    #[serde(default)]
     pub job_title: Option<String>,
-    #[serde(default)]
     pub department: Option<String>,
-    #[serde(default, deserialize_with = "lenient_date")]
     pub effective_date: Option<NaiveDate>,
-    #[serde(default, deserialize_with = "lenient_date")]
     pub end_date: Option<NaiveDate>,
-    /// Manager's person id. The field name is the best guess of the reference notes
-    /// (unconfirmed by Humaans' documentation).
-    #[serde(default)]
+    /// Manager's person id, from `reportingTo` or else `managerId`. No Humaans document
+    /// names the member on a job role (`reportingTo` is attested only in the create-person
+    /// payload), so both names are read; a blank one counts as missing.
     pub reporting_to: Option<String>,
+}
+
+/// A job role as sent, before the two possible manager members are merged.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawJobRole {
+    id: String,
+    person_id: String,
+    #[serde(default)]
+    job_title: Option<String>,
+    #[serde(default)]
+    department: Option<String>,
+    #[serde(default, deserialize_with = "lenient_date")]
+    effective_date: Option<NaiveDate>,
+    #[serde(default, deserialize_with = "lenient_date")]
+    end_date: Option<NaiveDate>,
+    #[serde(default)]
+    reporting_to: Option<String>,
+    #[serde(default)]
+    manager_id: Option<String>,
+}
+
+impl From<RawJobRole> for JobRole {
+    fn from(raw: RawJobRole) -> Self {
+        let named = |id: Option<String>| id.filter(|m| !m.trim().is_empty());
+        Self {
+            reporting_to: named(raw.reporting_to).or_else(|| named(raw.manager_id)),
+            id: raw.id,
+            person_id: raw.person_id,
+            job_title: raw.job_title,
+            department: raw.department,
+            effective_date: raw.effective_date,
+            end_date: raw.end_date,
+        }
+    }
 }
 
 /// A `YYYY-MM-DD` date; `null`, a missing key and an empty string are `None`. Anything
@@ -228,6 +259,31 @@ mod tests {
         check(r#"{"id":"1","employmentStartDate":"03/02/2024"}"#, Err(()));
         check(r#"{"id":"1","employmentStartDate":7}"#, Err(()));
         check(r#"{"status":"active"}"#, Err(()));
+    }
+
+    #[test]
+    fn the_manager_is_read_from_either_member() {
+        let check = |json: &str, want: Option<&str>| {
+            let role: JobRole = serde_json::from_str(json).expect(json);
+            assert_eq!(role.reporting_to.as_deref(), want, "{json}");
+        };
+        let base = r#""id":"r","personId":"p""#;
+        check(&format!("{{{base}}}"), None);
+        check(&format!(r#"{{{base},"reportingTo":"m1"}}"#), Some("m1"));
+        check(&format!(r#"{{{base},"managerId":"m2"}}"#), Some("m2"));
+        check(
+            &format!(r#"{{{base},"reportingTo":null,"managerId":"m2"}}"#),
+            Some("m2"),
+        );
+        check(
+            &format!(r#"{{{base},"reportingTo":" ","managerId":"m2"}}"#),
+            Some("m2"),
+        );
+        check(
+            &format!(r#"{{{base},"reportingTo":"m1","managerId":"m2"}}"#),
+            Some("m1"),
+        );
+        check(&format!(r#"{{{base},"managerId":""}}"#), None);
     }
 
     #[test]

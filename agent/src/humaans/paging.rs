@@ -45,16 +45,73 @@ impl<T> Listing<T> {
     }
 }
 
-/// The list envelope. Records stay raw JSON text until each is parsed on its own, so one
-/// bad record does not spoil its page and no generic JSON tree is ever built.
-#[derive(Deserialize)]
-struct Envelope {
-    #[serde(default)]
-    total: Option<u64>,
-    #[serde(default)]
-    limit: Option<u64>,
-    #[serde(default)]
-    data: Vec<Box<RawValue>>,
+/// A list answer. Records stay raw JSON text until each is parsed on its own, so one bad
+/// record does not spoil its page and no generic JSON tree is ever built.
+///
+/// Feathers services answer a list in one of these shapes, and all are accepted: the
+/// envelope `{"total","limit","skip","data"}`; the envelope with `total` of `-1` or without
+/// `total` (the count was skipped: page until a short page); a bare JSON array of records
+/// (pagination switched off). Unknown members are ignored.
+#[derive(Debug, Default)]
+pub(crate) struct ListBody {
+    /// `None` when missing, negative or not a whole number.
+    pub(crate) total: Option<u64>,
+    pub(crate) limit: Option<u64>,
+    pub(crate) data: Vec<Box<RawValue>>,
+    /// The answer was a bare array, not an envelope.
+    pub(crate) bare: bool,
+}
+
+impl<'de> Deserialize<'de> for ListBody {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(ListBodyVisitor)
+    }
+}
+
+struct ListBodyVisitor;
+
+/// A count that is a whole number of 0 or more; anything else (`-1`, `null`, text) is none.
+fn count(value: &serde_json::Value) -> Option<u64> {
+    value.as_u64()
+}
+
+impl<'de> serde::de::Visitor<'de> for ListBodyVisitor {
+    type Value = ListBody;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a list envelope {\"total\",\"limit\",\"data\":[..]} or an array of records")
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<ListBody, A::Error> {
+        let mut data = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+        while let Some(record) = seq.next_element::<Box<RawValue>>()? {
+            data.push(record);
+        }
+        Ok(ListBody {
+            data,
+            bare: true,
+            ..ListBody::default()
+        })
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<ListBody, A::Error> {
+        let mut body = ListBody::default();
+        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+            match key.as_ref() {
+                "total" => body.total = count(&map.next_value::<serde_json::Value>()?),
+                "limit" => body.limit = count(&map.next_value::<serde_json::Value>()?),
+                "data" => {
+                    body.data = map
+                        .next_value::<Option<Vec<Box<RawValue>>>>()?
+                        .unwrap_or_default();
+                }
+                _ => {
+                    map.next_value::<serde::de::IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(body)
+    }
 }
 
 /// Just the id of a record that failed to parse, if even that is readable.
@@ -68,6 +125,8 @@ struct IdOnly {
 struct Page<T> {
     total: Option<u64>,
     limit: Option<u64>,
+    /// A bare array, not an envelope.
+    bare: bool,
     /// How many records the page held, parsed or not.
     len: u64,
     records: Vec<T>,
@@ -76,14 +135,33 @@ struct Page<T> {
 
 const NO_ID: &str = "<no id>";
 
+/// The sort order sent with every page: creation time, then id. Offset paging is only
+/// stable under an explicit order on a unique key that never changes, and pages are
+/// fetched concurrently, so without it a database may hand out pages from different
+/// orders and records slip between them.
+const SORT_QUERY: &str = "&%24sort%5BcreatedAt%5D=1&%24sort%5Bid%5D=1";
+
+/// Whether to send [`SORT_QUERY`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Order {
+    Sorted,
+    /// The server refused the sort (see [`refuses_sort`]).
+    Unsorted,
+}
+
 async fn fetch_page<T: DeserializeOwned>(
     client: &HumaansClient,
     resource: Resource,
     skip: u64,
     limit: u64,
+    order: Order,
 ) -> Result<Page<T>, HumaansError> {
-    let path = format!("{}?%24limit={limit}&%24skip={skip}", resource.path());
-    let envelope: Envelope = client.get_json(&path).await?;
+    let sort = match order {
+        Order::Sorted => SORT_QUERY,
+        Order::Unsorted => "",
+    };
+    let path = format!("{}?%24limit={limit}&%24skip={skip}{sort}", resource.path());
+    let envelope: ListBody = client.get_json(&path).await?;
     let len = envelope.data.len() as u64;
     let mut records = Vec::with_capacity(envelope.data.len());
     let mut bad_ids = Vec::new();
@@ -102,26 +180,64 @@ async fn fetch_page<T: DeserializeOwned>(
     Ok(Page {
         total: envelope.total,
         limit: envelope.limit,
+        bare: envelope.bare,
         len,
         records,
         bad_ids,
     })
 }
 
-/// Reads the whole listing. If `total` changes while reading, starts over once; a second
-/// change fails the listing.
+/// The warning logged (and shown by a dry run) when Humaans refuses the sort order.
+fn unsorted_warning(resource: Resource) -> String {
+    format!(
+        "Humaans refused the sort order (createdAt, id) for {resource}, so the listing was \
+         read unsorted; if people are edited while the agent reads, a run may fail with \
+         'the {resource} listing changed while it was being read' and the next run retries"
+    )
+}
+
+/// A 400 whose message names the sort: the server does not accept `$sort` on these keys.
+fn refuses_sort(error: &HumaansError) -> bool {
+    matches!(error, HumaansError::Rejected { status: 400, message, .. }
+        if message.to_ascii_lowercase().contains("sort"))
+}
+
+/// Reads the whole listing in a stable order (see [`SORT_QUERY`]); if Humaans refuses the
+/// sort, reads it once more without one and adds [`unsorted_warning`] to `warnings`. If
+/// `total` changes while reading, starts over once; a second change fails the listing.
 pub(crate) async fn list_all<T>(
     client: &HumaansClient,
     resource: Resource,
+    progress: &(dyn Fn(Progress) + Sync),
+    warnings: &mut Vec<String>,
+) -> Result<Listing<T>, HumaansError>
+where
+    T: DeserializeOwned + Record + Send + 'static,
+{
+    match list_restarting(client, resource, Order::Sorted, progress).await {
+        Err(error) if refuses_sort(&error) => {
+            let warning = unsorted_warning(resource);
+            tracing::warn!(%resource, %error, "{warning}");
+            warnings.push(warning);
+            list_restarting(client, resource, Order::Unsorted, progress).await
+        }
+        other => other,
+    }
+}
+
+async fn list_restarting<T>(
+    client: &HumaansClient,
+    resource: Resource,
+    order: Order,
     progress: &(dyn Fn(Progress) + Sync),
 ) -> Result<Listing<T>, HumaansError>
 where
     T: DeserializeOwned + Record + Send + 'static,
 {
-    match list_once(client, resource, progress).await {
-        Err(HumaansError::TotalChanged { first, now, .. }) => {
-            tracing::warn!(%resource, first, now, "Humaans listing changed while reading; starting over once.");
-            list_once(client, resource, progress).await
+    match list_once(client, resource, order, progress).await {
+        Err(error @ (HumaansError::TotalChanged { .. } | HumaansError::ListingShifted { .. })) => {
+            tracing::warn!(%resource, %error, "Humaans listing changed while reading; starting over once.");
+            list_once(client, resource, order, progress).await
         }
         other => other,
     }
@@ -130,6 +246,7 @@ where
 async fn list_once<T>(
     client: &HumaansClient,
     resource: Resource,
+    order: Order,
     progress: &(dyn Fn(Progress) + Sync),
 ) -> Result<Listing<T>, HumaansError>
 where
@@ -144,7 +261,7 @@ where
         pages_total: None,
         records: 0,
     });
-    let first: Page<T> = fetch_page(client, resource, 0, requested).await?;
+    let first: Page<T> = fetch_page(client, resource, 0, requested, order).await?;
     let Some(total) = first.total else {
         // Page by the size the server really applied, or a clamped `$limit` would end the
         // listing after the first page.
@@ -152,7 +269,7 @@ where
             .limit
             .filter(|l| (1..=requested).contains(l))
             .unwrap_or(requested);
-        return list_sequential(client, resource, first, limit, progress).await;
+        return list_sequential(client, resource, order, first, limit, progress).await;
     };
     // The server may clamp `$limit` below what we asked: page by what it really gives.
     let limit = match first.limit {
@@ -190,7 +307,7 @@ where
             let index = next;
             let client = client.clone();
             in_flight.spawn(async move {
-                let page = fetch_page::<T>(&client, resource, index * limit, limit).await;
+                let page = fetch_page::<T>(&client, resource, index * limit, limit, order).await;
                 (index, page)
             });
             next += 1;
@@ -261,10 +378,15 @@ fn check_page_length(
     Ok(())
 }
 
-/// For a server that sends no `total`: page until a short page, within the page cap.
+/// For a server that sends no `total` (or `-1`, or a bare array): page until a short page,
+/// within the page cap. A page identical to the first ends the listing too: a server that
+/// ignores `$skip` (a bare array of everything) would otherwise repeat it until the cap. A
+/// page that repeats earlier records in any other way means the order moved while reading
+/// ([`HumaansError::ListingShifted`]).
 async fn list_sequential<T>(
     client: &HumaansClient,
     resource: Resource,
+    order: Order,
     first: Page<T>,
     limit: u64,
     progress: &(dyn Fn(Progress) + Sync),
@@ -275,6 +397,11 @@ where
     let cap = client.config().max_pages.max(1);
     let mut records = first.len;
     let mut last_len = first.len;
+    let mut ids: HashSet<String> = first
+        .records
+        .iter()
+        .map(|r| r.record_id().to_owned())
+        .collect();
     let mut pages = vec![first];
     while last_len >= limit {
         if pages.len() as u64 >= cap {
@@ -285,7 +412,29 @@ where
             });
         }
         let skip = pages.len() as u64 * limit;
-        let page: Page<T> = fetch_page(client, resource, skip, limit).await?;
+        let page: Page<T> = fetch_page(client, resource, skip, limit, order).await?;
+        let mut new = 0u64;
+        for record in &page.records {
+            if ids.insert(record.record_id().to_owned()) {
+                new += 1;
+            }
+        }
+        let repeated = page.records.len() as u64 - new;
+        if repeated > 0 && same_records(&page, &pages[0]) {
+            // The first page again, record for record: the server ignores `$skip` and
+            // already sent everything.
+            tracing::debug!(%resource, skip, bare = page.bare, "A page repeated the first one; the listing is complete.");
+            break;
+        }
+        if repeated > 0 {
+            // Some repeats next to new records: records moved between pages, so others
+            // may have moved past the reader unseen.
+            return Err(HumaansError::ListingShifted {
+                resource,
+                skip,
+                repeated,
+            });
+        }
         last_len = page.len;
         records += page.len;
         pages.push(page);
@@ -297,6 +446,17 @@ where
         });
     }
     assemble(resource, pages, &client.config().unparsable)
+}
+
+/// Whether two pages hold the same records in the same order (by id, all parsed).
+fn same_records<T: Record>(a: &Page<T>, b: &Page<T>) -> bool {
+    a.len == b.len
+        && a.bad_ids.is_empty()
+        && b.bad_ids.is_empty()
+        && a.records
+            .iter()
+            .map(Record::record_id)
+            .eq(b.records.iter().map(Record::record_id))
 }
 
 fn assemble<T: Record>(

@@ -1,4 +1,6 @@
-//! What the token may see: `/api/token-info` when Humaans has it, else probing.
+//! What the token may see: `/api/token-info` when Humaans has it, else probing what
+//! `/api/people` and `/api/job-roles` return. The endpoint is known from one public client
+//! only, so a 404, 405, 400 or 403 there is normal, not an error.
 //!
 //! Without `private:read` Humaans hides new hires and offboarded people (reference notes
 //! §2, "Visibility by scope"), so every seat count would be silently wrong. The agent
@@ -8,14 +10,30 @@ use serde::Deserialize;
 
 use super::client::HumaansClient;
 use super::error::HumaansError;
+use super::paging::ListBody;
+
+/// `/api/token-info` is missing or refused: 404, 403, 405, 400. (An answer without scopes
+/// is treated the same way.)
+fn token_info_unavailable(error: &HumaansError) -> bool {
+    matches!(
+        error,
+        HumaansError::NotFound { .. }
+            | HumaansError::Forbidden { .. }
+            | HumaansError::Rejected {
+                status: 400 | 405,
+                ..
+            }
+    )
+}
 
 /// How `Access::private_access` was decided.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AccessEvidence {
     /// `/api/token-info` listed the token's scopes.
     TokenInfo,
-    /// `/api/token-info` is not available; the first page of people was inspected: private
-    /// access is assumed when a non-active person or a private field is visible.
+    /// `/api/token-info` is not available (404, 405, 400 or 403); the first page of people
+    /// and of job roles were inspected: private access is assumed when a non-active person
+    /// or a private field is visible and job roles can be read.
     Probe,
 }
 
@@ -65,12 +83,6 @@ pub(crate) struct Me {
     pub(crate) company_id: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
-struct ProbePage {
-    #[serde(default)]
-    data: Vec<serde_json::Value>,
-}
-
 /// Fields that only a token with private access is expected to see filled.
 const PRIVATE_FIELDS: [&str; 6] = [
     "employmentEndDate",
@@ -99,7 +111,8 @@ impl HumaansClient {
     pub async fn check_access(&self) -> Result<Access, HumaansError> {
         let me = self.me().await?;
         match self.get_json::<TokenInfo>("/api/token-info").await {
-            Ok(info) => {
+            // An answer without scopes tells nothing (another shape, or not this endpoint).
+            Ok(info) if !info.scopes.is_empty() => {
                 let private_access = info.scopes.iter().any(|s| s == "private:read");
                 Ok(Access {
                     person_id: info.person_id.or(me.id),
@@ -109,16 +122,51 @@ impl HumaansClient {
                     evidence: AccessEvidence::TokenInfo,
                 })
             }
-            Err(HumaansError::NotFound { .. } | HumaansError::Forbidden { .. }) => {
-                let page: ProbePage = self.get_json("/api/people?%24limit=250&%24skip=0").await?;
+            answer => {
+                match answer {
+                    Err(error) if !token_info_unavailable(&error) => return Err(error),
+                    Err(error) => {
+                        tracing::info!(%error, "Humaans has no usable /api/token-info; judging the token's access from /api/people and /api/job-roles.");
+                    }
+                    Ok(_) => {
+                        tracing::info!(
+                            "Humaans' /api/token-info lists no scopes; judging the token's access from /api/people and /api/job-roles."
+                        );
+                    }
+                }
+                let private_access = self.probe_private_access().await?;
                 Ok(Access {
                     person_id: me.id,
                     company_id: me.company_id,
                     scopes: None,
-                    private_access: page.data.iter().any(shows_private_data),
+                    private_access,
                     evidence: AccessEvidence::Probe,
                 })
             }
+        }
+    }
+
+    /// Private access judged from answers: the first page of people shows a non-active
+    /// person or a private field, and job roles (job titles and reporting lines, private
+    /// data in Humaans' terms) can be read.
+    async fn probe_private_access(&self) -> Result<bool, HumaansError> {
+        // Any 250 people will do, so no sort order is asked for.
+        let page: ListBody = self.get_json("/api/people?%24limit=250&%24skip=0").await?;
+        let people_show_private = page.data.iter().any(|raw| {
+            serde_json::from_str::<serde_json::Value>(raw.get())
+                .is_ok_and(|person| shows_private_data(&person))
+        });
+        if !people_show_private {
+            return Ok(false);
+        }
+        match self
+            .get_json::<ListBody>("/api/job-roles?%24limit=1&%24skip=0")
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(HumaansError::Forbidden { .. }) => Ok(false),
+            // No job-role listing at all: the people page is the only evidence.
+            Err(HumaansError::NotFound { .. }) => Ok(true),
             Err(e) => Err(e),
         }
     }

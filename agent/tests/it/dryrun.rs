@@ -170,16 +170,16 @@ async fn readable_report_and_csv() {
     assert_eq!(
         lines[0],
         "person_id,name,work_email,status,employment_start_date,employment_end_date,\
-         job_title,department,manager_id,is_verified,state,reason,since"
+         job_title,department,manager_id,is_verified,state,reason,since,reason_note"
     );
     assert_eq!(
         lines[1],
-        "a,\"Ann Lee, Jr.\",ann@acme.test,active,2020-01-01,,CEO,Board,,true,active,,"
+        "a,\"Ann Lee, Jr.\",ann@acme.test,active,2020-01-01,,CEO,Board,,true,active,,,"
     );
     assert_eq!(
         lines[2],
         "b,\"Bob \"\"B\"\"\",ANN@acme.test,active,2020-01-01,2025-06-20,\"'=cmd()\",\
-         Engineering,a,true,leaving,end_date_within_window,2025-06-20"
+         Engineering,a,true,leaving,end_date_within_window,2025-06-20,"
     );
     assert_eq!(lines.len(), 7, "header and six people:\n{written}");
     // Only the CSV and the token are left in the directory: the temporary file is gone.
@@ -387,4 +387,67 @@ async fn per_person_differences(
     }
     lines.truncate(15);
     lines
+}
+
+/// The never-verified rule is explained as a heuristic with the seats it alone makes
+/// inactive; a company whose job roles name no manager gets one warning, not a
+/// `no_manager` finding per person.
+#[tokio::test]
+async fn the_never_verified_heuristic_and_a_missing_manager_field_are_explained() {
+    let people = json!([
+        {"id": "a", "status": "active", "employmentStartDate": "2020-01-01", "isVerified": true},
+        {"id": "b", "status": "active", "employmentStartDate": "2020-01-01", "isVerified": false},
+        {"id": "c", "status": "active", "employmentStartDate": "2025-06-01", "isVerified": false},
+        // Ended and unverified: the end date decides, not the heuristic.
+        {"id": "d", "status": "active", "employmentStartDate": "2020-01-01",
+         "employmentEndDate": "2025-01-01", "isVerified": false}
+    ]);
+    let roles = json!([
+        {"id": "r1", "personId": "a", "effectiveDate": "2020-01-01"},
+        {"id": "r2", "personId": "b", "effectiveDate": "2020-01-01", "reportingTo": null},
+        {"id": "r3", "personId": "c", "effectiveDate": "2025-06-01", "managerId": ""}
+    ]);
+    let server = humaans(people, roles, true).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut args = args(&server.url(), &token_file(dir.path(), "tok-123"));
+    let csv = dir.path().join("seats.csv");
+    args.csv = Some(csv.clone());
+    let text = run_to_string(&args).await.unwrap();
+    let written = std::fs::read_to_string(&csv).unwrap();
+    let b = written.lines().find(|l| l.starts_with("b,")).unwrap();
+    assert!(
+        b.contains(",inactive,never_verified,2020-01-31,\"the person has not accepted the Humaans invitation and signed in; no Humaans document defines isVerified, so this is a heuristic"),
+        "{b}"
+    );
+    let d = written.lines().find(|l| l.starts_with("d,")).unwrap();
+    assert!(
+        d.ends_with(",inactive,ended_not_offboarded,2025-01-01,"),
+        "{d}"
+    );
+    for expected in [
+        "never_verified: 1 seat(s) are inactive only because Humaans says the person is not \
+         verified 30 days after starting. Read as: the person has not accepted the Humaans \
+         invitation and signed in; no Humaans document defines isVerified, so this is a \
+         heuristic",
+        "Warning: none of the 3 job roles read from Humaans names a manager (reportingTo or \
+         managerId), so no_manager is not reported for each person",
+        "  no_manager                       0",
+    ] {
+        assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
+    }
+
+    args.json = true;
+    let out: Value = serde_json::from_str(&run_to_string(&args).await.unwrap()).unwrap();
+    assert_eq!(out["inactive_reasons"]["never_verified"], json!(1));
+    assert_eq!(out["never_verified_rule"]["inactive_seats"], json!(1));
+    assert_eq!(out["never_verified_rule"]["enabled"], json!(true));
+    assert_eq!(out["never_verified_rule"]["grace_days"], json!(30));
+    assert!(
+        out["never_verified_rule"]["meaning"]
+            .as_str()
+            .unwrap()
+            .contains("accepted the Humaans invitation and signed in")
+    );
+    assert_eq!(out["findings"]["no_manager"], json!(0));
+    assert_eq!(out["warnings"].as_array().unwrap().len(), 1, "{out}");
 }

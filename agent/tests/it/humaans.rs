@@ -614,14 +614,19 @@ async fn short_pages_and_endless_servers_fail() {
         "{error:?}"
     );
 
-    // A server without `total` whose pages are always full never ends: page cap.
+    // A server without `total` whose pages are always full of new people never ends:
+    // page cap.
     let mut server = Server::new_async().await;
     let _identity = mock_identity(&mut server).await;
-    let full = json!({"data": [person(0), person(1)]}).to_string();
     let endless = server
         .mock("GET", "/api/people")
         .match_query(Matcher::Any)
-        .with_body(full)
+        .with_body_from_request(|request| {
+            let skip = query_value(request.path_and_query(), "%24skip").unwrap_or(0);
+            json!({"data": [person(skip), person(skip + 1)]})
+                .to_string()
+                .into_bytes()
+        })
         .expect(50)
         .create_async()
         .await;
@@ -719,6 +724,12 @@ async fn detects_a_token_without_private_read() {
             .with_body(envelope(people.len(), 250, 0, &people))
             .create_async()
             .await;
+        let _roles = server
+            .mock("GET", "/api/job-roles")
+            .match_query(page_query(1, 0))
+            .with_body(envelope(1, 1, 0, &[role(0)]))
+            .create_async()
+            .await;
         let (client, _) = client_with(&server.url(), |_| {});
         let access = client.check_access().await.expect("access");
         assert_eq!(access.evidence, AccessEvidence::Probe);
@@ -753,6 +764,7 @@ async fn company_falls_back_to_the_token_owner() {
     let people: Vec<Value> = (0..2).map(person).collect();
     let _people = mock_listing(&mut server, "/api/people", &people, 250).await;
     let _roles = mock_listing(&mut server, "/api/job-roles", &[], 250).await;
+    let _probe = mock_listing(&mut server, "/api/job-roles", &[], 1).await;
     let (client, _) = client_with(&server.url(), |_| {});
     let collection = client.collect(&no_progress()).await.expect("collect");
     assert_eq!(collection.company_id, "co9");

@@ -7,6 +7,7 @@ mod dryrun;
 mod engine;
 mod entra;
 mod humaans;
+mod humaans_shapes;
 mod licence_config;
 mod licence_engine;
 mod licence_truth;

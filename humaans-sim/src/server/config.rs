@@ -26,6 +26,9 @@ pub struct SimConfig {
     pub public_view: PublicView,
     /// Token strings; `None` derives them from the seed (see [`Tokens::for_seed`]).
     pub tokens: Option<Tokens>,
+    /// How listings and a few unconfirmed endpoints answer (default: the envelope with an
+    /// exact `total`, a stable order, `/api/token-info` present, `reportingTo`).
+    pub api: ApiShape,
 }
 
 impl Default for SimConfig {
@@ -40,6 +43,7 @@ impl Default for SimConfig {
             faults: Faults::default(),
             public_view: PublicView::default(),
             tokens: None,
+            api: ApiShape::default(),
         }
     }
 }
@@ -74,6 +78,65 @@ impl Tokens {
             public_only: format!("hsim_public_{}", rng.id(32)),
         }
     }
+}
+
+/// The parts of the Humaans API that public clients disagree about or that no public source
+/// confirms. Each is a mode, so a client can be tested against every answer a real account
+/// may give.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ApiShape {
+    /// What a list answer carries as `total`.
+    pub listing_total: ListingTotal,
+    /// Without a `$sort` parameter, serve every listing request in a different order (as a
+    /// database without `ORDER BY` may), so offset paging without a sort loses and repeats
+    /// records. Any `$sort` gives the stable order (creation time, then id).
+    pub unstable_order: bool,
+    /// Answer 400 to any `$sort` parameter (a server that refuses the sort key).
+    pub refuse_sort: bool,
+    /// How `/api/token-info` answers.
+    pub token_info: TokenInfo,
+    /// Under which key a job role names the manager.
+    pub manager_field: ManagerField,
+}
+
+/// The `total` of a list answer. Feathers services may send any of these.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ListingTotal {
+    /// `{"total":N,"limit":..,"skip":..,"data":[..]}`.
+    #[default]
+    Exact,
+    /// The envelope with `"total":-1` (the count was skipped).
+    MinusOne,
+    /// The envelope without a `total` member.
+    Absent,
+    /// A bare JSON array of the page's records (`$limit` and `$skip` still apply).
+    BareArray,
+}
+
+/// How `/api/token-info` (known from one client only) answers.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum TokenInfo {
+    /// The token's id, owner, label and scopes.
+    #[default]
+    Present,
+    /// No such endpoint: 404.
+    Absent,
+    /// 405 Method Not Allowed.
+    MethodNotAllowed,
+    /// 400 Bad Request.
+    BadRequest,
+}
+
+/// The job-role member that holds the manager's person id.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ManagerField {
+    /// `reportingTo` (the name in Humaans' create-person payload).
+    #[default]
+    ReportingTo,
+    /// `managerId`.
+    ManagerId,
+    /// No manager member at all on any job role.
+    None,
 }
 
 /// What a token without `private:read` sees. The real behaviour is unconfirmed (see the

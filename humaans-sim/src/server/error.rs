@@ -45,6 +45,14 @@ impl ApiError {
             message,
         )
     }
+    pub(crate) fn method_not_allowed(message: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "MethodNotAllowed",
+            "method-not-allowed",
+            message,
+        )
+    }
     pub(crate) fn too_many_requests(message: impl Into<String>) -> Self {
         Self::new(
             StatusCode::TOO_MANY_REQUESTS,

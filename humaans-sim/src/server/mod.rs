@@ -17,7 +17,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use self::auth::{Grant, PRIVATE_READ, PUBLIC_READ, TokenTable};
-use self::config::{Faults, PublicView, SimConfig, Tokens};
+use self::config::{ApiShape, Faults, ManagerField, PublicView, SimConfig, Tokens};
 use crate::company::{Company, SpecError, Truth};
 
 /// Why a simulator could not start.
@@ -47,10 +47,103 @@ pub(crate) struct AppState {
     tokens: TokenTable,
     faults: RwLock<Faults>,
     requests: AtomicU64,
-    all_people: Vec<u32>,
-    public_people: Vec<u32>,
-    all_roles: Vec<u32>,
-    public_roles: Vec<u32>,
+    api: ApiShape,
+    /// Listing requests without `$sort`, numbering the orders of the unstable mode.
+    unsorted_listings: AtomicU64,
+    /// Each listing in id order (`unsorted`) and in creation order (`sorted`, for `$sort`).
+    people: Orders,
+    public_people: Orders,
+    roles: Orders,
+    public_roles: Orders,
+    /// Job roles re-rendered for [`ManagerField::ManagerId`] / [`ManagerField::None`]
+    /// (empty with the default `reportingTo`, which serves the pre-rendered JSON).
+    role_json: Vec<Box<str>>,
+}
+
+impl AppState {
+    /// The JSON of job role `r` as this simulator serves it.
+    pub(crate) fn role_json(&self, r: usize) -> &str {
+        match self.role_json.get(r) {
+            Some(json) => json,
+            None => self.company.job_roles()[r].json(),
+        }
+    }
+}
+
+/// A pre-rendered job role with its manager member renamed to `managerId` or removed.
+fn with_manager_field(json: &str, field: ManagerField) -> String {
+    const KEY: &str = "\"reportingTo\":";
+    let Some(at) = json.find(KEY) else {
+        return json.to_owned();
+    };
+    match field {
+        ManagerField::ReportingTo => json.to_owned(),
+        ManagerField::ManagerId => {
+            format!("{}\"managerId\":{}", &json[..at], &json[at + KEY.len()..])
+        }
+        ManagerField::None => {
+            // The value is `null` or an id string (ids hold no quotes or commas).
+            let rest = &json[at + KEY.len()..];
+            let end = rest.find([',', '}']).unwrap_or(rest.len());
+            let rest = &rest[end..];
+            let before = &json[..at];
+            match rest.strip_prefix(',') {
+                Some(after) => format!("{before}{after}"),
+                None => format!("{}{rest}", before.strip_suffix(',').unwrap_or(before)),
+            }
+        }
+    }
+}
+
+/// One listing's positions in the two orders the simulator serves.
+#[derive(Debug)]
+pub(crate) struct Orders {
+    /// Id order: what a request without `$sort` gets unless the order is unstable.
+    pub(crate) unsorted: Vec<u32>,
+    /// Creation time, then id: what any `$sort` gets.
+    pub(crate) sorted: Vec<u32>,
+}
+
+impl Orders {
+    /// `positions` (a subset of `0..keys.len()`) in both orders; `by_creation` is every
+    /// position sorted by creation time, then id, so a subset keeps that order by filtering.
+    fn new(positions: Vec<u32>, by_creation: &[u32]) -> Self {
+        let sorted = if positions.len() == by_creation.len() {
+            by_creation.to_vec()
+        } else {
+            let mut member = vec![false; by_creation.len()];
+            for &p in &positions {
+                member[p as usize] = true;
+            }
+            by_creation
+                .iter()
+                .copied()
+                .filter(|&p| member[p as usize])
+                .collect()
+        };
+        Self {
+            sorted,
+            unsorted: positions,
+        }
+    }
+}
+
+/// Every position of `keys` ordered by its (creation time, id) key. The keys borrow the
+/// pre-rendered records, so a large company costs two slices per record, not copies.
+fn creation_order(keys: &[(&str, &str)]) -> Vec<u32> {
+    let mut order: Vec<u32> = (0..keys.len() as u32).collect();
+    order.sort_unstable_by(|&a, &b| keys[a as usize].cmp(&keys[b as usize]));
+    order
+}
+
+/// The `createdAt` member of a pre-rendered record (empty if absent). Searched from the end,
+/// where the renderer puts it, so a large company is not scanned byte by byte.
+fn created_at(json: &str) -> &str {
+    const KEY: &str = "\"createdAt\":\"";
+    json.rfind(KEY)
+        .map(|at| &json[at + KEY.len()..])
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or_default()
 }
 
 impl AppState {
@@ -154,16 +247,47 @@ impl Simulator {
                 company.position(&role.person_id).is_some_and(is_active)
             })
             .collect();
+        let people_by_creation = {
+            let keys: Vec<(&str, &str)> = company
+                .people()
+                .iter()
+                .map(|p| (created_at(&p.public_json), p.id.as_str()))
+                .collect();
+            creation_order(&keys)
+        };
+        let roles_by_creation = {
+            let keys: Vec<(&str, &str)> = company
+                .job_roles()
+                .iter()
+                .map(|r| (created_at(&r.json), r.id.as_str()))
+                .collect();
+            creation_order(&keys)
+        };
+        let people_orders = Orders::new(all_people, &people_by_creation);
+        let public_people = Orders::new(public_people, &people_by_creation);
+        let roles_orders = Orders::new(all_roles, &roles_by_creation);
+        let public_roles = Orders::new(public_roles, &roles_by_creation);
+        let role_json = match config.api.manager_field {
+            ManagerField::ReportingTo => Vec::new(),
+            field => company
+                .job_roles()
+                .iter()
+                .map(|r| with_manager_field(r.json(), field).into_boxed_str())
+                .collect(),
+        };
         let state = Arc::new(AppState {
             company,
             view: config.public_view.clone(),
             tokens: TokenTable::new(grants),
             faults: RwLock::new(config.faults.clone()),
             requests: AtomicU64::new(0),
-            all_people,
+            api: config.api.clone(),
+            unsorted_listings: AtomicU64::new(0),
+            people: people_orders,
             public_people,
-            all_roles,
+            roles: roles_orders,
             public_roles,
+            role_json,
         });
 
         let listener = tokio::net::TcpListener::bind(config.bind)
@@ -256,5 +380,42 @@ impl Drop for Simulator {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_manager_member_is_renamed_or_removed() {
+        let check = |json: &str, field: ManagerField, expected: &str| {
+            let got = with_manager_field(json, field);
+            assert_eq!(got, expected, "{json} as {field:?}");
+            serde_json::from_str::<serde_json::Value>(&got).expect("still JSON");
+        };
+        let middle = r#"{"id":"r1","reportingTo":"p2","createdAt":"x"}"#;
+        check(middle, ManagerField::ReportingTo, middle);
+        check(
+            middle,
+            ManagerField::ManagerId,
+            r#"{"id":"r1","managerId":"p2","createdAt":"x"}"#,
+        );
+        check(middle, ManagerField::None, r#"{"id":"r1","createdAt":"x"}"#);
+        check(
+            r#"{"id":"r1","reportingTo":null}"#,
+            ManagerField::None,
+            r#"{"id":"r1"}"#,
+        );
+        check(r#"{"id":"r1"}"#, ManagerField::None, r#"{"id":"r1"}"#);
+    }
+
+    #[test]
+    fn created_at_is_read_from_the_rendered_record() {
+        assert_eq!(
+            created_at(r#"{"id":"a","createdAt":"2024-01-02T03:04:05.000Z","x":1}"#),
+            "2024-01-02T03:04:05.000Z"
+        );
+        assert_eq!(created_at(r#"{"id":"a"}"#), "");
     }
 }

@@ -11,11 +11,11 @@ use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
-use super::AppState;
 use super::auth::{Grant, PRIVATE_READ, PUBLIC_READ};
-use super::config::PrivateFields;
+use super::config::{ListingTotal, PrivateFields, TokenInfo};
 use super::error::ApiError;
 use super::query::{Page, Params};
+use super::{AppState, Orders};
 use crate::company::PRIVATE_NULLS;
 
 type Result<T> = std::result::Result<T, ApiError>;
@@ -45,29 +45,85 @@ fn json(body: Vec<u8>) -> Response {
     response
 }
 
-/// Writes `{"total":..,"limit":..,"skip":..,"data":[` + items + `]}`.
+/// Writes one list answer in the configured shape: `{"total":..,"limit":..,"skip":..,"data":[`
+/// + items + `]}` (with `total` exact, `-1` or absent), or a bare array of the items.
 fn envelope(
+    shape: ListingTotal,
     total: usize,
     page: Page,
     items: impl Iterator<Item = (usize, usize)>,
     mut write: impl FnMut(&mut Vec<u8>, usize),
 ) -> Response {
     let mut body = Vec::with_capacity(64 + page.limit as usize * 2048);
-    body.extend_from_slice(
-        format!(
+    let head = match shape {
+        ListingTotal::Exact => format!(
             r#"{{"total":{total},"limit":{},"skip":{},"data":["#,
             page.limit, page.skip
-        )
-        .as_bytes(),
-    );
+        ),
+        ListingTotal::MinusOne => format!(
+            r#"{{"total":-1,"limit":{},"skip":{},"data":["#,
+            page.limit, page.skip
+        ),
+        ListingTotal::Absent => {
+            format!(r#"{{"limit":{},"skip":{},"data":["#, page.limit, page.skip)
+        }
+        ListingTotal::BareArray => "[".to_owned(),
+    };
+    body.extend_from_slice(head.as_bytes());
     for (k, item) in items {
         if k > 0 {
             body.push(b',');
         }
         write(&mut body, item);
     }
-    body.extend_from_slice(b"]}");
+    body.extend_from_slice(match shape {
+        ListingTotal::BareArray => b"]",
+        _ => b"]}",
+    });
     json(body)
+}
+
+/// True when the query asks for a sort order (`$sort[field]=1`, raw or encoded).
+fn has_sort(params: &Params) -> bool {
+    params.keys().any(|k| k.starts_with("$sort"))
+}
+
+impl AppState {
+    /// Refuses any `$sort` when the simulator is told to (a server that rejects the key).
+    fn check_sort(&self, params: &Params) -> Result<()> {
+        match params.keys().find(|k| k.starts_with("$sort")) {
+            Some(key) if self.api.refuse_sort => Err(ApiError::bad_request(format!(
+                "Invalid query parameter {key}: sorting by this field is not allowed"
+            ))),
+            _ => Ok(()),
+        }
+    }
+
+    /// The positions of page `range` of `orders`: creation order for a sorted request; id
+    /// order otherwise, or, in the unstable mode, id order rotated by an offset that
+    /// changes with every unsorted request.
+    fn page_of(
+        &self,
+        orders: &Orders,
+        params: &Params,
+        range: std::ops::Range<usize>,
+    ) -> Vec<usize> {
+        if has_sort(params) {
+            return orders.sorted[range].iter().map(|&p| p as usize).collect();
+        }
+        let n = orders.unsorted.len();
+        if !self.api.unstable_order || n == 0 {
+            return orders.unsorted[range].iter().map(|&p| p as usize).collect();
+        }
+        let k = self
+            .unsorted_listings
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        // SplitMix-style scramble of the request number, so consecutive requests differ.
+        let rotation = (k.wrapping_add(1).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 17) as usize % n;
+        range
+            .map(|i| orders.unsorted[(i + rotation) % n] as usize)
+            .collect()
+    }
 }
 
 impl AppState {
@@ -112,29 +168,38 @@ async fn list_people(
     let grant = state.authenticate(&headers)?;
     let params = Params::parse(query.as_deref());
     let page = params.page()?;
-    let filtered: Vec<u32>;
-    let positions: &[u32] = match params.get("status") {
+    state.check_sort(&params)?;
+    let base = if grant.private() {
+        &state.people
+    } else {
+        &state.public_people
+    };
+    let filtered: Orders;
+    let orders = match params.get("status") {
         Some(status) => {
-            let base = if grant.private() {
-                &state.all_people
-            } else {
-                &state.public_people
+            let keep = |list: &[u32]| -> Vec<u32> {
+                list.iter()
+                    .copied()
+                    .filter(|&p| {
+                        state.company.people()[p as usize].status.as_deref() == Some(status)
+                    })
+                    .collect()
             };
-            filtered = base
-                .iter()
-                .copied()
-                .filter(|&p| state.company.people()[p as usize].status.as_deref() == Some(status))
-                .collect();
+            filtered = Orders {
+                unsorted: keep(&base.unsorted),
+                sorted: keep(&base.sorted),
+            };
             &filtered
         }
-        None if grant.private() => &state.all_people,
-        None => &state.public_people,
+        None => base,
     };
-    let range = page.range(positions.len());
+    let total = orders.unsorted.len();
+    let positions = state.page_of(orders, &params, page.range(total));
     Ok(envelope(
-        positions.len(),
+        state.api.listing_total,
+        total,
         page,
-        positions[range].iter().map(|&p| p as usize).enumerate(),
+        positions.into_iter().enumerate(),
         |out, p| state.write_person(grant, out, p),
     ))
 }
@@ -159,6 +224,18 @@ async fn me(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Result<Re
 }
 
 async fn token_info(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Result<Response> {
+    match state.api.token_info {
+        TokenInfo::Present => {}
+        TokenInfo::Absent => return Err(ApiError::not_found("Page not found")),
+        TokenInfo::MethodNotAllowed => {
+            return Err(ApiError::method_not_allowed(
+                "Method 'find' is not allowed on service 'token-info'",
+            ));
+        }
+        TokenInfo::BadRequest => {
+            return Err(ApiError::bad_request("Invalid request to token-info"));
+        }
+    }
     let grant = state.tokens.authenticate(&headers)?;
     let body = serde_json::json!({
         "id": grant.id,
@@ -187,21 +264,31 @@ async fn list_job_roles(
     let grant = state.authenticate_roles(&headers)?;
     let params = Params::parse(query.as_deref());
     let page = params.page()?;
-    let positions: &[u32] = match params.get("personId") {
-        Some(person_id) => match state.company.position(person_id) {
-            Some(p) if state.visible(grant, p) => state.company.role_positions_of(p),
-            _ => &[],
-        },
-        None if grant.private() || !state.view.hide_non_active => &state.all_roles,
+    state.check_sort(&params)?;
+    let of_person: Orders;
+    let orders = match params.get("personId") {
+        Some(person_id) => {
+            let positions = match state.company.position(person_id) {
+                Some(p) if state.visible(grant, p) => state.company.role_positions_of(p).to_vec(),
+                _ => Vec::new(),
+            };
+            of_person = Orders {
+                unsorted: positions.clone(),
+                sorted: positions,
+            };
+            &of_person
+        }
+        None if grant.private() || !state.view.hide_non_active => &state.roles,
         None => &state.public_roles,
     };
-    let range = page.range(positions.len());
-    let roles = state.company.job_roles();
+    let total = orders.unsorted.len();
+    let positions = state.page_of(orders, &params, page.range(total));
     Ok(envelope(
-        positions.len(),
+        state.api.listing_total,
+        total,
         page,
-        positions[range].iter().map(|&p| p as usize).enumerate(),
-        |out, r| out.extend_from_slice(roles[r].json.as_bytes()),
+        positions.into_iter().enumerate(),
+        |out, r| out.extend_from_slice(state.role_json(r).as_bytes()),
     ))
 }
 
@@ -214,15 +301,15 @@ async fn get_job_role(
     let role = state
         .company
         .role_position(&id)
-        .map(|r| &state.company.job_roles()[r]);
+        .map(|r| (r, &state.company.job_roles()[r]));
     match role {
-        Some(role)
+        Some((r, role))
             if state
                 .company
                 .position(&role.person_id)
                 .is_some_and(|p| state.visible(grant, p)) =>
         {
-            Ok(json(role.json.as_bytes().to_vec()))
+            Ok(json(state.role_json(r).as_bytes().to_vec()))
         }
         _ => Err(ApiError::not_found(format!(
             "No record found for id '{id}'"
@@ -238,9 +325,15 @@ async fn list_companies(
     state.authenticate(&headers)?;
     let page = Params::parse(query.as_deref()).page()?;
     let company = state.company.company_json();
-    Ok(envelope(1, page, page.range(1).enumerate(), |out, _| {
-        out.extend_from_slice(company.as_bytes());
-    }))
+    Ok(envelope(
+        state.api.listing_total,
+        1,
+        page,
+        page.range(1).enumerate(),
+        |out, _| {
+            out.extend_from_slice(company.as_bytes());
+        },
+    ))
 }
 
 async fn get_company(

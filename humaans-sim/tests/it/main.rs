@@ -2,6 +2,7 @@
 //! checked against an independent implementation of the seat rules, faults, and the CLI;
 //! the Graph simulator and seat lists, their truths checked against an independent tally.
 
+mod api_shapes;
 mod auth;
 mod cli;
 mod faults;

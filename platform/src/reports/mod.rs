@@ -128,7 +128,20 @@ pub(crate) fn trend_csv(points: &[TrendPoint]) -> String {
     csv.finish()
 }
 
-/// Inactive-seats CSV: the table's columns plus ids.
+/// What the `never_verified` reason means, wherever the console shows it. Humaans does not
+/// define `isVerified`; this is the only reading that fits, so it is named a heuristic.
+pub(crate) const NEVER_VERIFIED_MEANING: &str = "heuristic: the person has not accepted the \
+     Humaans invitation and signed in within the grace period after starting (30 days unless \
+     the agent's policy says otherwise); \
+     Humaans does not define the flag, and someone who works without signing in to Humaans \
+     still uses their other seats";
+
+/// A plain-words note for a seat reason that needs one (only `never_verified` does).
+pub(crate) fn reason_note(reason: Option<&str>) -> Option<&'static str> {
+    (reason == Some("never_verified")).then_some(NEVER_VERIFIED_MEANING)
+}
+
+/// Inactive-seats CSV: the table's columns plus ids, and a note on heuristic reasons.
 pub(crate) fn seats_csv(rows: &[SeatRow]) -> String {
     let mut csv = CsvWriter::new();
     csv.row([
@@ -146,6 +159,7 @@ pub(crate) fn seats_csv(rows: &[SeatRow]) -> String {
         "person_id",
         "manager_id",
         "source_stale",
+        "reason_note",
     ]);
     let text = |v: &Option<String>| v.clone().unwrap_or_default();
     for r in rows {
@@ -164,6 +178,9 @@ pub(crate) fn seats_csv(rows: &[SeatRow]) -> String {
             r.person_id.clone(),
             text(&r.manager_id),
             r.source_stale.to_string(),
+            reason_note(r.reason.as_deref())
+                .unwrap_or_default()
+                .to_owned(),
         ]);
     }
     csv.finish()
@@ -283,8 +300,12 @@ mod tests {
         let line = csv.lines().nth(1).unwrap();
         assert_eq!(
             line,
-            "\"O'Brien, \"\"Pat\"\"\",pat@acme.test,\"'=cmd\",,,inactive,never_verified,2026-01-01,30,\"Acme, Inc\",src1,p1,,false"
+            format!(
+                "\"O'Brien, \"\"Pat\"\"\",pat@acme.test,\"'=cmd\",,,inactive,never_verified,2026-01-01,30,\"Acme, Inc\",src1,p1,,false,\"{NEVER_VERIFIED_MEANING}\""
+            )
         );
+        assert_eq!(reason_note(Some("ended_not_offboarded")), None);
+        assert_eq!(reason_note(None), None);
     }
 
     #[test]

@@ -85,6 +85,9 @@ pub struct OverviewRow {
     pub active: i64,
     pub leaving: i64,
     pub inactive: i64,
+    /// Inactive seats the never-verified heuristic alone made inactive (reason
+    /// `never_verified`: no earlier rule applied).
+    pub inactive_never_verified: i64,
     pub pre_hires: i64,
     pub pre_hires_starting_soon: i64,
     pub offboarded: i64,

@@ -375,7 +375,8 @@ impl Store {
         let rows = sqlx::query(
             "SELECT s.id, s.name, s.kind, s.tenant_id, s.tenant_name, s.state, s.interval_secs, \
                     s.last_upload_at, s.created_at, s.people AS source_people, s.private_access AS source_private, \
-                    d.day, d.people, d.active, d.leaving, d.inactive, d.pre_hire, d.offboarded, \
+                    d.day, d.people, d.active, d.leaving, d.inactive, d.inactive_never_verified, \
+                    d.pre_hire, d.offboarded, \
                     d.unknown, d.billable, d.in_use, d.pre_hires_soon, d.recent_leavers, d.findings \
              FROM sources s \
              LEFT JOIN daily_summaries d ON d.source_id = s.id \
@@ -420,6 +421,7 @@ impl Store {
                     active: n("active")?,
                     leaving: n("leaving")?,
                     inactive: n("inactive")?,
+                    inactive_never_verified: n("inactive_never_verified")?,
                     pre_hires: n("pre_hire")?,
                     pre_hires_starting_soon: n("pre_hires_soon")?,
                     offboarded: n("offboarded")?,

@@ -78,6 +78,10 @@ pub(crate) struct OverviewPage {
     /// Licence changes over the last 30 days, in one sentence.
     pub(crate) deltas: String,
     pub(crate) rows: Vec<SourceView>,
+    /// A source has seats only the never-verified rule makes inactive.
+    pub(crate) any_never_verified: bool,
+    /// [`crate::reports::NEVER_VERIFIED_MEANING`].
+    pub(crate) never_verified_meaning: &'static str,
 }
 
 #[derive(Template)]
@@ -121,6 +125,10 @@ pub(crate) struct SeatsPage {
     pub(crate) first: i64,
     pub(crate) last: i64,
     pub(crate) any_stale: bool,
+    /// A row's reason is `never_verified`: the page explains the heuristic.
+    pub(crate) any_never_verified: bool,
+    /// [`crate::reports::NEVER_VERIFIED_MEANING`].
+    pub(crate) never_verified_meaning: &'static str,
     pub(crate) csv_href: String,
     pub(crate) prev_href: Option<String>,
     pub(crate) next_href: Option<String>,

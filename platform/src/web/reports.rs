@@ -100,6 +100,7 @@ async fn overview_page(state: &WebState, page: Page<NoQuery>) -> Result<Response
         layout: Layout::new("overview", &page.user),
         orgs: super::licences::overview_orgs(state).await?,
         deltas: super::licences::overview_deltas(state).await?,
+        any_never_verified: rows.iter().any(|r| r.inactive_never_verified > 0),
         // Application sources are summed in the licence figures above; their health is on
         // Applications.
         rows: rows
@@ -107,6 +108,7 @@ async fn overview_page(state: &WebState, page: Page<NoQuery>) -> Result<Response
             .filter(|r| !matches!(r.kind.as_str(), "entra_id" | "seat_list"))
             .map(|r| source_view(r, now))
             .collect(),
+        never_verified_meaning: reports::NEVER_VERIFIED_MEANING,
     })
 }
 
@@ -255,6 +257,10 @@ async fn seats_page(state: &WebState, page: Page<SeatQuery>) -> Result<Response,
         next_href: (offset + shown < total)
             .then(|| seats_href("/seats", &filter, &current_sort, dir, Some(page + 1))),
         any_stale: rows.iter().any(|r| r.source_stale),
+        any_never_verified: rows
+            .iter()
+            .any(|r| reports::reason_note(r.reason.as_deref()).is_some()),
+        never_verified_meaning: reports::NEVER_VERIFIED_MEANING,
         first: if shown == 0 { 0 } else { offset + 1 },
         last: offset + shown,
         states: STATES

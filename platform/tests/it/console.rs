@@ -472,8 +472,18 @@ async fn login_approve_and_report() {
     assert_eq!(row["billable"], 5);
     assert_eq!(row["in_use"], 3);
     assert_eq!(row["inactive"], 2);
+    assert_eq!(
+        row["inactive_never_verified"], 1,
+        "ghost, by the heuristic alone"
+    );
     assert_eq!(row["pre_hires"], 1);
     assert_eq!(row["health"], "healthy");
+    let page = admin.get("/").await.body;
+    assert!(page.contains("1 never verified*"), "{page}");
+    assert!(
+        page.contains("only the never-verified rule makes inactive (heuristic: the person has not accepted the Humaans invitation and signed in"),
+        "the overview explains the heuristic: {page}"
+    );
 
     // Inactive seats: longest inactive first; manager name resolved.
     let page = admin.get("/seats").await;
@@ -488,6 +498,16 @@ async fn login_approve_and_report() {
     assert!(
         !page.body.contains("leaver@example.com"),
         "leaving is not inactive"
+    );
+    assert!(
+        page.body.contains("Reason <strong>never_verified</strong> is a heuristic: the person has not accepted the Humaans invitation and signed in"),
+        "the seats page explains never_verified: {}",
+        page.body
+    );
+    let page = admin.get("/seats?reason=ended_not_offboarded").await;
+    assert!(
+        !page.body.contains("never-verified-note"),
+        "no note without never_verified rows"
     );
     let (_, seats) = admin
         .get_json("/api/v1/reports/inactive-seats?reason=ended_not_offboarded")
@@ -534,6 +554,21 @@ async fn login_approve_and_report() {
         lines[2].starts_with("\"O'Neil, \"\"Ghost\"\"\",ghost@example.com,\"'=SUM(A1)\",Engineer,Bea Boss,inactive,never_verified,2025-03-01,93,"),
         "{}",
         lines[2]
+    );
+    assert!(
+        lines[0].ends_with(",source_stale,reason_note"),
+        "{}",
+        lines[0]
+    );
+    assert!(
+        lines[2].ends_with(",false,\"heuristic: the person has not accepted the Humaans invitation and signed in within the grace period after starting (30 days unless the agent's policy says otherwise); Humaans does not define the flag, and someone who works without signing in to Humaans still uses their other seats\""),
+        "{}",
+        lines[2]
+    );
+    assert!(
+        lines[1].ends_with(",false,"),
+        "no note on other reasons: {}",
+        lines[1]
     );
 
     // Trends, departments, data quality, sources: HTML and JSON.

@@ -198,8 +198,14 @@ pub(crate) fn payload(
     seats: Vec<SeatRecord>,
 ) -> SnapshotPayload {
     let mut counts = StateCounts::default();
+    let mut inactive_reasons = seatbroker_protocol::InactiveReasonCounts::default();
     for seat in &seats {
         counts.add(&seat.state);
+        match seat.reason.as_ref().map(|r| r.as_str()) {
+            Some("never_verified") => inactive_reasons.never_verified += 1,
+            Some("ended_not_offboarded") => inactive_reasons.ended_not_offboarded += 1,
+            _ => {}
+        }
     }
     let findings = seats
         .iter()
@@ -231,7 +237,7 @@ pub(crate) fn payload(
             in_use: counts.in_use(),
             utilisation: None,
             counts,
-            inactive_reasons: Default::default(),
+            inactive_reasons,
             pre_hires_starting_soon: 1,
             recent_leavers: 2,
             departments: Vec::new(),

@@ -11,6 +11,7 @@ mod crashes;
 mod demo;
 mod happy;
 mod humaans_faults;
+mod humaans_shapes;
 mod licences;
 mod outage;
 mod reinstall;

@@ -52,7 +52,8 @@ impl World {
         Self::start_with(people, seed, "info", &[]).await
     }
 
-    /// `sim_flags` are extra `humaans-sim serve` flags (latency, faults).
+    /// `sim_flags` are extra `humaans-sim serve` flags (latency, faults); `--unstable-order`
+    /// is always on.
     pub(crate) async fn start_with(
         people: usize,
         seed: u64,
@@ -79,7 +80,17 @@ impl World {
             platform_log_level,
         )
         .await?;
-        let sim = Sim::start(&bins.sim, &company, sim_flags, &tmp.path().join("sim.log")).await?;
+        // Every world's Humaans serves an unstable order unless the agent sorts, as a
+        // database without an explicit order may: a missing `$sort` fails every test.
+        let flags: Vec<&str> = std::iter::once("--unstable-order")
+            .chain(
+                sim_flags
+                    .iter()
+                    .copied()
+                    .filter(|f| *f != "--unstable-order"),
+            )
+            .collect();
+        let sim = Sim::start(&bins.sim, &company, &flags, &tmp.path().join("sim.log")).await?;
         let truth = sim::truth(&bins.sim, &company).await?;
         let admin = Session::login(&platform.url, ADMIN, &admin_password).await?;
         Ok(Self {
