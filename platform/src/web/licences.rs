@@ -154,6 +154,8 @@ pub(crate) struct OrgView {
     pub(crate) pools: Vec<PoolView>,
     /// Top pools by monthly waste (else reclaimable seats): (application, pool, seats, waste).
     pub(crate) top: Vec<(String, String, u64, String)>,
+    /// (source id, application): where a price for every pool of a source can be set.
+    pub(crate) sources: Vec<(String, String)>,
 }
 
 pub(crate) fn org_views(orgs: Vec<OrganisationFigures>) -> Vec<OrgView> {
@@ -174,6 +176,12 @@ pub(crate) fn org_views(orgs: Vec<OrganisationFigures>) -> Vec<OrgView> {
                 .iter()
                 .map(|a| a.purchased.unwrap_or(a.assigned))
                 .sum();
+            let mut sources: Vec<(String, String)> = org
+                .applications
+                .iter()
+                .map(|a| (a.source_id.clone(), a.application.clone()))
+                .collect();
+            sources.dedup();
             let pools: Vec<PoolView> = org.applications.into_iter().map(pool_view).collect();
             let mut ranked: Vec<&PoolView> = pools.iter().filter(|p| p.reclaimable > 0).collect();
             ranked.sort_by(|a, b| {
@@ -204,6 +212,7 @@ pub(crate) fn org_views(orgs: Vec<OrganisationFigures>) -> Vec<OrgView> {
                 incomplete: org.incomplete,
                 pools,
                 top,
+                sources,
             }
         })
         .collect()
