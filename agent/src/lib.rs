@@ -15,6 +15,7 @@ mod config;
 mod dryrun;
 mod engine;
 pub mod entra;
+mod http;
 mod humaans;
 mod logging;
 mod paths;

@@ -1,6 +1,6 @@
 //! Command line of `seatbroker-platform` and the validated serve configuration.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -27,6 +27,9 @@ pub enum Command {
     },
 }
 
+/// The SQLite database's file name in the data directory.
+pub(crate) const SQLITE_FILE: &str = "seatbroker.db";
+
 /// Where the database is: a SQLite file in the data directory, or a URL.
 #[derive(Debug, Clone, Args)]
 pub struct DatabaseArgs {
@@ -50,7 +53,7 @@ impl DatabaseArgs {
     pub fn url(&self) -> String {
         match &self.database_url {
             Some(url) => url.clone(),
-            None => sqlite_url(&self.data_dir.join("seatbroker.db")),
+            None => sqlite_url(&self.data_dir.join(SQLITE_FILE)),
         }
     }
 }
@@ -99,8 +102,101 @@ pub struct ServeArgs {
     /// address is expected, and the client address is taken from `X-Forwarded-For`.
     #[arg(long, env = "SEATBROKER_BEHIND_PROXY")]
     pub behind_proxy: bool,
+    /// Client addresses of the proxies trusted to set `X-Forwarded-For` (comma-separated IP
+    /// addresses). Only with --behind-proxy; a request from any other address is counted
+    /// under its own address.
+    #[arg(
+        long,
+        env = "SEATBROKER_TRUSTED_PROXIES",
+        value_name = "IPS",
+        value_delimiter = ',',
+        default_value = "127.0.0.1,::1"
+    )]
+    pub trusted_proxies: Vec<IpAddr>,
     #[arg(long, env = "SEATBROKER_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+    #[command(flatten)]
+    pub limits: LimitArgs,
+}
+
+/// Connection and resource limits: what a hostile client can hold.
+#[derive(Debug, Clone, Args)]
+pub struct LimitArgs {
+    /// Seconds a connection may take to send a request's headers, counted from when it
+    /// opens or from the end of its previous response (so it is also the keep-alive idle
+    /// time). A connection that is silent or sends partial headers is closed.
+    #[arg(
+        long,
+        env = "SEATBROKER_HEADER_TIMEOUT_SECS",
+        default_value_t = 10,
+        value_name = "SECS",
+        value_parser = clap::value_parser!(u64).range(1..=3600)
+    )]
+    pub header_timeout_secs: u64,
+    /// Seconds a request body may pause between two pieces, and a response may wait for the
+    /// client to read it, before the connection is closed.
+    #[arg(
+        long,
+        env = "SEATBROKER_IDLE_TIMEOUT_SECS",
+        default_value_t = 30,
+        value_name = "SECS",
+        value_parser = clap::value_parser!(u64).range(1..=3600)
+    )]
+    pub idle_timeout_secs: u64,
+    /// Open connections served at once; more are refused at once with 503. Keep it well
+    /// under the process's open-file limit (`ulimit -n`), which the database also needs.
+    #[arg(
+        long,
+        env = "SEATBROKER_MAX_CONNECTIONS",
+        default_value_t = 512,
+        value_name = "N",
+        value_parser = clap::value_parser!(u32).range(1..=1_000_000)
+    )]
+    pub max_connections: u32,
+    /// Hours after which a snapshot that received no part is dropped with its parts. The
+    /// agent keeps it in its spool and sends it again whole.
+    #[arg(
+        long,
+        env = "SEATBROKER_INCOMPLETE_SNAPSHOT_HOURS",
+        default_value_t = 24,
+        value_name = "HOURS",
+        value_parser = clap::value_parser!(u64).range(1..=24 * 365)
+    )]
+    pub incomplete_snapshot_hours: u64,
+    /// MiB of parts of incomplete snapshots stored per agent (every part counts as 1 MiB,
+    /// the most a part holds). Past it, parts are refused with 429 until old snapshots are
+    /// completed or expire. The default holds one snapshot of the largest size.
+    #[arg(
+        long,
+        env = "SEATBROKER_MAX_PENDING_MIB_PER_AGENT",
+        default_value_t = 1024,
+        value_name = "MIB",
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
+    pub max_pending_mib_per_agent: u64,
+    /// Bearer token `/metrics` requires (`Authorization: Bearer TOKEN`). Unset: `/metrics`
+    /// is open. Prefer the environment variable, so the token does not show in the process
+    /// list.
+    #[arg(
+        long,
+        env = "SEATBROKER_METRICS_TOKEN",
+        value_name = "TOKEN",
+        hide_env_values = true
+    )]
+    pub metrics_token: Option<String>,
+}
+
+impl Default for LimitArgs {
+    fn default() -> Self {
+        Self {
+            header_timeout_secs: 10,
+            idle_timeout_secs: 30,
+            max_connections: 512,
+            incomplete_snapshot_hours: 24,
+            max_pending_mib_per_agent: 1024,
+            metrics_token: None,
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -130,6 +226,10 @@ fn parse_role(s: &str) -> Result<Role, String> {
 pub enum ConfigError {
     #[error("--public-url {0:?} is not an http:// or https:// URL")]
     BadPublicUrl(String),
+    #[error(
+        "--metrics-token (SEATBROKER_METRICS_TOKEN) is empty or shorter than 16 characters; use a long random value, e.g. `openssl rand -hex 24`"
+    )]
+    WeakMetricsToken,
     #[error("cannot read {what} {path}: {source}; check the path and its permissions")]
     Read {
         what: &'static str,
@@ -165,6 +265,11 @@ impl ServeArgs {
             && !(url.starts_with("http://") || url.starts_with("https://"))
         {
             return Err(ConfigError::BadPublicUrl(url.clone()));
+        }
+        if let Some(token) = &self.limits.metrics_token
+            && token.trim().len() < 16
+        {
+            return Err(ConfigError::WeakMetricsToken);
         }
         Ok(())
     }

@@ -11,13 +11,16 @@
 //! - console users: [`hash_password`], [`Role`], [`SessionUser`] and the login limits.
 //!
 //! Inside: `store` (the only code that talks to the database), `api` (agent API), `web`
-//! (console), `reports` (pure report logic), `auth`, `config`, `server`, `state`, `error`,
-//! `metrics`.
+//! (console), `reports` (pure report logic), `auth`, `config`, `server`, `conn`
+//! (connections: cap and timeouts), `guard` (per-route body limits, HSTS), `state`,
+//! `error`, `metrics`.
 
 mod api;
 mod auth;
 mod config;
+mod conn;
 mod error;
+mod guard;
 mod licence;
 mod metrics;
 mod reports;
@@ -28,14 +31,14 @@ mod web;
 
 pub use api::router as agent_api;
 pub use auth::{
-    LOGIN_WINDOW, MAX_FAILURES_PER_IP, MAX_FAILURES_PER_USERNAME, MIN_PASSWORD_LEN, Role,
-    SESSION_LIFETIME, SessionUser, hash_password,
+    LOGIN_WINDOW, MAX_CONCURRENT_HASHES, MAX_FAILURES_PER_IP, MAX_FAILURES_PER_USERNAME,
+    MIN_PASSWORD_LEN, Role, SESSION_LIFETIME, SessionUser, hash_password,
 };
-pub use config::{AdminCommand, Cli, Command, DatabaseArgs, LogFormat, ServeArgs};
+pub use config::{AdminCommand, Cli, Command, DatabaseArgs, LimitArgs, LogFormat, ServeArgs};
 pub use licence::{Period, Price};
 pub use reports::model::Health;
 pub use server::{ServeError, Server, app, open_store};
-pub use state::AppState;
+pub use state::{ApiConfig, AppState};
 pub use store::{
     ApplyReport, Clock, EnrolledAgent, EnrollmentOutcome, ExclusionRule, Organisation, PartOutcome,
     PartRefusal, ReceivedPart, Store, StoreError, TokenState, new_id, sqlite_url,

@@ -77,6 +77,10 @@ pub struct Metrics {
     heartbeats: AtomicU64,
     /// Refusals by problem code (few distinct codes; a mutex is fine).
     refusals: Mutex<Vec<(String, u64)>>,
+    /// Connections being served now (a gauge).
+    connections_open: AtomicU64,
+    /// Connections refused because `--max-connections` were open.
+    connections_refused: AtomicU64,
 }
 
 impl Metrics {
@@ -136,6 +140,20 @@ impl Metrics {
         }
     }
 
+    /// Counts a connection opened; [`Metrics::record_connection_closed`] undoes it.
+    pub(crate) fn record_connection_opened(&self) {
+        self.connections_open.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn record_connection_closed(&self) {
+        self.connections_open.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    /// Counts a connection refused at the connection limit.
+    pub(crate) fn record_connection_refused(&self) {
+        self.connections_refused.fetch_add(1, Ordering::Relaxed);
+    }
+
     /// Snapshots applied so far by this process.
     pub fn snapshots_applied(&self) -> u64 {
         self.snapshots_applied.load(Ordering::Relaxed)
@@ -155,13 +173,13 @@ impl Metrics {
     pub fn render_prometheus(&self) -> String {
         let mut out = String::new();
         let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
-        out.push_str("# HELP seatbroker_http_requests_total HTTP requests answered, by route class and status class.\n");
-        out.push_str("# TYPE seatbroker_http_requests_total counter\n");
+        out.push_str("# HELP seatbroker_requests_by_class_total HTTP requests answered, by route class (agent API call, console, report API...) and status class; seatbroker_http_requests_total has them by route, method and status.\n");
+        out.push_str("# TYPE seatbroker_requests_by_class_total counter\n");
         for route in RouteClass::ALL {
             for (i, status) in STATUS_CLASSES.iter().enumerate() {
                 let _ = writeln!(
                     out,
-                    "seatbroker_http_requests_total{{route=\"{}\",status=\"{status}\"}} {}",
+                    "seatbroker_requests_by_class_total{{route=\"{}\",status=\"{status}\"}} {}",
                     route.as_str(),
                     load(&self.requests[route.index()][i])
                 );
@@ -211,6 +229,16 @@ impl Metrics {
                 load(counter)
             );
         }
+        let _ = writeln!(
+            out,
+            "# HELP seatbroker_connections_open Connections being served.\n# TYPE seatbroker_connections_open gauge\nseatbroker_connections_open {}",
+            load(&self.connections_open)
+        );
+        let _ = writeln!(
+            out,
+            "# HELP seatbroker_connections_refused_total Connections refused at the connection limit.\n# TYPE seatbroker_connections_refused_total counter\nseatbroker_connections_refused_total {}",
+            load(&self.connections_refused)
+        );
         out.push_str("# HELP seatbroker_refusals_total Agent requests refused, by problem code.\n");
         out.push_str("# TYPE seatbroker_refusals_total counter\n");
         let mut refusals = self
@@ -258,8 +286,12 @@ mod tests {
         metrics.record_refusal(&ErrorCode::StaleSequence);
         metrics.record_apply(1000, Duration::from_millis(30));
         let text = metrics.render_prometheus();
-        assert!(text.contains("seatbroker_http_requests_total{route=\"upload\",status=\"2xx\"} 1"));
-        assert!(text.contains("seatbroker_http_requests_total{route=\"upload\",status=\"4xx\"} 1"));
+        assert!(
+            text.contains("seatbroker_requests_by_class_total{route=\"upload\",status=\"2xx\"} 1")
+        );
+        assert!(
+            text.contains("seatbroker_requests_by_class_total{route=\"upload\",status=\"4xx\"} 1")
+        );
         assert!(text.contains("seatbroker_refusals_total{code=\"stale_sequence\"} 1"));
         assert!(text.contains("seatbroker_apply_seconds_bucket{le=\"0.01\"} 0"));
         assert!(text.contains("seatbroker_apply_seconds_bucket{le=\"0.05\"} 1"));

@@ -14,23 +14,23 @@ use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use seatbroker_protocol::Secret;
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::mpsc;
+use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
-use tokio_rustls::server::TlsStream;
 use tokio_util::sync::CancellationToken;
 
 use crate::auth;
 use crate::config::{ConfigError, ServeArgs, Transport};
-use crate::metrics::RouteClass;
-use crate::state::AppState;
+use crate::conn::{self, ConnLimits};
+use crate::guard::{self, GuardSettings};
+use crate::metrics::{Metrics, RouteClass};
+use crate::state::{ApiConfig, AppState};
 use crate::store::{Store, StoreError};
 use crate::web::{self, WebSettings, WebState};
 
@@ -145,11 +145,32 @@ impl HttpMetrics {
 struct ServerState {
     app: AppState,
     http: Arc<HttpMetrics>,
+    metrics_token: Option<Arc<Secret>>,
+}
+
+/// The method as a metrics label: one of the methods HTTP defines, or `other`, so that
+/// invented methods cannot grow the label set.
+fn method_label(method: &Method) -> &'static str {
+    const KNOWN: [Method; 9] = [
+        Method::GET,
+        Method::HEAD,
+        Method::POST,
+        Method::PUT,
+        Method::DELETE,
+        Method::PATCH,
+        Method::OPTIONS,
+        Method::CONNECT,
+        Method::TRACE,
+    ];
+    KNOWN
+        .iter()
+        .find(|known| *known == method)
+        .map_or("other", Method::as_str)
 }
 
 async fn track(State(state): State<ServerState>, request: Request, next: Next) -> Response {
     let started = Instant::now();
-    let method = request.method().as_str().to_owned();
+    let method = method_label(request.method());
     // The route template, never the raw path: ids must not explode the label set.
     let route = request
         .extensions()
@@ -158,9 +179,7 @@ async fn track(State(state): State<ServerState>, request: Request, next: Next) -
         .unwrap_or_else(|| "unmatched".to_owned());
     let response = next.run(request).await;
     let status = response.status().as_u16();
-    state
-        .http
-        .record(&method, &route, status, started.elapsed());
+    state.http.record(method, &route, status, started.elapsed());
     // The agent API counts its own requests; count the rest by class.
     if !route.starts_with("/api/agent/") {
         let class = if route.starts_with("/api/v1/reports") {
@@ -188,7 +207,22 @@ async fn healthz(State(state): State<ServerState>) -> Response {
     }
 }
 
-async fn metrics(State(state): State<ServerState>) -> Response {
+async fn metrics(State(state): State<ServerState>, headers: HeaderMap) -> Response {
+    if let Some(token) = &state.metrics_token {
+        let given = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or("");
+        if !auth::constant_time_eq(given.trim().as_bytes(), token.expose().as_bytes()) {
+            return (
+                StatusCode::UNAUTHORIZED,
+                [(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"))],
+                "/metrics needs Authorization: Bearer <the --metrics-token value>\n",
+            )
+                .into_response();
+        }
+    }
     let mut body = state.app.metrics.render_prometheus();
     body.push_str(&state.http.render_prometheus());
     (
@@ -201,11 +235,22 @@ async fn metrics(State(state): State<ServerState>) -> Response {
         .into_response()
 }
 
-/// The whole platform's router: agent API, console, health and metrics.
+/// The whole platform's router: agent API, console, health and metrics, with the default
+/// request limits and an open `/metrics`.
 pub fn app(state: AppState, settings: WebSettings) -> Router {
+    router(state, settings, GuardSettings::default(), None)
+}
+
+fn router(
+    state: AppState,
+    settings: WebSettings,
+    guard: GuardSettings,
+    metrics_token: Option<Secret>,
+) -> Router {
     let server_state = ServerState {
         app: state.clone(),
         http: Arc::new(HttpMetrics::default()),
+        metrics_token: metrics_token.map(Arc::new),
     };
     let web_state = WebState::new(state.store.clone(), settings);
     let ops = Router::new()
@@ -216,18 +261,45 @@ pub fn app(state: AppState, settings: WebSettings) -> Router {
         .with_state(state)
         .merge(web::router(web_state))
         .merge(ops)
+        .layer(axum::middleware::from_fn_with_state(guard, guard::guard))
         .layer(axum::middleware::from_fn_with_state(server_state, track))
 }
 
-/// Creates the data directory and opens the database.
+/// Creates the data directory (0700) and the SQLite file (0600) whatever the umask, and
+/// opens the database.
 pub async fn open_store(args: &crate::config::DatabaseArgs) -> Result<Store, ServeError> {
     if args.database_url.is_none() {
-        std::fs::create_dir_all(&args.data_dir).map_err(|source| ServeError::DataDir {
+        let dir_error = |source| ServeError::DataDir {
             path: args.data_dir.clone(),
             source,
-        })?;
+        };
+        private_dir(&args.data_dir).map_err(dir_error)?;
+        private_file(&args.data_dir.join(crate::config::SQLITE_FILE)).map_err(dir_error)?;
     }
     Ok(Store::open(&args.url()).await?)
+}
+
+/// Creates `dir` (and missing parents) readable by the owner only.
+fn private_dir(dir: &Path) -> io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)
+}
+
+/// Creates `file` empty and readable by the owner only, unless it exists. SQLite gives its
+/// `-wal` and `-shm` files the database file's permissions.
+fn private_file(file: &Path) -> io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(file) {
+        Ok(_) => Ok(()),
+        Err(error) if error.kind() == io::ErrorKind::AlreadyExists => Ok(()),
+        Err(error) => Err(error),
+    }
 }
 
 /// When no user exists, creates `admin` with a random one-time password and returns the
@@ -251,17 +323,17 @@ pub(crate) async fn ensure_first_admin(store: &Store) -> Result<Option<Secret>, 
 
 /// A bound, not yet serving platform.
 pub struct Server {
-    listener: Bound,
+    listener: TcpListener,
+    tls: Option<TlsAcceptor>,
     router: Router,
     url: String,
     store: Store,
+    limits: ConnLimits,
+    metrics: Arc<Metrics>,
+    /// Incomplete snapshots idle this long are dropped.
+    incomplete_after: chrono::Duration,
     /// The one-time password of the first admin, when this start created it.
     pub first_admin_password: Option<Secret>,
-}
-
-enum Bound {
-    Plain(TcpListener),
-    Tls(TcpListener, TlsAcceptor),
 }
 
 impl std::fmt::Debug for Server {
@@ -314,16 +386,37 @@ impl Server {
         let settings = WebSettings {
             secure_cookies: args.secure_cookies(),
             behind_proxy: args.behind_proxy,
+            trusted_proxies: args.trusted_proxies.clone(),
         };
-        let router = app(AppState::new(store.clone()), settings);
+        let limits = &args.limits;
+        let guard = GuardSettings {
+            idle_timeout: Duration::from_secs(limits.idle_timeout_secs),
+            hsts: args.secure_cookies(),
+        };
+        let mut state = AppState::new(store.clone());
+        state.api = Arc::new(ApiConfig {
+            max_pending_parts_per_agent: limits.max_pending_mib_per_agent * (1024 * 1024)
+                / seatbroker_protocol::limits::MAX_PART_BYTES as u64,
+            ..ApiConfig::default()
+        });
+        let metrics = state.metrics.clone();
+        let metrics_token = limits.metrics_token.clone().map(Secret::new);
+        let router = router(state, settings, guard, metrics_token);
         Ok(Server {
-            listener: match acceptor {
-                Some(acceptor) => Bound::Tls(listener, acceptor),
-                None => Bound::Plain(listener),
-            },
+            listener,
+            tls: acceptor,
             router,
             url,
             store,
+            limits: ConnLimits {
+                header_timeout: Duration::from_secs(limits.header_timeout_secs),
+                idle_timeout: Duration::from_secs(limits.idle_timeout_secs),
+                max_connections: limits.max_connections,
+            },
+            metrics,
+            incomplete_after: chrono::Duration::hours(
+                i64::try_from(limits.incomplete_snapshot_hours).unwrap_or(24),
+            ),
             first_admin_password,
         })
     }
@@ -336,27 +429,49 @@ impl Server {
     /// Serves until `shutdown` fires, then stops accepting, lets requests in flight finish
     /// and closes the database pool.
     pub async fn run(self, shutdown: CancellationToken) -> Result<(), ServeError> {
-        let service = self
-            .router
-            .into_make_service_with_connect_info::<SocketAddr>();
-        let signal = shutdown.clone();
-        tracing::info!(url = %self.url, "Seatbroker platform listening.");
-        match self.listener {
-            Bound::Plain(listener) => {
-                axum::serve(listener, service)
-                    .with_graceful_shutdown(async move { signal.cancelled().await })
-                    .await?;
-            }
-            Bound::Tls(listener, acceptor) => {
-                let tls = TlsListener::spawn(listener, acceptor, shutdown.clone())?;
-                axum::serve(axum::serve::ListenerExt::tap_io(tls, |_| {}), service)
-                    .with_graceful_shutdown(async move { signal.cancelled().await })
-                    .await?;
-            }
-        }
+        tracing::info!(
+            url = %self.url,
+            max_connections = self.limits.max_connections,
+            header_timeout_secs = self.limits.header_timeout.as_secs(),
+            idle_timeout_secs = self.limits.idle_timeout.as_secs(),
+            "Seatbroker platform listening."
+        );
+        let sweeper = tokio::spawn(expire_incomplete(
+            self.store.clone(),
+            self.incomplete_after,
+            shutdown.clone(),
+        ));
+        conn::serve(
+            self.listener,
+            self.tls,
+            self.router,
+            self.limits,
+            self.metrics,
+            shutdown,
+        )
+        .await;
+        let _ = sweeper.await;
         self.store.close().await;
         tracing::info!("Seatbroker platform stopped.");
         Ok(())
+    }
+}
+
+/// Drops incomplete snapshots idle for `after`, at start and then every tenth of `after`
+/// (at most hourly), until shutdown.
+async fn expire_incomplete(store: Store, after: chrono::Duration, shutdown: CancellationToken) {
+    let every = (after / 10)
+        .to_std()
+        .unwrap_or(Duration::from_secs(3600))
+        .min(Duration::from_secs(3600));
+    loop {
+        if let Err(error) = store.expire_incomplete_snapshots(after).await {
+            tracing::warn!(%error, "Expiring incomplete snapshots failed; will try again.");
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(every) => {}
+        }
     }
 }
 
@@ -397,72 +512,5 @@ fn pem_error(what: &'static str, path: &Path, error: rustls_pki_types::pem::Erro
             what,
             path: path.to_owned(),
         },
-    }
-}
-
-/// How long a client may take to finish the TLS handshake.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// A listener whose connections have completed the TLS handshake. Handshakes run in their
-/// own tasks, so a slow or silent client never holds up others.
-#[derive(Debug)]
-struct TlsListener {
-    ready: mpsc::Receiver<(TlsStream<TcpStream>, SocketAddr)>,
-    local: SocketAddr,
-}
-
-impl TlsListener {
-    fn spawn(
-        listener: TcpListener,
-        acceptor: TlsAcceptor,
-        shutdown: CancellationToken,
-    ) -> io::Result<Self> {
-        let local = listener.local_addr()?;
-        let (tx, ready) = mpsc::channel(64);
-        tokio::spawn(async move {
-            loop {
-                let accepted = tokio::select! {
-                    _ = shutdown.cancelled() => break,
-                    accepted = listener.accept() => accepted,
-                };
-                let (stream, peer) = match accepted {
-                    Ok(pair) => pair,
-                    Err(error) => {
-                        tracing::warn!(%error, "Accepting a connection failed.");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                        continue;
-                    }
-                };
-                let acceptor = acceptor.clone();
-                let tx = tx.clone();
-                tokio::spawn(async move {
-                    match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
-                        Ok(Ok(tls)) => {
-                            let _ = tx.send((tls, peer)).await;
-                        }
-                        Ok(Err(error)) => tracing::debug!(%peer, %error, "TLS handshake failed."),
-                        Err(_) => tracing::debug!(%peer, "TLS handshake timed out."),
-                    }
-                });
-            }
-        });
-        Ok(Self { ready, local })
-    }
-}
-
-impl axum::serve::Listener for TlsListener {
-    type Io = TlsStream<TcpStream>;
-    type Addr = SocketAddr;
-
-    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
-        match self.ready.recv().await {
-            Some(pair) => pair,
-            // The accept loop ended (shutdown): wait for the server to notice.
-            None => std::future::pending().await,
-        }
-    }
-
-    fn local_addr(&self) -> io::Result<Self::Addr> {
-        Ok(self.local)
     }
 }

@@ -10,12 +10,16 @@ use crate::store::Store;
 pub struct ApiConfig {
     /// The `poll_after_secs` hint sent to agents.
     pub poll_after_secs: u32,
+    /// Parts an agent may have stored for snapshots it has not completed; past it, new
+    /// parts are refused with 429 `rate_limited` until old ones are completed or expire.
+    pub max_pending_parts_per_agent: u64,
 }
 
 impl Default for ApiConfig {
     fn default() -> Self {
         Self {
             poll_after_secs: seatbroker_protocol::limits::DEFAULT_POLL_AFTER_SECS,
+            max_pending_parts_per_agent: u64::from(seatbroker_protocol::limits::MAX_PARTS),
         }
     }
 }

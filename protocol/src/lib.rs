@@ -79,6 +79,20 @@ pub mod limits {
     pub const MAX_PARTS: u32 = 1024;
     /// Largest decompressed snapshot payload; guards against compression bombs.
     pub const MAX_PAYLOAD_BYTES: usize = 1024 * 1024 * 1024;
+    /// Most a snapshot may expand when decompressed, relative to its compressed size
+    /// (snapshot JSON compresses 5 to 20 times; a compression bomb, a thousand).
+    pub const MAX_EXPANSION_RATIO: u64 = 64;
+    /// The expansion bound of small snapshots, which may compress very well.
+    pub const MIN_EXPANSION_BYTES: u64 = 16 * 1024 * 1024;
+
+    /// The most `compressed` bytes of snapshot may decompress to: [`MAX_EXPANSION_RATIO`]
+    /// times, at least [`MIN_EXPANSION_BYTES`], at most [`MAX_PAYLOAD_BYTES`].
+    pub fn max_expanded_bytes(compressed: usize) -> u64 {
+        (compressed as u64)
+            .saturating_mul(MAX_EXPANSION_RATIO)
+            .max(MIN_EXPANSION_BYTES)
+            .min(MAX_PAYLOAD_BYTES as u64)
+    }
     /// Longest identifier (snapshot, source, agent, install) accepted.
     pub const MAX_ID_LEN: usize = 64;
     /// Default and bounds of the `poll_after_secs` hint.
@@ -242,5 +256,24 @@ mod tests {
             decode_parts(&not_gzip, &checksum(b"hello")),
             Err(DecodeError::Gzip(_))
         ));
+    }
+
+    #[test]
+    fn a_compression_bomb_stops_at_its_expansion_bound() {
+        use std::io::Write as _;
+        // 40 MiB of blanks (valid JSON whitespace) compress to a few dozen KiB.
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        let blanks = vec![b' '; 1024 * 1024];
+        for _ in 0..40 {
+            gz.write_all(&blanks).unwrap();
+        }
+        gz.write_all(b"{}").unwrap();
+        let bomb = gz.finish().unwrap();
+        assert!(limits::max_expanded_bytes(bomb.len()) < 40 * 1024 * 1024);
+        let sum = checksum(&bomb);
+        let chunks: Vec<Vec<u8>> = bomb.chunks(4096).map(<[u8]>::to_vec).collect();
+        let error = decode_parts(&chunks, &sum).unwrap_err();
+        assert!(matches!(error, DecodeError::TooLarge), "{error}");
+        assert!(error.to_string().contains("64 times"), "{error}");
     }
 }

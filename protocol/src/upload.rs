@@ -137,7 +137,9 @@ pub enum DecodeError {
     #[error("the payload is not valid gzip: {0}")]
     Gzip(std::io::Error),
     #[error(
-        "the decompressed payload is larger than {} bytes",
+        "the decompressed payload is larger than its bound: {} times the compressed size (at least {} bytes, at most {} bytes)",
+        limits::MAX_EXPANSION_RATIO,
+        limits::MIN_EXPANSION_BYTES,
         limits::MAX_PAYLOAD_BYTES
     )]
     TooLarge,
@@ -158,23 +160,99 @@ impl UploadPart {
     }
 }
 
-/// Reassembles a payload from its chunks in part order and checks it.
+/// Checks the chunks against `snapshot_checksum`, then decompresses and parses them as one
+/// stream: the chunks are never concatenated and the JSON text never held whole, so memory
+/// follows the parsed payload. The decompressed size is bounded by
+/// [`limits::max_expanded_bytes`] of the compressed size: a compression bomb stops there
+/// with [`DecodeError::TooLarge`].
 pub fn decode_parts(
     chunks: &[Vec<u8>],
     snapshot_checksum: &str,
 ) -> Result<SnapshotPayload, DecodeError> {
-    let compressed: Vec<u8> = chunks.concat();
-    if checksum(&compressed) != snapshot_checksum {
+    let mut hasher = Sha256::new();
+    for chunk in chunks {
+        hasher.update(chunk);
+    }
+    let mut computed = String::with_capacity(7 + 64);
+    computed.push_str("sha256:");
+    for byte in hasher.finalize() {
+        computed.push_str(&format!("{byte:02x}"));
+    }
+    if computed != snapshot_checksum {
         return Err(DecodeError::SnapshotChecksum);
     }
-    let mut json = Vec::new();
-    let limit = limits::MAX_PAYLOAD_BYTES as u64 + 1;
-    flate2::read::GzDecoder::new(compressed.as_slice())
-        .take(limit)
-        .read_to_end(&mut json)
-        .map_err(DecodeError::Gzip)?;
-    if json.len() > limits::MAX_PAYLOAD_BYTES {
+    let compressed: usize = chunks.iter().map(Vec::len).sum();
+    let mut inflated = Bounded {
+        inner: flate2::read::GzDecoder::new(Chunks {
+            chunks,
+            index: 0,
+            offset: 0,
+        }),
+        left: limits::max_expanded_bytes(compressed),
+        exceeded: false,
+    };
+    let parsed =
+        serde_json::from_reader(std::io::BufReader::with_capacity(64 * 1024, &mut inflated));
+    if inflated.exceeded {
         return Err(DecodeError::TooLarge);
     }
-    serde_json::from_slice(&json).map_err(DecodeError::Json)
+    parsed.map_err(|error| match error.io_error_kind() {
+        Some(kind) => DecodeError::Gzip(std::io::Error::new(kind, error.to_string())),
+        None => DecodeError::Json(error),
+    })
+}
+
+/// The chunks of a snapshot read as one stream, without copying them together.
+struct Chunks<'a> {
+    chunks: &'a [Vec<u8>],
+    index: usize,
+    offset: usize,
+}
+
+impl Read for Chunks<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while let Some(chunk) = self.chunks.get(self.index) {
+            let rest = &chunk[self.offset..];
+            if rest.is_empty() {
+                self.index += 1;
+                self.offset = 0;
+                continue;
+            }
+            let n = rest.len().min(buf.len());
+            buf[..n].copy_from_slice(&rest[..n]);
+            self.offset += n;
+            return Ok(n);
+        }
+        Ok(0)
+    }
+}
+
+/// A reader that fails once more than `left` bytes come out of `inner`.
+struct Bounded<R> {
+    inner: R,
+    left: u64,
+    exceeded: bool,
+}
+
+impl<R: Read> Read for Bounded<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        // One byte more than allowed tells "exactly at the bound" from "over it".
+        let want = buf.len().min(
+            usize::try_from(self.left)
+                .unwrap_or(usize::MAX)
+                .saturating_add(1),
+        );
+        let n = self.inner.read(&mut buf[..want])?;
+        if n as u64 > self.left {
+            self.exceeded = true;
+            return Err(std::io::Error::other(
+                "the decompressed payload exceeds its bound",
+            ));
+        }
+        self.left -= n as u64;
+        Ok(n)
+    }
 }

@@ -168,7 +168,9 @@ impl CliError {
 /// (URL, CA file) is 64; a refusal is 1.
 fn uplink_exit(error: &UplinkError) -> Exit {
     match error {
-        UplinkError::Client(_) | UplinkError::CaFile { .. } => Exit::Config,
+        UplinkError::Client(_) | UplinkError::CaFile { .. } | UplinkError::Redirected { .. } => {
+            Exit::Config
+        }
         UplinkError::Transport { .. } => Exit::Unavailable,
         _ => Exit::Failure,
     }

@@ -429,6 +429,17 @@ fn check_url(url: &str, allow_insecure_http: bool, what: &str) -> Result<(), Str
     let parsed = reqwest::Url::parse(url).map_err(|e| {
         format!("`{url}` is not a URL ({e}); write e.g. https://seatbroker.example.com")
     })?;
+    if what == "platform.url"
+        && (parsed.query().is_some()
+            || parsed.fragment().is_some()
+            || !parsed.username().is_empty()
+            || parsed.password().is_some())
+    {
+        // Never echo the URL: it may hold a password.
+        return Err(
+            "platform.url must not hold credentials, a query or a fragment; write only the scheme, host and port, e.g. https://seatbroker.example.com (the agent authenticates with its own credential)".to_owned(),
+        );
+    }
     match parsed.scheme() {
         "https" => Ok(()),
         "http" if allow_insecure_http || is_loopback(&parsed) => Ok(()),

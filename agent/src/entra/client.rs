@@ -133,6 +133,7 @@ impl EntraClient {
             .user_agent(user_agent())
             .connect_timeout(config.connect_timeout)
             .timeout(config.request_timeout)
+            .redirect(crate::http::same_origin_redirects())
             .https_only(!login_url.starts_with("http://") && !graph_url.starts_with("http://"));
         if let Some(path) = &config.ca_certificate {
             let ca_error = |message: String| EntraError::CaCertificate {
@@ -239,10 +240,7 @@ impl EntraClient {
             .map_err(|e| transport_error(url, &e))?;
         let status = response.status();
         let retry_after = retry_after(response.headers(), (self.now)());
-        let bytes = response
-            .bytes()
-            .await
-            .map_err(|e| transport_error(url, &e))?;
+        let bytes = read_body(url, response, self.config.max_body_bytes).await?;
         match status.as_u16() {
             200..=299 => {
                 serde_json::from_slice::<TokenAnswer>(&bytes).map_err(|e| EntraError::InvalidBody {
@@ -272,14 +270,10 @@ impl EntraClient {
             .map_err(|e| transport_error(url, &e))?;
         let status = response.status();
         if status.is_success() {
-            let body = response
-                .bytes()
-                .await
-                .map_err(|e| transport_error(url, &e))?;
-            return Ok(body.to_vec());
+            return read_body(url, response, self.config.max_body_bytes).await;
         }
         let retry_after = retry_after(response.headers(), (self.now)());
-        let body = response.bytes().await.unwrap_or_default();
+        let body = read_body(url, response, self.config.max_body_bytes).await?;
         Err(status_error(url, status, retry_after, &body))
     }
 
@@ -582,6 +576,32 @@ pub struct UserListing {
     pub seen: u64,
     pub unparsable: Vec<String>,
     pub pages: u64,
+}
+
+/// The body of `response`, up to `limit` bytes; a redirect (another origin: the client
+/// follows only its own) is an error naming the target.
+async fn read_body(
+    url: &str,
+    response: reqwest::Response,
+    limit: usize,
+) -> Result<Vec<u8>, EntraError> {
+    let status = response.status();
+    if status.is_redirection() {
+        return Err(EntraError::Redirected {
+            url: url.to_owned(),
+            status: status.as_u16(),
+            location: crate::http::location(&response),
+        });
+    }
+    crate::http::read_capped(response, limit)
+        .await
+        .map_err(|error| match error {
+            crate::http::Capped::TooLarge => EntraError::TooLarge {
+                url: url.to_owned(),
+                limit,
+            },
+            crate::http::Capped::Read(e) => transport_error(url, &e),
+        })
 }
 
 fn transport_error(url: &str, error: &reqwest::Error) -> EntraError {

@@ -41,6 +41,9 @@ pub struct EntraConfig {
     pub unparsable: UnparsableThreshold,
     /// A token is renewed when less than this is left of its life. Default 5 minutes.
     pub token_refresh_margin: Duration,
+    /// The largest answer read from the token endpoint or Graph; a larger one fails the
+    /// request. Default 64 MiB (a page of 999 users with sign-in activity is a few MiB).
+    pub max_body_bytes: usize,
 }
 
 impl EntraConfig {
@@ -64,6 +67,7 @@ impl EntraConfig {
             max_pages: 10_000,
             unparsable: UnparsableThreshold::default(),
             token_refresh_margin: Duration::from_secs(300),
+            max_body_bytes: 64 * 1024 * 1024,
         }
     }
 }

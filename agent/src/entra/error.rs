@@ -135,6 +135,22 @@ pub enum EntraError {
     #[error("unexpected answer from {url}: {message}")]
     InvalidBody { url: String, message: String },
 
+    /// A redirect to another origin: not followed, so neither the client secret nor the
+    /// access token leaves the configured hosts.
+    #[error(
+        "{url} answered HTTP {status}, a redirect to {location}, another origin; the agent follows redirects only within login_url's and graph_url's own origin: check those settings and any proxy in between"
+    )]
+    Redirected {
+        url: String,
+        status: u16,
+        location: String,
+    },
+
+    #[error(
+        "the answer from {url} is larger than {limit} bytes, the most the agent reads from Microsoft; check graph_url and any proxy in between"
+    )]
+    TooLarge { url: String, limit: usize },
+
     #[error("{last} (gave up after {attempts} attempts over {} s)", elapsed.as_secs())]
     RetriesExhausted {
         attempts: u32,
@@ -188,6 +204,7 @@ impl EntraError {
                 | Self::TokenRefused { .. }
                 | Self::Forbidden { .. }
                 | Self::Unauthorized { .. }
+                | Self::Redirected { .. }
         )
     }
 

@@ -52,6 +52,12 @@ pub(crate) fn user_agent() -> String {
     format!("seatbroker-agent/{}", env!("CARGO_PKG_VERSION"))
 }
 
+/// The largest answer read from Humaans: a page of 250 people is well under 1 MiB.
+pub(crate) const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
+
+/// The most of an error answer read, for its message.
+const MAX_ERROR_BODY_BYTES: usize = 64 * 1024;
+
 impl HumaansClient {
     /// Validates the configuration and builds the client (rustls, system roots plus the
     /// optional extra CA, timeouts, User-Agent). Makes no request.
@@ -87,6 +93,7 @@ impl HumaansClient {
             .user_agent(user_agent())
             .connect_timeout(config.connect_timeout)
             .timeout(config.request_timeout)
+            .redirect(crate::http::same_origin_redirects())
             .https_only(!base_url.starts_with("http://"));
         if let Some(path) = &config.ca_certificate {
             let pem = std::fs::read(path).map_err(|e| HumaansError::CaCertificate {
@@ -164,7 +171,8 @@ impl HumaansClient {
         format!("{}{}", self.inner.base_url, path_and_query)
     }
 
-    /// One GET, no retry: the body on 2xx, a classified error otherwise.
+    /// One GET, no retry: the body on 2xx (at most [`MAX_BODY_BYTES`]), a classified error
+    /// otherwise; a redirect to another origin is not followed.
     async fn get_once(&self, url: &str) -> Result<Vec<u8>, HumaansError> {
         let response = self
             .inner
@@ -177,16 +185,29 @@ impl HumaansClient {
             .await
             .map_err(|e| transport_error(url, &e))?;
         let status = response.status();
+        if status.is_redirection() {
+            return Err(HumaansError::Redirected {
+                url: url.to_owned(),
+                status: status.as_u16(),
+                location: crate::http::location(&response),
+            });
+        }
         if status.is_success() {
-            let body = response
-                .bytes()
+            return crate::http::read_capped(response, MAX_BODY_BYTES)
                 .await
-                .map_err(|e| transport_error(url, &e))?;
-            return Ok(body.to_vec());
+                .map_err(|error| match error {
+                    crate::http::Capped::TooLarge => HumaansError::TooLarge {
+                        url: url.to_owned(),
+                        limit: MAX_BODY_BYTES,
+                    },
+                    crate::http::Capped::Read(e) => transport_error(url, &e),
+                });
         }
         let retry_after = retry_after(response.headers(), (self.inner.now)());
         // Error bodies are small; a failure to read one must not hide the status.
-        let body = response.bytes().await.unwrap_or_default();
+        let body = crate::http::read_capped(response, MAX_ERROR_BODY_BYTES)
+            .await
+            .unwrap_or_default();
         Err(status_error(url, status, retry_after, &body))
     }
 

@@ -125,6 +125,22 @@ pub enum HumaansError {
     #[error("the connection to {url} failed: {message}")]
     Transport { url: String, message: String },
 
+    /// A redirect to another origin: not followed, so the token stays with Humaans.
+    #[error(
+        "{url} answered HTTP {status}, a redirect to {location}, another origin; the agent follows redirects only within base_url's origin: check base_url and any proxy in between"
+    )]
+    Redirected {
+        url: String,
+        status: u16,
+        location: String,
+    },
+
+    /// An answer larger than any Humaans page.
+    #[error(
+        "the answer from {url} is larger than {limit} bytes, the most the agent reads from Humaans; check base_url and any proxy in between"
+    )]
+    TooLarge { url: String, limit: usize },
+
     /// The body was not the JSON we expected (truncated, HTML from a proxy, ...).
     #[error("Humaans sent an unreadable answer for {url}: {message}")]
     InvalidBody { url: String, message: String },
@@ -242,6 +258,8 @@ impl HumaansError {
             | HumaansError::Forbidden { .. }
             | HumaansError::NotFound { .. }
             | HumaansError::Rejected { .. }
+            | HumaansError::Redirected { .. }
+            | HumaansError::TooLarge { .. }
             | HumaansError::TooManyPages { .. }
             | HumaansError::TooManyUnparsable { .. } => false,
         }

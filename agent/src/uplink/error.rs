@@ -20,6 +20,26 @@ pub enum UplinkError {
         body: String,
         retry_after: Option<Duration>,
     },
+    /// The platform (or something in between) answered with a redirect. The agent never
+    /// follows one: it would re-send its enrollment token or data to another host.
+    #[error(
+        "the platform answered {what} at {url} with HTTP {status}, a redirect to {location}; the agent does not follow redirects: set platform.url to the address the platform really answers on"
+    )]
+    Redirected {
+        what: &'static str,
+        url: String,
+        status: u16,
+        location: String,
+    },
+    /// An answer larger than any the platform sends.
+    #[error(
+        "the platform's answer to {what} at {url} is larger than {limit} bytes, the most the agent reads; check that platform.url points at a Seatbroker platform"
+    )]
+    TooLarge {
+        what: &'static str,
+        url: String,
+        limit: usize,
+    },
     /// Connection, TLS or timeout trouble.
     #[error(
         "cannot reach the platform at {url} ({what}): {message}; check the network, platform.url and platform.ca_file"
@@ -55,6 +75,8 @@ impl UplinkError {
             // A garbled success: most likely a proxy hiccup; retrying is safe.
             Self::Decode { .. } => Disposition::Retry,
             Self::NotEnrolled => Disposition::ReEnroll,
+            // The spool is kept; a person must fix platform.url.
+            Self::Redirected { .. } | Self::TooLarge { .. } => Disposition::Permanent,
             Self::CaFile { .. } | Self::Client(_) => Disposition::Permanent,
         }
     }
@@ -75,7 +97,7 @@ impl UplinkError {
     pub fn http_status(&self) -> Option<u16> {
         match self {
             Self::Problem { problem, .. } => Some(problem.status),
-            Self::Status { status, .. } => Some(*status),
+            Self::Status { status, .. } | Self::Redirected { status, .. } => Some(*status),
             _ => None,
         }
     }

@@ -23,8 +23,12 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::config::PlatformConfig;
+use crate::http::{Capped, read_capped};
 
 pub(crate) use error::UplinkError;
+
+/// The largest answer the agent reads from the platform; its answers are a few KiB.
+pub(crate) const MAX_RESPONSE_BYTES: usize = 4 * 1024 * 1024;
 
 /// Timeouts of platform requests.
 #[derive(Debug, Clone, Copy)]
@@ -83,6 +87,9 @@ impl Uplink {
             .default_headers(headers)
             .connect_timeout(timeouts.connect)
             .timeout(timeouts.request)
+            // A redirect would carry the enrollment token or a snapshot part to another
+            // host, perhaps over plain http: never follow one; `call` reports it.
+            .redirect(reqwest::redirect::Policy::none())
             .https_only(!(platform.allow_insecure_http || crate::config::is_loopback(&base)));
         if let Some(path) = &platform.ca_file {
             let pem = std::fs::read(path).map_err(|e| UplinkError::CaFile {
@@ -224,10 +231,25 @@ impl Uplink {
             .get(CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.starts_with(PROBLEM_JSON));
-        let bytes = response
-            .bytes()
-            .await
-            .map_err(|e| transport(what, &url, &e))?;
+        if status.is_redirection() {
+            return Err(UplinkError::Redirected {
+                what,
+                url,
+                status: status.as_u16(),
+                location: crate::http::location(&response),
+            });
+        }
+        let bytes =
+            read_capped(response, MAX_RESPONSE_BYTES)
+                .await
+                .map_err(|error| match error {
+                    Capped::TooLarge => UplinkError::TooLarge {
+                        what,
+                        url: url.clone(),
+                        limit: MAX_RESPONSE_BYTES,
+                    },
+                    Capped::Read(e) => transport(what, &url, &e),
+                })?;
         if status.is_success() {
             return serde_json::from_slice(&bytes).map_err(|e| UplinkError::Decode {
                 what,

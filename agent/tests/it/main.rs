@@ -6,6 +6,7 @@ mod crash;
 mod dryrun;
 mod engine;
 mod entra;
+mod hostile;
 mod humaans;
 mod humaans_shapes;
 mod licence_config;

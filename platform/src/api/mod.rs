@@ -6,7 +6,8 @@
 //! - `GET /api/agent/v1/status` and `POST /api/agent/v1/heartbeat` ([`status`]),
 //! - `PUT /api/agent/v1/snapshots/{snapshot_id}/parts/{part}` ([`upload`]).
 //!
-//! The body limit is [`limits::MAX_REQUEST_BYTES`] (→ 413 problem). Extractors
+//! The body limit is [`limits::MAX_REQUEST_BYTES`] (→ 413 problem); the server's `guard`
+//! narrows it per route (64 KiB but for parts) before a body is read. Extractors
 //! ([`extract`]) check the protocol version header (missing = 1), the bearer credential
 //! and the JSON body, turning every malformed input into a 4xx problem; handlers take
 //! them as `Result`s so every answer, refusals included, is counted in the metrics.

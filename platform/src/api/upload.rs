@@ -6,7 +6,7 @@
 //! the last part is in.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::{FromRequest, Path, Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use seatbroker_protocol::{
@@ -21,20 +21,38 @@ use crate::metrics::RouteClass;
 use crate::state::AppState;
 use crate::store::{PartOutcome, PartRefusal};
 
+/// The body is the last thing read: the protocol version, the credential and the agent's
+/// state are checked first, so a client without a valid credential is answered at once and
+/// never makes the platform buffer a body.
 pub(crate) async fn upload_part(
     State(state): State<AppState>,
     Path((snapshot_id, part)): Path<(String, String)>,
     version: Result<ProtocolVersion, ApiProblem>,
     agent: Result<AuthedAgent, ApiProblem>,
-    body: Result<AgentJson<UploadPart>, ApiProblem>,
+    request: Request,
 ) -> Response {
     let result = async {
         version?;
         let AuthedAgent(agent) = agent?;
         refuse_agent_state(&agent, false)?;
-        let AgentJson(upload) = body?;
+        let AgentJson(upload) = AgentJson::<UploadPart>::from_request(request, &state).await?;
         let chunk = check_part(&snapshot_id, &part, &upload)?;
         let bytes = chunk.len();
+        let pending = state.store.pending_parts(&agent.id).await?;
+        let cap = state.api.max_pending_parts_per_agent;
+        if pending >= cap {
+            tracing::warn!(agent = %agent.id, pending, cap, "Part refused: too many parts of incomplete snapshots.");
+            return Err(ApiProblem::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                ErrorCode::RateLimited,
+                format!(
+                    "this agent has {pending} parts of incomplete snapshots stored, the most the platform keeps per agent ({cap}, at most {} MiB)",
+                    cap * limits::MAX_PART_BYTES as u64 / (1024 * 1024)
+                ),
+            )
+            .with_action("finish the snapshots already started; the platform drops incomplete ones after --incomplete-snapshot-hours")
+            .with_retry_after(PENDING_RETRY_SECS));
+        }
         match state.store.receive_part(&agent.id, &upload, chunk).await? {
             PartOutcome::Stored(received) => {
                 state
@@ -59,6 +77,9 @@ pub(crate) async fn upload_part(
     .await;
     finish(&state, RouteClass::Upload, result)
 }
+
+/// The `Retry-After` of a part refused at the pending cap.
+const PENDING_RETRY_SECS: u32 = 600;
 
 fn out_of_range(detail: String) -> ApiProblem {
     ApiProblem::new(

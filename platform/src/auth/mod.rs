@@ -8,8 +8,8 @@ mod password;
 mod role;
 mod token;
 
-pub use password::hash_password;
-pub(crate) use password::verify_password;
+pub(crate) use password::verify_password_bounded;
+pub use password::{MAX_CONCURRENT_HASHES, hash_password};
 pub use role::Role;
 pub(crate) use role::UnknownRole;
 pub(crate) use token::{

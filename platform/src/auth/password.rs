@@ -3,6 +3,9 @@
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 use rand::RngCore;
+use std::sync::OnceLock;
+use std::time::Duration;
+use tokio::sync::Semaphore;
 
 /// A password could not be hashed, or a stored hash is unreadable.
 #[derive(Debug, thiserror::Error)]
@@ -41,6 +44,54 @@ pub(crate) fn verify_password(password: &str, hash: &str) -> Result<bool, Passwo
     Ok(hasher()
         .verify_password(password.as_bytes(), &parsed)
         .is_ok())
+}
+
+/// Password checks that may run at once: each takes ~19 MiB and a core for tens of
+/// milliseconds, so a burst of logins cannot take the platform's memory.
+pub const MAX_CONCURRENT_HASHES: usize = 4;
+
+/// How long a login waits for a free check before it is answered 429.
+pub(crate) const HASH_WAIT: Duration = Duration::from_secs(5);
+
+fn hashing_permits() -> &'static Semaphore {
+    static PERMITS: OnceLock<Semaphore> = OnceLock::new();
+    PERMITS.get_or_init(|| Semaphore::new(MAX_CONCURRENT_HASHES))
+}
+
+/// A hash to verify against when the user does not exist, so a missing user takes as long
+/// as a wrong password.
+fn dummy_hash() -> &'static str {
+    static HASH: OnceLock<String> = OnceLock::new();
+    HASH.get_or_init(|| {
+        hash_password("no such user; this never matches")
+            .unwrap_or_else(|_| "$argon2id$v=19$m=19456,t=2,p=1$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA".to_owned())
+    })
+}
+
+/// Checks `password` against `hash` (against a dummy hash when there is no user, which
+/// never matches) on a blocking thread, at most [`MAX_CONCURRENT_HASHES`] at once:
+/// `None` when no check became free within [`HASH_WAIT`]. An unreadable stored hash is
+/// logged and does not match.
+pub(crate) async fn verify_password_bounded(
+    password: String,
+    hash: Option<String>,
+) -> Result<Option<bool>, tokio::task::JoinError> {
+    let Ok(Ok(permit)) = tokio::time::timeout(HASH_WAIT, hashing_permits().acquire()).await else {
+        return Ok(None);
+    };
+    let matches = tokio::task::spawn_blocking(move || {
+        // Held until the check ends, even when the request is gone.
+        let _permit = permit;
+        let found = hash.is_some();
+        let hash = hash.as_deref().unwrap_or_else(|| dummy_hash());
+        let matches = verify_password(&password, hash).unwrap_or_else(|error| {
+            tracing::error!(%error, "Stored password hash is unreadable.");
+            false
+        });
+        found && matches
+    })
+    .await?;
+    Ok(Some(matches))
 }
 
 #[cfg(test)]

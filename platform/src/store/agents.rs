@@ -10,7 +10,7 @@
 //! - `Store::get_agent(&self, id: &str) -> Result<Option<AgentRecord>, StoreError>` (with its links)
 //! - `Store::list_agents(&self, state: Option<AgentState>) -> Result<Vec<AgentRecord>, StoreError>`
 //!   newest first, with links and last heartbeat.
-//! - `Store::approve_agent(&self, actor: &str, id: &str) -> Result<(), StoreError>` (pending or rejected → approved)
+//! - `Store::approve_agent(&self, actor: &str, id: &str) -> Result<(), StoreError>` (pending → approved; a rejected agent must enroll again)
 //! - `Store::reject_agent(&self, actor: &str, id: &str) -> Result<(), StoreError>` (pending → rejected)
 //! - `Store::revoke_agent(&self, actor: &str, id: &str, reason: Option<&str>) -> Result<(), StoreError>`
 //!   (any → revoked; the agent sees `reason` in its status and must enroll again)
@@ -361,16 +361,11 @@ impl Store {
         rows.iter().map(link_from_row).collect()
     }
 
-    /// Approves a pending (or previously rejected) agent.
+    /// Approves a pending agent. A rejected one must enroll again: a rejection is final
+    /// for its credential.
     pub async fn approve_agent(&self, actor: &str, id: &str) -> Result<(), StoreError> {
-        self.decide_agent(
-            actor,
-            id,
-            AgentState::Approved,
-            &["pending", "rejected"],
-            None,
-        )
-        .await
+        self.decide_agent(actor, id, AgentState::Approved, &["pending"], None)
+            .await
     }
 
     /// Rejects a pending agent: it can never upload; its sources stay pending.
@@ -420,8 +415,8 @@ impl Store {
         if !from.contains(&state.as_str()) {
             return Err(StoreError::InvalidState(format!(
                 "agent {id} is {state}; it cannot become {to}{}",
-                if state == "revoked" {
-                    " (a revoked agent must enroll again)"
+                if state == "revoked" || state == "rejected" {
+                    " (it must enroll again with a new enrollment token)"
                 } else {
                     ""
                 }

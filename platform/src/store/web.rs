@@ -318,44 +318,43 @@ impl Store {
 
     // ----- login rate limits (fixed windows shared by every process) -----
 
-    /// Failures counted for `key` in the current window (0 once the window is over).
-    pub(crate) async fn login_failures(
+    /// Reserves one login attempt for `key` before the password is checked, in one
+    /// statement, so concurrent attempts (in any process) cannot all read the same count:
+    /// `true` when fewer than `limit` attempts are counted in the current window (the count
+    /// is then one higher), `false` when the limit is reached (nothing changes). A failed
+    /// attempt keeps its reservation; [`Store::release_login_attempt`] gives one back.
+    pub(crate) async fn reserve_login_attempt(
         &self,
         key: &str,
         window: Duration,
-    ) -> Result<i64, StoreError> {
-        let now = self.now().timestamp();
-        let row = sqlx::query("SELECT window_start, count FROM login_attempts WHERE key = $1")
-            .bind(key)
-            .fetch_optional(self.pool())
-            .await?;
-        Ok(match row {
-            Some(row) if row.try_get::<i64, _>("window_start")? > now - window.num_seconds() => {
-                row.try_get("count")?
-            }
-            _ => 0,
-        })
-    }
-
-    /// Counts one failed login for `key`, starting a new window when the last is over.
-    pub(crate) async fn record_login_failure(
-        &self,
-        key: &str,
-        window: Duration,
-    ) -> Result<(), StoreError> {
+        limit: u64,
+    ) -> Result<bool, StoreError> {
         let now = self.now().timestamp();
         let cutoff = now - window.num_seconds();
-        sqlx::query(
+        let row = sqlx::query(
             "INSERT INTO login_attempts (key, window_start, count) VALUES ($1, $2, 1) \
              ON CONFLICT (key) DO UPDATE SET \
                count = CASE WHEN login_attempts.window_start <= $3 THEN 1 ELSE login_attempts.count + 1 END, \
-               window_start = CASE WHEN login_attempts.window_start <= $3 THEN $2 ELSE login_attempts.window_start END",
+               window_start = CASE WHEN login_attempts.window_start <= $3 THEN $2 ELSE login_attempts.window_start END \
+             WHERE login_attempts.window_start <= $3 OR login_attempts.count < $4 \
+             RETURNING count",
         )
         .bind(key)
         .bind(now)
         .bind(cutoff)
-        .execute(self.pool())
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .fetch_optional(self.pool())
         .await?;
+        Ok(row.is_some())
+    }
+
+    /// Gives back an attempt reserved for `key` that did not fail (a successful login, or
+    /// one the platform was too busy to check).
+    pub(crate) async fn release_login_attempt(&self, key: &str) -> Result<(), StoreError> {
+        sqlx::query("UPDATE login_attempts SET count = count - 1 WHERE key = $1 AND count > 0")
+            .bind(key)
+            .execute(self.pool())
+            .await?;
         Ok(())
     }
 

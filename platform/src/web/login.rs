@@ -1,10 +1,11 @@
 //! Login and logout.
 //!
-//! Failed logins are counted per username and per client address in the database
-//! (`login_attempts`), so every platform process enforces the same limits. While a limit
-//! is reached, the password is not even checked.
-
-use std::sync::OnceLock;
+//! Login attempts are reserved per username and per client address in the database
+//! (`login_attempts`) before the password is checked, in one atomic statement, so every
+//! platform process enforces the same limits even under concurrent guesses. A failed
+//! attempt keeps its reservation; a successful one clears the username's and gives the
+//! address's back. While a limit is reached, the password is not even checked, and
+//! password checks run at most `auth::MAX_CONCURRENT_HASHES` at a time.
 
 use askama::Template;
 use axum::extract::{Form, State};
@@ -54,14 +55,21 @@ pub(crate) async fn login_page(State(state): State<WebState>) -> Result<Response
     login_response(StatusCode::OK, &state, "", None)
 }
 
-/// A hash to verify against when the user does not exist, so a missing user takes as long
-/// as a wrong password.
-fn dummy_hash() -> &'static str {
-    static HASH: OnceLock<String> = OnceLock::new();
-    HASH.get_or_init(|| {
-        auth::hash_password("no such user; this never matches")
-            .unwrap_or_else(|_| "$argon2id$v=19$m=19456,t=2,p=1$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA".to_owned())
-    })
+fn too_many(
+    state: &WebState,
+    username: &str,
+    ip: Option<std::net::IpAddr>,
+) -> Result<Response, WebError> {
+    tracing::warn!(user = %username, ip = ?ip, "Login refused: too many failed attempts.");
+    login_response(
+        StatusCode::TOO_MANY_REQUESTS,
+        state,
+        username,
+        Some(format!(
+            "Too many failed logins for this account or from this address. Wait {} minutes and try again, or ask an admin to reset the password.",
+            auth::LOGIN_WINDOW.num_minutes()
+        )),
+    )
 }
 
 pub(crate) async fn login(
@@ -79,48 +87,53 @@ pub(crate) async fn login(
     let ip_key = ip.map(|ip| format!("ip:{ip}"));
     let store = &state.store;
 
-    let user_failures = store.login_failures(&user_key, auth::LOGIN_WINDOW).await?;
-    let ip_failures = match &ip_key {
-        Some(key) => store.login_failures(key, auth::LOGIN_WINDOW).await?,
-        None => 0,
-    };
-    if user_failures >= auth::MAX_FAILURES_PER_USERNAME as i64
-        || ip_failures >= auth::MAX_FAILURES_PER_IP as i64
+    // Reserve the attempt before checking anything, atomically in the database, so
+    // concurrent guesses in any number of processes never exceed the limits.
+    if !store
+        .reserve_login_attempt(
+            &user_key,
+            auth::LOGIN_WINDOW,
+            auth::MAX_FAILURES_PER_USERNAME,
+        )
+        .await?
     {
-        tracing::warn!(user = %username, ip = ?ip, "Login refused: too many failed attempts.");
+        return too_many(&state, &username, ip);
+    }
+    if let Some(key) = &ip_key
+        && !store
+            .reserve_login_attempt(key, auth::LOGIN_WINDOW, auth::MAX_FAILURES_PER_IP)
+            .await?
+    {
+        store.release_login_attempt(&user_key).await?;
+        return too_many(&state, &username, ip);
+    }
+
+    let user = store.user_for_login(&username).await?;
+    let hash = user.as_ref().map(|u| u.password_hash.clone());
+    let Some(matches) = auth::verify_password_bounded(form.password, hash)
+        .await
+        .map_err(WebError::internal)?
+    else {
+        // Too many checks running: not the user's failure, so give the attempt back.
+        store.release_login_attempt(&user_key).await?;
+        if let Some(key) = &ip_key {
+            store.release_login_attempt(key).await?;
+        }
+        tracing::warn!(user = %username, ip = ?ip, "Login refused: too many password checks at once.");
         return login_response(
             StatusCode::TOO_MANY_REQUESTS,
             &state,
             &username,
-            Some(format!(
-                "Too many failed logins for this account or from this address. Wait {} minutes and try again, or ask an admin to reset the password.",
-                auth::LOGIN_WINDOW.num_minutes()
-            )),
+            Some(
+                "The platform is busy checking other logins. Try again in a few seconds."
+                    .to_owned(),
+            ),
         );
-    }
-
-    let user = store.user_for_login(&username).await?;
-    let hash = user
-        .as_ref()
-        .map(|u| u.password_hash.clone())
-        .unwrap_or_else(|| dummy_hash().to_owned());
-    let password = form.password;
-    let matches = tokio::task::spawn_blocking(move || auth::verify_password(&password, &hash))
-        .await
-        .map_err(WebError::internal)?
-        .unwrap_or_else(|error| {
-            tracing::error!(%error, "Stored password hash is unreadable.");
-            false
-        });
+    };
     let user = match user {
         Some(user) if matches && !user.disabled => user,
         _ => {
-            store
-                .record_login_failure(&user_key, auth::LOGIN_WINDOW)
-                .await?;
-            if let Some(key) = &ip_key {
-                store.record_login_failure(key, auth::LOGIN_WINDOW).await?;
-            }
+            // The reservations stay: they are the failure count.
             tracing::info!(user = %username, ip = ?ip, "Login failed.");
             return login_response(
                 StatusCode::UNAUTHORIZED,
@@ -131,6 +144,9 @@ pub(crate) async fn login(
         }
     };
     store.clear_login_failures(&user_key).await?;
+    if let Some(key) = &ip_key {
+        store.release_login_attempt(key).await?;
+    }
     let token = SessionToken::generate();
     store
         .create_session(

@@ -35,6 +35,8 @@ pub struct WebSettings {
     pub secure_cookies: bool,
     /// Take the client address from `X-Forwarded-For` (a trusted proxy sets it).
     pub behind_proxy: bool,
+    /// The proxies whose `X-Forwarded-For` is believed (with `behind_proxy`).
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 /// What every console handler gets: the store and the settings. Nothing else: a request

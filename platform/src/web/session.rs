@@ -162,31 +162,81 @@ impl FromRequestParts<WebState> for ClientIp {
     type Rejection = WebError;
 
     async fn from_request_parts(parts: &mut Parts, state: &WebState) -> Result<Self, WebError> {
-        if state.settings.behind_proxy
-            && let Some(ip) = parts
-                .headers
-                .get_all("x-forwarded-for")
-                .iter()
-                .filter_map(|v| v.to_str().ok())
-                .flat_map(|v| v.split(','))
-                .filter_map(|ip| ip.trim().parse::<IpAddr>().ok())
-                .next_back()
-        {
-            return Ok(ClientIp(Some(ip)));
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(addr)| addr.ip());
+        if !state.settings.behind_proxy {
+            return Ok(ClientIp(peer));
         }
-        Ok(ClientIp(
-            parts
-                .extensions
-                .get::<ConnectInfo<SocketAddr>>()
-                .map(|ConnectInfo(addr)| addr.ip()),
-        ))
+        let forwarded = parts
+            .headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .map(|ip| ip.trim().parse::<IpAddr>().ok());
+        Ok(ClientIp(client_address(
+            peer,
+            forwarded,
+            &state.settings.trusted_proxies,
+        )))
     }
+}
+
+/// The client behind a chain of proxies: walking `X-Forwarded-For` from the right, the
+/// first address that is not a trusted proxy. Only a trusted peer's header is believed; an
+/// unreadable entry stops the walk at the last trusted hop.
+fn client_address(
+    peer: Option<IpAddr>,
+    forwarded: impl DoubleEndedIterator<Item = Option<IpAddr>>,
+    trusted: &[IpAddr],
+) -> Option<IpAddr> {
+    let mut client = peer?;
+    for hop in forwarded.rev() {
+        if !trusted.contains(&client) {
+            break;
+        }
+        match hop {
+            Some(ip) => client = ip,
+            None => break,
+        }
+    }
+    Some(client)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use axum::http::HeaderValue;
+
+    #[test]
+    fn client_address_believes_only_trusted_proxies() {
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let trusted = [ip("127.0.0.1"), ip("10.0.0.2")];
+        let check = |peer: &str, header: &[&str], expected: &str| {
+            let hops = header.iter().map(|h| h.parse::<IpAddr>().ok());
+            assert_eq!(
+                client_address(Some(ip(peer)), hops, &trusted),
+                Some(ip(expected)),
+                "{peer} {header:?}"
+            );
+        };
+        // A client talking directly cannot choose its address.
+        check("198.51.100.7", &["1.2.3.4"], "198.51.100.7");
+        // Through the proxy: the address the proxy saw.
+        check("127.0.0.1", &["198.51.100.7"], "198.51.100.7");
+        // A forged left part is ignored: the rightmost untrusted hop wins.
+        check("127.0.0.1", &["1.2.3.4", "198.51.100.7"], "198.51.100.7");
+        check(
+            "127.0.0.1",
+            &["1.2.3.4", "198.51.100.7", "10.0.0.2"],
+            "198.51.100.7",
+        );
+        // Nothing forwarded, or garbage: the proxy itself.
+        check("127.0.0.1", &[], "127.0.0.1");
+        check("127.0.0.1", &["junk"], "127.0.0.1");
+    }
 
     #[test]
     fn finds_cookies_among_others() {

@@ -2,7 +2,7 @@
 
 use reqwest::StatusCode;
 use reqwest::header::{CONTENT_TYPE, RETRY_AFTER};
-use seatbroker_platform::{AppState, agent_api};
+use seatbroker_platform::{ApiConfig, AppState, agent_api};
 use seatbroker_protocol::{
     EnrollResponse, ErrorCode, HeartbeatAck, PROBLEM_JSON, PROTOCOL_HEADER, Problem, Secret,
     SourceState, StatusResponse, UploadAck, UploadPart, paths,
@@ -12,17 +12,24 @@ use serde_json::{Value, json};
 use crate::{TestDb, enroll_request, parts, payload, people, t0};
 
 /// A platform serving the agent API on a loopback port.
-struct Server {
+pub(crate) struct Server {
     base: String,
-    state: AppState,
-    http: reqwest::Client,
+    pub(crate) state: AppState,
     _db: TestDb,
+    http: reqwest::Client,
 }
 
 impl Server {
     async fn start() -> Server {
-        let db = TestDb::sqlite().await;
-        let state = AppState::new(db.store.clone());
+        Self::start_with(TestDb::sqlite().await, |_| {}).await
+    }
+
+    /// Serves `db` with the API settings `tweak` makes.
+    pub(crate) async fn start_with(db: TestDb, tweak: impl FnOnce(&mut ApiConfig)) -> Server {
+        let mut state = AppState::new(db.store.clone());
+        let mut api = ApiConfig::default();
+        tweak(&mut api);
+        state.api = std::sync::Arc::new(api);
         let app = agent_api().with_state(state.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
@@ -64,7 +71,7 @@ impl Server {
     }
 
     /// An approved agent with its one source approved; returns (credential, source id).
-    async fn approved(&self) -> (String, String) {
+    pub(crate) async fn approved(&self) -> (String, String) {
         let enrolled = self.enroll(&[("hr", "acme")]).await;
         let store = &self.state.store;
         store
@@ -82,7 +89,7 @@ impl Server {
         )
     }
 
-    async fn put(&self, credential: &str, part: &UploadPart) -> reqwest::Response {
+    pub(crate) async fn put(&self, credential: &str, part: &UploadPart) -> reqwest::Response {
         self.http
             .put(self.url(&paths::snapshot_part(&part.snapshot_id, part.part)))
             .bearer_auth(credential)
@@ -119,7 +126,11 @@ impl Server {
 }
 
 /// Asserts `response` is a problem with `status` and `code`, and returns it.
-async fn check_problem(response: reqwest::Response, status: u16, code: ErrorCode) -> Problem {
+pub(crate) async fn check_problem(
+    response: reqwest::Response,
+    status: u16,
+    code: ErrorCode,
+) -> Problem {
     assert_eq!(
         response.status().as_u16(),
         status,
@@ -235,7 +246,7 @@ async fn approval_path_from_enrollment_to_applied_snapshot() {
         "{metrics}"
     );
     assert!(
-        metrics.contains("seatbroker_http_requests_total{route=\"upload\",status=\"2xx\"} 2"),
+        metrics.contains("seatbroker_requests_by_class_total{route=\"upload\",status=\"2xx\"} 2"),
         "{metrics}"
     );
 }

@@ -983,6 +983,15 @@ async fn health_metrics_and_headers() {
         "{metrics}"
     );
     assert!(metrics.contains("seatbroker_http_request_duration_seconds_bucket{route=\"/healthz\""));
+    // Prometheus refuses a scrape that declares one metric name twice.
+    let mut declared = std::collections::HashSet::new();
+    for name in metrics
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .filter_map(|l| l.split(' ').next())
+    {
+        assert!(declared.insert(name), "{name} declared twice:\n{metrics}");
+    }
     db.store.close().await;
     let health = http
         .get(format!("{}/healthz", platform.url))

@@ -270,6 +270,11 @@ async fn serves_https_with_secure_cookies_when_given_a_certificate() {
         .await
         .unwrap();
     assert_eq!(health.status(), StatusCode::OK);
+    // Browsers are told to keep to HTTPS.
+    assert_eq!(
+        health.headers()["strict-transport-security"],
+        "max-age=31536000"
+    );
     let login = http
         .get(format!("{}/login", platform.url))
         .send()

@@ -236,7 +236,8 @@ async fn agent_decisions_body(db: TestDb) {
     let cases: &[(&[&str], &[bool], AgentState)] = &[
         (&["approve"], &[true], AgentState::Approved),
         (&["reject"], &[true], AgentState::Rejected),
-        (&["reject", "approve"], &[true, true], AgentState::Approved),
+        // A rejection is final for that credential: the agent must enroll again.
+        (&["reject", "approve"], &[true, false], AgentState::Rejected),
         (&["approve", "reject"], &[true, false], AgentState::Approved),
         (&["approve", "approve"], &[true, true], AgentState::Approved),
         (&["revoke", "approve"], &[true, false], AgentState::Revoked),

@@ -31,6 +31,9 @@ use super::write::{ApplyReport, Target};
 use crate::store::licences::SyncAt;
 use crate::store::{Backend, Store, StoreError};
 
+/// Snapshots decoded at once by one process.
+const MAX_CONCURRENT_DECODES: usize = 2;
+
 /// Whether a source kind sends application licences (schema 2) rather than HR people.
 pub(crate) fn is_app_kind(kind: &str) -> bool {
     matches!(kind, "entra_id" | "seat_list")
@@ -146,9 +149,20 @@ async fn decode(
 ) -> Result<Result<SnapshotPayload, PartRefusal>, StoreError> {
     let chunks = std::mem::take(&mut snap.chunks);
     let checksum = snap.snapshot_checksum.clone();
-    let decoded = tokio::task::spawn_blocking(move || decode_parts(&chunks, &checksum))
+    // Decodes of different sources run at once on PostgreSQL: bound them, so several
+    // large snapshots (or bombs) at once cannot add up.
+    static DECODING: tokio::sync::Semaphore =
+        tokio::sync::Semaphore::const_new(MAX_CONCURRENT_DECODES);
+    let permit = DECODING
+        .acquire()
         .await
-        .map_err(|error| StoreError::Corrupt(format!("snapshot decoding panicked: {error}")))?;
+        .map_err(|error| StoreError::Corrupt(format!("snapshot decoding stopped: {error}")))?;
+    let decoded = tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        decode_parts(&chunks, &checksum)
+    })
+    .await
+    .map_err(|error| StoreError::Corrupt(format!("snapshot decoding panicked: {error}")))?;
     let payload = match decoded {
         Ok(payload) => payload,
         Err(error @ (DecodeError::SnapshotChecksum | DecodeError::PartChecksum { .. })) => {
