@@ -6,7 +6,8 @@
 //! - running it: [`Cli`] and its commands, [`Server`], [`open_store`];
 //! - routers for tests and benchmarks: [`app`] (everything), [`agent_api`] (the agent API
 //!   alone) over an [`AppState`] with [`WebSettings`];
-//! - the storage handle [`Store`] and the types its operations take and return;
+//! - the storage handle [`Store`] and the types its operations take and return (with
+//!   [`Price`] for licence prices);
 //! - console users: [`hash_password`], [`Role`], [`SessionUser`] and the login limits.
 //!
 //! Inside: `store` (the only code that talks to the database), `api` (agent API), `web`
@@ -20,6 +21,7 @@ mod config;
 mod conn;
 mod error;
 mod guard;
+mod licence;
 mod metrics;
 mod reports;
 mod server;
@@ -33,11 +35,12 @@ pub use auth::{
     MIN_PASSWORD_LEN, Role, SESSION_LIFETIME, SessionUser, hash_password,
 };
 pub use config::{AdminCommand, Cli, Command, DatabaseArgs, LimitArgs, LogFormat, ServeArgs};
+pub use licence::{Period, Price};
 pub use reports::model::Health;
 pub use server::{ServeError, Server, app, open_store};
 pub use state::{ApiConfig, AppState};
 pub use store::{
-    ApplyReport, Clock, EnrolledAgent, EnrollmentOutcome, PartOutcome, PartRefusal, ReceivedPart,
-    Store, StoreError, TokenState, new_id, sqlite_url,
+    ApplyReport, Clock, EnrolledAgent, EnrollmentOutcome, ExclusionRule, Organisation, PartOutcome,
+    PartRefusal, ReceivedPart, Store, StoreError, TokenState, new_id, sqlite_url,
 };
 pub use web::WebSettings;

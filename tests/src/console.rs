@@ -51,6 +51,9 @@ pub struct LinkRow {
 pub struct OverviewRow {
     pub source_id: String,
     pub name: String,
+    /// `humaans`, `entra_id` or `seat_list`.
+    #[serde(default)]
+    pub kind: String,
     pub tenant_id: String,
     pub health: String,
     #[serde(default)]

@@ -1,5 +1,8 @@
-//! The one-command demo: a platform on SQLite, a simulated Humaans company and an agent,
-//! walked through enrollment, approval and the first upload, then left running.
+//! The one-command demo: a platform on SQLite, a simulated Humaans company, the same
+//! company's Entra ID tenant (`humaans-sim graph-serve`) and a Slack seat list, and one agent
+//! with three sources, walked through enrollment, approval and the first uploads, then left
+//! running. It prints the HR seat states and the licence figures next to the simulators'
+//! truths.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -7,6 +10,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 
 use crate::agent::{AgentInstall, AgentSettings};
+use crate::apps::{self, AppSources, GraphSim, Joined, LicenceReport, SeatListFile};
 use crate::bins::Bins;
 use crate::console::{AgentRow, OverviewRow, Session};
 use crate::platform::{self, Platform};
@@ -54,6 +58,7 @@ fn note(text: impl AsRef<str>) {
 struct Children {
     platform: Option<Platform>,
     sim: Option<Sim>,
+    graph: Option<GraphSim>,
     agent: Option<Proc>,
 }
 
@@ -65,6 +70,9 @@ impl Children {
         }
         if let Some(sim) = &mut self.sim {
             let _ = sim.proc.stop(grace).await;
+        }
+        if let Some(graph) = &mut self.graph {
+            let _ = graph.proc.stop(grace).await;
         }
         if let Some(platform) = &mut self.platform {
             let _ = platform.proc.stop(grace).await;
@@ -86,6 +94,7 @@ impl Children {
         };
         check(self.platform.as_mut().map(|p| &mut p.proc))
             .or_else(|| check(self.sim.as_mut().map(|s| &mut s.proc)))
+            .or_else(|| check(self.graph.as_mut().map(|g| &mut g.proc)))
             .or_else(|| check(self.agent.as_mut()))
     }
 }
@@ -219,6 +228,32 @@ async fn walk(options: &DemoOptions, bins: &Bins, children: &mut Children) -> an
     children.sim = Some(s);
     let truth = sim::truth(&bins.sim, &company).await?;
 
+    let graph = GraphSim::start(&bins.sim, &company, &logs.join("graph-sim.log")).await?;
+    step(format!(
+        "Simulated Entra ID tenant of the same company at {} (log: logs/graph-sim.log)",
+        graph.graph_url
+    ));
+    let graph_truth = apps::graph_truth(&bins.sim, &company).await?;
+    let app_sources = AppSources::default().with_entra(&graph);
+    children.graph = Some(graph);
+    let seat_list_dir = dir.join("seat-lists");
+    std::fs::create_dir_all(&seat_list_dir)
+        .with_context(|| format!("cannot create {}", seat_list_dir.display()))?;
+    let seat_list = SeatListFile::write(
+        &bins.sim,
+        &company,
+        "Slack",
+        &seat_list_dir.join("slack.csv"),
+        &[("Pro", 40)],
+    )
+    .await?;
+    let seat_list_truth = seat_list.truth(&bins.sim, &company).await?;
+    step(format!(
+        "Slack seat list of the same company: {}",
+        seat_list.path.display()
+    ));
+    let app_sources = app_sources.with_seat_list(seat_list);
+
     let session = Session::login(&console_url, ADMIN_USER, &password).await?;
     step(format!(
         "Logged in to the console as {ADMIN_USER} over HTTP."
@@ -235,7 +270,11 @@ async fn walk(options: &DemoOptions, bins: &Bins, children: &mut Children) -> an
         settings.enrollment_token = Some(token);
     }
     let install = AgentInstall::create(&bins.agent, &agent_dir, &settings)?;
-    step(format!("Agent configuration: {}", install.config.display()));
+    app_sources.add_to_config(&install.config)?;
+    step(format!(
+        "Agent configuration with three sources (humaans, m365 as entra_id, slack as seat_list): {}",
+        install.config.display()
+    ));
     if already_enrolled {
         step("The agent enrolled in an earlier run; it keeps its credential.");
     } else {
@@ -247,6 +286,7 @@ async fn walk(options: &DemoOptions, bins: &Bins, children: &mut Children) -> an
         // The token was for one use; the agent no longer needs it.
         settings.enrollment_token = None;
         install.write_config(&settings)?;
+        app_sources.add_to_config(&install.config)?;
         let _ = std::fs::remove_file(agent_dir.join("enrollment-token"));
     }
     let agent_id = agent_id(&install.state_dir)?;
@@ -281,12 +321,12 @@ async fn walk(options: &DemoOptions, bins: &Bins, children: &mut Children) -> an
     }
 
     step(if options.auto_approve {
-        "Waiting for the agent to collect from Humaans and upload its snapshot..."
+        "Waiting for the agent to collect from Humaans, Entra ID and the seat list and upload..."
     } else {
-        "Waiting for the agent to notice the approval (it checks in every 30 s), collect from Humaans and upload..."
+        "Waiting for the agent to notice the approval (it checks in every 30 s), collect and upload..."
     });
-    let row = wait::until(
-        "the first upload to be applied",
+    let sources = wait::until(
+        "the first upload of every source to be applied",
         Duration::from_secs(600),
         Duration::from_millis(500),
         || {
@@ -298,19 +338,32 @@ async fn walk(options: &DemoOptions, bins: &Bins, children: &mut Children) -> an
                     bail!(dead);
                 }
                 let rows = session.overview().await?;
-                Ok(rows
+                let fresh: Vec<OverviewRow> = rows
                     .into_iter()
-                    .find(|r| r.last_upload_at.is_some() && r.last_upload_at != *before))
+                    .filter(|r| r.last_upload_at.is_some() && r.last_upload_at != *before)
+                    .collect();
+                let kinds = ["humaans", "entra_id", "seat_list"];
+                Ok(kinds
+                    .iter()
+                    .all(|k| fresh.iter().any(|r| r.kind == *k))
+                    .then_some(fresh))
             }
         },
     )
     .await?;
-    step("Upload applied.");
+    step("Uploads applied.");
+    let row = sources
+        .into_iter()
+        .find(|r| r.kind == "humaans")
+        .context("the overview lists no Humaans source")?;
     println!();
     print_summary(&row, &truth);
+    let report: LicenceReport = session.json("/api/v1/reports/licences").await?;
+    println!();
+    print_licences(&report, &graph_truth, &seat_list_truth);
     println!();
     println!(
-        "Console:  {console_url}/   (inactive seats: {console_url}/seats, approvals: {console_url}/approvals)"
+        "Console:  {console_url}/   (reclaim: {console_url}/reclaim, applications: {console_url}/applications, inactive seats: {console_url}/seats, approvals: {console_url}/approvals)"
     );
     println!("Login:    {ADMIN_USER} / {password}");
     println!("Data:     {}", dir.display());
@@ -374,7 +427,7 @@ async fn approve(
     };
     if decided(&agent) {
         step(format!(
-            "Agent {} ({agent_id}) and its source are already approved.",
+            "Agent {} ({agent_id}) and its sources are already approved.",
             agent.host_name
         ));
         return Ok(());
@@ -405,7 +458,7 @@ async fn approve(
             }
         }
         step(format!(
-            "Approved the agent and its source on your behalf (--auto-approve), as admin in the console at {console_url}/approvals."
+            "Approved the agent and its sources on your behalf (--auto-approve), as admin in the console at {console_url}/approvals."
         ));
         return Ok(());
     }
@@ -413,7 +466,7 @@ async fn approve(
     note(format!(
         "Open {console_url}/approvals and log in as {ADMIN_USER} / {password}"
     ));
-    note("Click \"Approve agent\", then \"Approve as new\" for its source.");
+    note("Click \"Approve agent\", then \"Approve as new\" for each of its sources.");
     note("(Or run the demo with --auto-approve to have it done for you.)");
     wait::until(
         "you to approve the agent and its source in the console",
@@ -486,5 +539,32 @@ fn print_summary(row: &OverviewRow, truth: &Truth) {
         println!("Every count matches the simulator's ground truth.");
     } else {
         println!("Some counts differ from the simulator's ground truth (see above).");
+    }
+}
+
+/// The licence figures of the Entra ID tenant and the seat list next to their truths.
+fn print_licences(report: &LicenceReport, graph: &Joined, seat_list: &Joined) {
+    let entra = report.sum("entra_id");
+    let slack = report.sum("seat_list");
+    let entra_ok = apps::print_side_by_side(
+        "Licences of the Entra ID tenant (every SKU), as the console reports them next to graph-truth's joined figures:",
+        &entra,
+        graph,
+    );
+    let slack_ok = apps::print_side_by_side(
+        "Licences of the Slack seat list, next to seat-list-truth's joined figures:",
+        &slack,
+        seat_list,
+    );
+    if let Some(org) = report.organisations.first() {
+        println!(
+            "Organisation {}: {} reclaimable seats ({} unassigned); set prices under Applications to see the savings.",
+            org.name, org.reclaimable, org.unassigned
+        );
+    }
+    if entra_ok && slack_ok {
+        println!("Every licence figure matches the simulators' joined truth.");
+    } else {
+        println!("Some licence figures differ from the simulators' joined truth (see above).");
     }
 }

@@ -5,11 +5,14 @@
 //! - [`bins`]: find (and for tests, build) the binaries of the current build;
 //! - [`process`]: child processes with log files, killed on drop;
 //! - [`platform`], [`sim`], [`agent`]: start each part with its own folder;
+//! - [`apps`]: the Graph simulator, seat-list files, their truths and the agent's
+//!   application sources;
 //! - [`console`]: an administrator's HTTP session (login, CSRF forms, JSON reports);
 //! - [`wait`]: poll until something holds, with a deadline;
 //! - [`demo`]: the demo's walk through enrollment, approval and the first upload.
 
 pub mod agent;
+pub mod apps;
 pub mod bins;
 pub mod console;
 pub mod demo;

@@ -107,10 +107,11 @@ pub struct OverviewRow {
 pub(crate) struct SeatFilter {
     /// Source id; empty = all.
     pub source: String,
-    /// `inactive` (default), `leaving`, `pre_hire`, `offboarded`, `unknown`, or `all`
-    /// (every state but active).
+    /// `inactive` (default), `leaving`, `pre_hire`, `offboarded`, `unknown`, `active`, or
+    /// `all` (every state but active).
     pub state: String,
     pub reason: String,
+    /// A department; `(none)` for people without one.
     pub department: String,
     /// Manager's person id.
     pub manager: String,
@@ -137,6 +138,54 @@ impl SeatFilter {
             | "days" | "source" => &self.sort,
             _ => "days",
         }
+    }
+
+    /// Refuses values the filter does not know (a 400 with the allowed ones), instead of
+    /// answering an empty table.
+    pub(crate) fn check(&self) -> Result<(), String> {
+        const STATES: &[&str] = &[
+            "",
+            "inactive",
+            "leaving",
+            "pre_hire",
+            "offboarded",
+            "unknown",
+            "active",
+            "all",
+        ];
+        const SORTS: &[&str] = &[
+            "",
+            "person",
+            "email",
+            "department",
+            "manager",
+            "state",
+            "reason",
+            "since",
+            "days",
+            "source",
+        ];
+        if !STATES.contains(&self.state.as_str()) {
+            return Err(format!(
+                "Unknown state {:?}: use one of {} (all = every state but active).",
+                self.state,
+                STATES[1..].join(", ")
+            ));
+        }
+        if !SORTS.contains(&self.sort.as_str()) {
+            return Err(format!(
+                "Unknown sort {:?}: use one of {}.",
+                self.sort,
+                SORTS[1..].join(", ")
+            ));
+        }
+        if !matches!(self.dir.as_str(), "" | "asc" | "desc") {
+            return Err(format!(
+                "Unknown direction {:?}: use asc or desc.",
+                self.dir
+            ));
+        }
+        Ok(())
     }
 
     pub(crate) fn descending(&self) -> bool {

@@ -27,6 +27,7 @@
 mod agents;
 mod audit;
 mod intake;
+pub(crate) mod licences;
 mod sources;
 mod tokens;
 mod web;
@@ -44,6 +45,7 @@ pub(crate) use agents::AgentRecord;
 pub use agents::{EnrolledAgent, EnrollmentOutcome};
 pub(crate) use audit::AuditEntry;
 pub use intake::{ApplyReport, PartOutcome, PartRefusal, ReceivedPart};
+pub use licences::{ExclusionRule, Organisation};
 pub(crate) use tokens::EnrollmentTokenRecord;
 pub use tokens::TokenState;
 

@@ -28,7 +28,7 @@ use seatbroker_protocol::{SourceState, UsagePolicy};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
-use super::{Store, StoreError, audit, parse_opt_ts, parse_ts, ts};
+use super::{Store, StoreError, audit, licences, parse_opt_ts, parse_ts, ts};
 
 /// One agent's configured source and its approval.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -156,12 +156,26 @@ fn already_decided(link: &LinkRecord) -> StoreError {
 
 impl Store {
     /// Approves a pending link as a new source. `name` defaults to the tenant's name (or
-    /// the agent's local name when the tenant has none).
+    /// the agent's local name when the tenant has none). The source joins an organisation
+    /// as [`approve_source_into`](Self::approve_source_into) picks it by default.
     pub async fn approve_source_as_new(
         &self,
         actor: &str,
         link_id: &str,
         name: Option<&str>,
+    ) -> Result<SourceRecord, StoreError> {
+        self.approve_source_into(actor, link_id, name, None).await
+    }
+
+    /// Approves a pending link as a new source of `organisation` (`None`: for an HR source
+    /// a new organisation, or the only one still without HR; for an application source the
+    /// only organisation; see `licences::assign_organisation`).
+    pub async fn approve_source_into(
+        &self,
+        actor: &str,
+        link_id: &str,
+        name: Option<&str>,
+        organisation: Option<&str>,
     ) -> Result<SourceRecord, StoreError> {
         let now = self.now();
         let mut tx = self.begin_write().await?;
@@ -203,6 +217,16 @@ impl Store {
         .bind(ts(now))
         .execute(&mut *tx)
         .await?;
+        let organisation = licences::assign_organisation(
+            &mut tx,
+            &link.id,
+            &link.kind,
+            &name,
+            organisation,
+            actor,
+            &ts(now),
+        )
+        .await?;
         audit::write(
             &mut tx,
             now,
@@ -214,6 +238,7 @@ impl Store {
                 "local_name": link.local_name,
                 "tenant_id": link.tenant_id,
                 "name": name,
+                "organisation": organisation,
             }),
         )
         .await?;

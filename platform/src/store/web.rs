@@ -468,7 +468,9 @@ impl Store {
                 clauses.push(format!("{column} = {p}"));
             }
         }
-        if !filter.department.is_empty() {
+        if filter.department == "(none)" {
+            clauses.push("COALESCE(c.department, '') = ''".to_owned());
+        } else if !filter.department.is_empty() {
             let p = arg(&filter.department, &mut args);
             clauses.push(format!("COALESCE(c.department, '') = {p}"));
         }
@@ -541,7 +543,8 @@ impl Store {
                     state: row.try_get("state")?,
                     reason: row.try_get("reason")?,
                     since,
-                    days: since.map(|s| (today - s).num_days()),
+                    // A leaver's `since` (the end date) can be ahead: no negative days.
+                    days: since.map(|s| (today - s).num_days().max(0)),
                     source_stale: health == model::Health::Stale,
                 })
             })

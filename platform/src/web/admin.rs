@@ -90,6 +90,13 @@ pub(crate) async fn approvals(State(state): State<WebState>, page: Page<Done>) -
                 ApprovalsPage {
                     layout: Layout::new("approvals", &page.user).with_notice(page.query.notice()),
                     agents,
+                    organisations: state
+                        .store
+                        .list_organisations()
+                        .await?
+                        .into_iter()
+                        .map(|o| (o.id, o.name))
+                        .collect(),
                 }
                 .render()?,
             )
@@ -137,14 +144,31 @@ pub(crate) async fn revoke_agent(
     }
 }
 
+/// Approving a source as new; an application source may name its organisation.
+#[derive(Debug, Deserialize)]
+pub(crate) struct ApproveForm {
+    #[serde(default)]
+    csrf: String,
+    /// Empty: the default (see `Store::approve_source_into`).
+    #[serde(default)]
+    organisation: String,
+}
+
+impl CsrfProtected for ApproveForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
 pub(crate) async fn approve_source(
     State(state): State<WebState>,
     Path(link_id): Path<String>,
-    AdminForm { user, form: _ }: AdminForm<CsrfOnly>,
+    AdminForm { user, form }: AdminForm<ApproveForm>,
 ) -> Response {
+    let organisation = Some(form.organisation.as_str()).filter(|o| !o.is_empty());
     match state
         .store
-        .approve_source_as_new(&user.username, &link_id, None)
+        .approve_source_into(&user.username, &link_id, None, organisation)
         .await
     {
         Ok(_) => done("/approvals", "source_approved"),

@@ -10,6 +10,7 @@
 mod admin;
 mod error;
 mod format;
+mod licences;
 mod login;
 mod negotiate;
 mod pages;
@@ -90,6 +91,17 @@ pub(crate) fn router(state: WebState) -> Router {
         .route("/approvals/sources/{id}/merge", post(admin::merge_source))
         .route("/approvals/sources/{id}/reject", post(admin::reject_source))
         .route("/approvals/sources/{id}/revoke", post(admin::revoke_source))
+        .route("/applications", get(licences::applications))
+        .route("/applications/price", post(licences::set_price))
+        .route("/reclaim", get(licences::reclaim))
+        .route("/reclaim.csv", get(licences::reclaim_csv))
+        .route("/people/{id}", get(licences::person))
+        .route("/changes", get(licences::changes))
+        .route(
+            "/exclusions",
+            get(licences::exclusions).post(licences::add_exclusion),
+        )
+        .route("/exclusions/{id}/remove", post(licences::remove_exclusion))
         .route("/seats", get(reports::seats))
         .route("/seats.csv", get(reports::seats_csv))
         .route("/trends", get(reports::trends))
@@ -107,6 +119,12 @@ pub(crate) fn router(state: WebState) -> Router {
         .route("/audit", get(admin::audit))
         // The JSON API: the same handlers, always answering JSON.
         .route("/api/v1/reports/overview", get(reports::overview))
+        .route("/api/v1/reports/licences", get(licences::licences_report))
+        .route("/api/v1/reports/applications", get(licences::applications))
+        .route("/api/v1/reports/reclaim", get(licences::reclaim))
+        .route("/api/v1/reports/people/{id}", get(licences::person))
+        .route("/api/v1/reports/changes", get(licences::changes))
+        .route("/api/v1/reports/exclusions", get(licences::exclusions))
         .route("/api/v1/reports/inactive-seats", get(reports::seats))
         .route("/api/v1/reports/trends", get(reports::trends))
         .route("/api/v1/reports/departments", get(reports::departments))

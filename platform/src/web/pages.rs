@@ -73,6 +73,10 @@ pub(crate) struct SourceView {
 #[template(path = "overview.html")]
 pub(crate) struct OverviewPage {
     pub(crate) layout: Layout,
+    /// Licence figures per organisation, shown first.
+    pub(crate) orgs: Vec<super::licences::OrgView>,
+    /// Licence changes over the last 30 days, in one sentence.
+    pub(crate) deltas: String,
     pub(crate) rows: Vec<SourceView>,
     /// A source has seats only the never-verified rule makes inactive.
     pub(crate) any_never_verified: bool,
@@ -85,6 +89,8 @@ pub(crate) struct OverviewPage {
 pub(crate) struct ApprovalsPage {
     pub(crate) layout: Layout,
     pub(crate) agents: Vec<AgentRow>,
+    /// (id, name): where an application source can be approved into.
+    pub(crate) organisations: Vec<(String, String)>,
 }
 
 /// An agent's new credential, shown once after rotation.
@@ -111,7 +117,8 @@ pub(crate) struct SeatsPage {
     pub(crate) layout: Layout,
     pub(crate) filter: SeatFilter,
     pub(crate) choices: SeatFilterChoices,
-    pub(crate) states: Vec<(&'static str, bool)>,
+    /// (value, label, selected)
+    pub(crate) states: Vec<(&'static str, &'static str, bool)>,
     pub(crate) columns: Vec<Column>,
     pub(crate) rows: Vec<SeatRow>,
     pub(crate) total: i64,

@@ -98,8 +98,16 @@ async fn overview_page(state: &WebState, page: Page<NoQuery>) -> Result<Response
     let now = state.store.now();
     html(&OverviewPage {
         layout: Layout::new("overview", &page.user),
+        orgs: super::licences::overview_orgs(state).await?,
+        deltas: super::licences::overview_deltas(state).await?,
         any_never_verified: rows.iter().any(|r| r.inactive_never_verified > 0),
-        rows: rows.into_iter().map(|r| source_view(r, now)).collect(),
+        // Application sources are summed in the licence figures above; their health is on
+        // Applications.
+        rows: rows
+            .into_iter()
+            .filter(|r| !matches!(r.kind.as_str(), "entra_id" | "seat_list"))
+            .map(|r| source_view(r, now))
+            .collect(),
         never_verified_meaning: reports::NEVER_VERIFIED_MEANING,
     })
 }
@@ -135,13 +143,15 @@ impl SeatQuery {
     }
 }
 
-const STATES: &[&str] = &[
-    "inactive",
-    "leaving",
-    "pre_hire",
-    "offboarded",
-    "unknown",
-    "all",
+/// The state filter's choices: (value, label).
+const STATES: &[(&str, &str)] = &[
+    ("inactive", "inactive"),
+    ("leaving", "leaving"),
+    ("pre_hire", "pre-hire"),
+    ("offboarded", "offboarded"),
+    ("unknown", "unknown"),
+    ("active", "active"),
+    ("all", "all but active"),
 ];
 
 fn filter_params(f: &SeatFilter) -> Vec<(&'static str, String)> {
@@ -186,6 +196,7 @@ async fn seats_page(state: &WebState, page: Page<SeatQuery>) -> Result<Response,
     } = page;
     let page = query.page()?;
     let filter = query.filter;
+    filter.check().map_err(WebError::bad_request)?;
     let offset = (page - 1) * PAGE_SIZE;
     let (rows, total) = state.store.report_seats(&filter, PAGE_SIZE, offset).await?;
     if format == Format::Json {
@@ -254,7 +265,7 @@ async fn seats_page(state: &WebState, page: Page<SeatQuery>) -> Result<Response,
         last: offset + shown,
         states: STATES
             .iter()
-            .map(|s| (*s, *s == filter.state_or_default()))
+            .map(|(value, label)| (*value, *label, *value == filter.state_or_default()))
             .collect(),
         filter,
         choices,
@@ -271,6 +282,7 @@ pub(crate) async fn seats_csv(State(state): State<WebState>, page: Page<SeatQuer
     let format = page.format;
     format.respond(
         async {
+            page.query.filter.check().map_err(WebError::bad_request)?;
             let (rows, _) = state
                 .store
                 .report_seats(&page.query.filter, EXPORT_LIMIT, 0)

@@ -1,6 +1,7 @@
 //! The console in a real browser: headless Chromium driven through chromedriver's W3C
 //! WebDriver HTTP API. Logs in, approves a pending agent and its source, and reads the
-//! inactive-seats table, all without JavaScript of our own.
+//! inactive-seats table; walks Overview → Applications (setting a price) → Reclaim →
+//! Person; all without JavaScript of our own.
 //!
 //! Needs `chromium` and `chromedriver` (Debian: `apt-get install chromium chromium-driver`;
 //! `.ci/run` installs them). Without them the test fails and says so.
@@ -297,5 +298,63 @@ async fn log_in_approve_and_read_inactive_seats_in_chromium() {
         table.lines().next().unwrap().contains("Gone Person"),
         "{table}"
     );
+    driver.quit().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn walk_overview_applications_reclaim_and_person_in_chromium() {
+    let db = TestDb::sqlite().await;
+    create_users(&db.store).await;
+    let fixture = crate::licences::setup(&db.store).await;
+    crate::licences::load(&db.store, &fixture).await;
+    let platform = Platform::start(db.store.clone()).await;
+    let driver = Driver::start().await;
+    driver.goto(&format!("{}/login", platform.url)).await;
+    driver.type_into("#username", "alice").await;
+    driver.type_into("#password", ADMIN_PASSWORD).await;
+    driver.click("#login").await;
+    for _ in 0..500 {
+        if !driver.current_url().await.ends_with("/login") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+
+    driver.goto(&format!("{}/", platform.url)).await;
+    assert_eq!(driver.text("#licences-reclaimable").await, "15");
+    assert_eq!(driver.text("#licences-savings").await, "no price set");
+
+    driver.goto(&format!("{}/applications", platform.url)).await;
+    let row = format!("tr[data-pool='{}']", crate::licences::E3);
+    driver
+        .type_into(&format!("{row} input[name=amount]"), "12.50")
+        .await;
+    driver
+        .click_to(&format!("{row} button.set-price"), "done=price_set")
+        .await;
+    assert!(driver.text("p.notice").await.contains("Price saved"));
+    let text = driver.text(&row).await;
+    assert!(
+        text.contains("12.50 EUR / month") && text.contains("125.00 EUR"),
+        "{text}"
+    );
+
+    driver
+        .goto(&format!("{}/reclaim?state=orphaned", platform.url))
+        .await;
+    let table = driver.text("#reclaim tbody").await;
+    assert_eq!(table.matches("Holder has left").count(), 3, "{table}");
+    let href = driver
+        .attribute("#reclaim a[href='/people/p3']", "href")
+        .await;
+    let href = if href.starts_with('/') {
+        format!("{}{href}", platform.url)
+    } else {
+        href
+    };
+    driver.goto(&href).await;
+    let accounts = driver.text("#accounts").await;
+    assert!(accounts.contains("by its alias cy@acme.test"), "{accounts}");
+    assert!(accounts.contains("Holder has left"), "{accounts}");
     driver.quit().await;
 }

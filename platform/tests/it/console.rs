@@ -1211,6 +1211,13 @@ async fn json_clients_get_problems_on_every_error() {
         ("/seats?page=abc", true),
         ("/seats?page=abc", false),
         ("/api/v1/reports/inactive-seats?page=abc", false),
+        // Unknown filter values: 400 with the allowed ones, never an empty table.
+        ("/api/v1/reports/inactive-seats?state=asleep", false),
+        ("/seats?sort=shoe", true),
+        ("/seats.csv?dir=sideways", true),
+        ("/api/v1/reports/reclaim?state=asleep", false),
+        ("/reclaim?sort=shoe", true),
+        ("/api/v1/reports/changes?days=0", false),
     ] {
         check(path, true, accept_json, 400, "bad_request").await;
     }
@@ -1230,6 +1237,14 @@ async fn json_clients_get_problems_on_every_error() {
         "/api/v1/reports/departments",
         "/api/v1/reports/data-quality",
         "/api/v1/reports/sources",
+        "/applications",
+        "/reclaim",
+        "/changes",
+        "/exclusions",
+        "/people/p1",
+        "/api/v1/reports/licences",
+        "/api/v1/reports/reclaim",
+        "/api/v1/reports/changes",
     ] {
         check(path, false, true, 401, "unauthenticated").await;
     }

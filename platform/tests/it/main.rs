@@ -136,6 +136,7 @@ mod api;
 mod browser;
 mod console;
 mod hostile;
+mod licences;
 mod processes;
 mod store;
 

@@ -12,6 +12,7 @@ mod demo;
 mod happy;
 mod humaans_faults;
 mod humaans_shapes;
+mod licences;
 mod outage;
 mod reinstall;
 mod revoked;

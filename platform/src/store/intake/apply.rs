@@ -13,9 +13,11 @@
 //! a refusal. Also safe to call again (for example after a crash between storing the last
 //! part and applying).
 //!
-//! A second payload kind (e.g. app-source snapshots) plugs in after step 3: the link's
-//! `kind` picks the decoder/validator and the writer module next to `write.rs`; steps 1
-//! and 2 stay shared.
+//! After step 3 the link's `kind` picks the writer: an HR snapshot goes through
+//! [`write`](super::write) and then recomputes the join of its organisation's app sources;
+//! an app snapshot (`entra_id`, `seat_list`: schema 2) goes through
+//! [`write_licences`](super::write_licences), which joins it with its organisation's HR
+//! people. Steps 1 and 2 stay shared; everything commits together.
 
 use std::time::Instant;
 
@@ -26,10 +28,16 @@ use super::discard::discard;
 use super::refusal::{self, PartRefusal};
 use super::validate::validate;
 use super::write::{ApplyReport, Target};
+use crate::store::licences::SyncAt;
 use crate::store::{Backend, Store, StoreError};
 
 /// Snapshots decoded at once by one process.
 const MAX_CONCURRENT_DECODES: usize = 2;
+
+/// Whether a source kind sends application licences (schema 2) rather than HR people.
+pub(crate) fn is_app_kind(kind: &str) -> bool {
+    matches!(kind, "entra_id" | "seat_list")
+}
 
 /// The result of [`Store::apply_snapshot`].
 #[derive(Debug, Clone, PartialEq)]
@@ -57,6 +65,8 @@ struct Claimed {
     last_applied: Option<i64>,
     local_name: String,
     tenant_id: String,
+    /// The link's source kind (`humaans`, `entra_id`, `seat_list`): picks the writer.
+    kind: String,
     /// The source the link feeds; empty when it feeds none (then the gate refuses).
     source_id: String,
 }
@@ -108,7 +118,7 @@ async fn claim(
         .map(|row| row.try_get::<Vec<u8>, _>("bytes"))
         .collect::<Result<Vec<_>, _>>()?;
     let link = sqlx::query(
-        "SELECT l.local_name, l.tenant_id, l.state, l.source_id, l.last_applied_sequence, s.state AS source_state \
+        "SELECT l.local_name, l.tenant_id, l.kind, l.state, l.source_id, l.last_applied_sequence, s.state AS source_state \
          FROM agent_sources l LEFT JOIN sources s ON s.id = l.source_id WHERE l.id = $1",
     )
     .bind(&link_id)
@@ -125,6 +135,7 @@ async fn claim(
         last_applied: link.try_get("last_applied_sequence")?,
         local_name: link.try_get("local_name")?,
         tenant_id: link.try_get("tenant_id")?,
+        kind: link.try_get("kind")?,
         source_id: link
             .try_get::<Option<String>, _>("source_id")?
             .unwrap_or_default(),
@@ -165,7 +176,7 @@ async fn decode(
             ))));
         }
     };
-    if let Err(reason) = validate(&payload, &snap.local_name, &snap.tenant_id) {
+    if let Err(reason) = validate(&payload, &snap.local_name, &snap.tenant_id, &snap.kind) {
         return Ok(Err(PartRefusal::PayloadInvalid(format!(
             "snapshot {snapshot_id}: {reason}"
         ))));
@@ -207,7 +218,20 @@ impl Store {
             sequence: snap.sequence,
             collected_at: &snap.collected_at,
         };
-        let mut report = self.write_snapshot(&mut tx, &target, &payload).await?;
+        let mut report = if is_app_kind(&snap.kind) {
+            self.write_app_snapshot(&mut tx, &target, &payload).await?
+        } else {
+            let report = self.write_snapshot(&mut tx, &target, &payload).await?;
+            // The HR side moved: the join of its organisation's app sources follows, in
+            // this transaction.
+            let when = SyncAt {
+                at: &snap.collected_at,
+                cause: snapshot_id,
+            };
+            self.rejoin_organisation_of(&mut tx, &snap.source_id, when)
+                .await?;
+            report
+        };
         tx.commit().await?;
         report.duration = started.elapsed();
         tracing::info!(

@@ -8,6 +8,8 @@
 //!   (`Store::apply_snapshot`), atomically;
 //! - `validate.rs`: the payload's own checks (pure);
 //! - `write.rs`: writing an HR snapshot into its source, phase by phase;
+//! - `write_licences.rs`: writing an app source's snapshot (accounts, licences, pools) and
+//!   the join with HR, through `store::licences`;
 //! - `discard.rs`: deleting a snapshot that will never be applied.
 //!
 //! Dependencies run one way: receive → apply → {validate, write}; every step → refusal,
@@ -19,7 +21,9 @@ mod receive;
 mod refusal;
 mod validate;
 mod write;
+mod write_licences;
 
 pub use receive::{PartOutcome, ReceivedPart};
 pub use refusal::PartRefusal;
 pub use write::ApplyReport;
+pub(crate) use write::{in_list, values_list};

@@ -4,7 +4,7 @@
 
 use std::collections::HashSet;
 
-use seatbroker_protocol::{SeatRecord, SnapshotPayload};
+use seatbroker_protocol::{LicenceSnapshot, SeatRecord, SnapshotPayload};
 
 /// Longest text field a seat may carry.
 const MAX_FIELD_CHARS: usize = 1024;
@@ -14,6 +14,7 @@ pub(super) fn validate(
     payload: &SnapshotPayload,
     local_name: &str,
     tenant_id: &str,
+    kind: &str,
 ) -> Result<(), String> {
     if payload.local_source != local_name {
         return Err(format!(
@@ -62,6 +63,16 @@ pub(super) fn validate(
     }) {
         return Err("a data-quality finding contains a NUL character".to_owned());
     }
+    if super::apply::is_app_kind(kind) {
+        let Some(licences) = payload.licences.as_ref() else {
+            return Err(format!(
+                "source {local_name:?} is of kind {kind} but the snapshot has no licences section \
+                 (schema {}); upgrade the agent",
+                payload.schema
+            ));
+        };
+        validate_licences(licences)?;
+    }
     let mut seen = HashSet::with_capacity(payload.seats.len());
     for seat in &payload.seats {
         if seat.person_id.is_empty() || seat.person_id.len() > 256 {
@@ -93,6 +104,84 @@ pub(super) fn validate(
                 "person {:?} has a field longer than {MAX_FIELD_CHARS} characters",
                 seat.person_id
             ));
+        }
+    }
+    Ok(())
+}
+
+/// The licence section's own checks: unique account ids, every licence naming a pool of the
+/// snapshot once per account, and text that fits the database.
+fn validate_licences(licences: &LicenceSnapshot) -> Result<(), String> {
+    let bad_text = |v: &str| v.contains('\0') || v.chars().count() > MAX_FIELD_CHARS;
+    let mut pools = HashSet::with_capacity(licences.pools.len());
+    for pool in &licences.pools {
+        if pool.id.is_empty() || bad_text(&pool.id) || bad_text(&pool.name) {
+            return Err(format!(
+                "licence pool {:?} has an empty id, a NUL character or a field longer than {MAX_FIELD_CHARS} characters",
+                pool.id.replace('\0', "\\0")
+            ));
+        }
+        if pool.application.as_deref().is_some_and(bad_text) {
+            return Err(format!(
+                "licence pool {:?} has a bad application name",
+                pool.id
+            ));
+        }
+        if !pools.insert(pool.id.as_str()) {
+            return Err(format!("licence pool {:?} appears more than once", pool.id));
+        }
+    }
+    let mut accounts = HashSet::with_capacity(licences.accounts.len());
+    for account in &licences.accounts {
+        let id = account.account_id.replace('\0', "\\0");
+        if account.account_id.is_empty()
+            || account.account_id.len() > 256
+            || bad_text(&account.account_id)
+        {
+            return Err(format!(
+                "account {id:?} has an id of {} bytes or a NUL character; ids must be 1 to 256 bytes",
+                account.account_id.len()
+            ));
+        }
+        if !accounts.insert(account.account_id.as_str()) {
+            return Err(format!(
+                "account {id:?} appears more than once in the snapshot"
+            ));
+        }
+        let texts = [account.login.as_deref(), account.email.as_deref()];
+        if texts.into_iter().flatten().any(bad_text)
+            || account.aliases.iter().any(|a| bad_text(a))
+            || account.aliases.len() > 256
+            || bad_text(account.account_type.as_str())
+        {
+            return Err(format!(
+                "account {id:?} has an address with a NUL character, longer than {MAX_FIELD_CHARS} characters, or too many aliases"
+            ));
+        }
+        let mut held = HashSet::with_capacity(account.licences.len());
+        for licence in &account.licences {
+            if !pools.contains(licence.pool_id.as_str()) {
+                return Err(format!(
+                    "account {id:?} holds a licence of pool {:?}, which the snapshot does not list",
+                    licence.pool_id
+                ));
+            }
+            if !held.insert(licence.pool_id.as_str()) {
+                return Err(format!(
+                    "account {id:?} holds pool {:?} more than once",
+                    licence.pool_id
+                ));
+            }
+            if bad_text(licence.state.as_str())
+                || licence
+                    .reason
+                    .as_ref()
+                    .is_some_and(|r| bad_text(r.as_str()))
+            {
+                return Err(format!(
+                    "account {id:?} has a licence state that does not fit"
+                ));
+            }
         }
     }
     Ok(())

@@ -431,9 +431,9 @@ impl Store {
         Ok(findings.len())
     }
 
-    /// Phase 6: the source's last upload (and, for the newest collection, its figures and
+    /// Phase 6 (also of an app snapshot): the source's last upload (and, for the newest collection, its figures and
     /// policy), the link's last applied sequence, the snapshot's state; deletes the parts.
-    async fn finish(
+    pub(super) async fn finish(
         &self,
         conn: &mut AnyConnection,
         target: &Target<'_>,
@@ -489,7 +489,7 @@ impl Store {
 
 /// `$1, $2, ...` groups for a multi-row VALUES list: `rows` groups of `cols` placeholders
 /// starting after `offset`.
-pub(super) fn values_list(rows: usize, cols: usize, offset: usize) -> String {
+pub(crate) fn values_list(rows: usize, cols: usize, offset: usize) -> String {
     let mut out = String::with_capacity(rows * cols * 6);
     for row in 0..rows {
         if row > 0 {
@@ -509,7 +509,7 @@ pub(super) fn values_list(rows: usize, cols: usize, offset: usize) -> String {
 }
 
 /// `$n, $n+1, ...` for an `IN (...)` list.
-pub(super) fn in_list(count: usize, offset: usize) -> String {
+pub(crate) fn in_list(count: usize, offset: usize) -> String {
     (0..count)
         .map(|i| format!("${}", offset + i + 1))
         .collect::<Vec<_>>()

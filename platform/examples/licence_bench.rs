@@ -1,0 +1,403 @@
+//! Benchmark of the licence path: apply + join at 100,000 people and 300,000 licence
+//! assignments. Prints numbers; asserts nothing.
+//!
+//! ```text
+//! cargo run --release -p seatbroker-platform --example licence_bench [-- --postgres postgres://postgres@127.0.0.1:5432]
+//! ```
+//!
+//! One organisation: an HR source of 100,000 people and an Entra ID source of 100,000
+//! accounts holding 3 licences each. Times, on SQLite and PostgreSQL:
+//!
+//! 1. the HR snapshot's first load;
+//! 2. the app snapshot's first load (accounts, licences, pools and the join);
+//! 3. an app snapshot with 5 % of the licences' activity changed;
+//! 4. an HR snapshot with 5 % of the people offboarded (the join of 300,000 licences is
+//!    recomputed in its transaction);
+//! 5. the Reclaim page and its JSON with filters, over HTTP.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use seatbroker_platform::{
+    AppState, Clock, EnrollmentOutcome, PartOutcome, Role, Store, WebSettings, app, hash_password,
+    new_id, sqlite_url,
+};
+use seatbroker_protocol::{
+    AccountRecord, AccountType, CollectionInfo, EnrollRequest, LicenceHeld, LicencePolicy,
+    LicencePool, LicenceReason, LicenceSnapshot, LicenceState, LicenceStateCounts, PersonStatus,
+    SeatReason, SeatRecord, SeatState, SnapshotPayload, SourceDescriptor, SourceKind, StateCounts,
+    Summary, UsagePolicy, encode_snapshot, limits,
+};
+use sqlx::Connection;
+
+const PEOPLE: usize = 100_000;
+const POOLS: [&str; 3] = ["sku-e3", "sku-visio", "sku-powerbi"];
+
+#[tokio::main(flavor = "multi_thread")]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_writer(std::io::stderr)
+        .init();
+    let args: Vec<String> = std::env::args().collect();
+    let server = args
+        .iter()
+        .position(|a| a == "--postgres")
+        .and_then(|i| args.get(i + 1).cloned())
+        .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432".to_owned());
+    let hash = hash_password("benchmark password")?;
+
+    let dir = tempfile::tempdir()?;
+    println!("== SQLite ({})", dir.path().display());
+    run(&sqlite_url(&dir.path().join("bench.db")), &hash).await?;
+
+    match sqlx::PgConnection::connect(&format!("{server}/test")).await {
+        Ok(mut admin) => {
+            let name = format!("sb_bench_{}", new_id());
+            sqlx::query(&format!("CREATE DATABASE {name}"))
+                .execute(&mut admin)
+                .await?;
+            println!("== PostgreSQL ({server}/{name})");
+            let result = run(&format!("{server}/{name}"), &hash).await;
+            sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                .execute(&mut admin)
+                .await?;
+            result?;
+        }
+        Err(error) => println!("== PostgreSQL skipped: {server} unreachable ({error})"),
+    }
+    Ok(())
+}
+
+fn now() -> DateTime<Utc> {
+    "2026-11-25T06:00:00Z"
+        .parse()
+        .unwrap_or_else(|_| Utc::now())
+}
+
+fn seat(i: usize, offboarded: bool) -> SeatRecord {
+    let (status, state, reason) = if offboarded {
+        (
+            PersonStatus::Offboarded,
+            SeatState::Offboarded,
+            Some(SeatReason::Offboarded),
+        )
+    } else {
+        (PersonStatus::Active, SeatState::Active, None)
+    };
+    SeatRecord {
+        person_id: format!("p{i:07}"),
+        name: Some(format!("Person {i}")),
+        work_email: Some(format!("person{i}@bench.example")),
+        status,
+        employment_start_date: None,
+        employment_end_date: None,
+        job_title: Some("Engineer".to_owned()),
+        department: Some(format!("Dept {}", i % 40)),
+        manager_id: (i > 0).then(|| format!("p{:07}", i / 10)),
+        is_verified: Some(true),
+        state,
+        reason,
+        since: None,
+    }
+}
+
+fn base_payload(
+    local: &str,
+    tenant: &str,
+    at: DateTime<Utc>,
+    seats: Vec<SeatRecord>,
+) -> SnapshotPayload {
+    let mut counts = StateCounts::default();
+    for s in &seats {
+        counts.add(&s.state);
+    }
+    SnapshotPayload {
+        schema: 1,
+        local_source: local.to_owned(),
+        collected_at: at,
+        policy: UsagePolicy::default(),
+        collection: CollectionInfo {
+            tenant_id: tenant.to_owned(),
+            people_seen: seats.len() as u64,
+            job_roles_seen: 0,
+            unparsable_person_ids: Vec::new(),
+            private_access: true,
+            duration_ms: 0,
+            agent_version: "bench".to_owned(),
+        },
+        summary: Summary {
+            as_of: at.date_naive(),
+            billable: counts.billable(),
+            in_use: counts.in_use(),
+            utilisation: None,
+            counts,
+            inactive_reasons: Default::default(),
+            pre_hires_starting_soon: 0,
+            recent_leavers: 0,
+            departments: Vec::new(),
+            findings: Default::default(),
+        },
+        seats,
+        findings: Vec::new(),
+        licences: None,
+    }
+}
+
+fn hr(at: DateTime<Utc>, offboarded_every: Option<usize>) -> SnapshotPayload {
+    let seats = (0..PEOPLE)
+        .map(|i| seat(i, offboarded_every.is_some_and(|k| i % k == 0)))
+        .collect();
+    base_payload("hr", "bench-hr", at, seats)
+}
+
+/// 100,000 accounts × 3 licences; `round` 1 flips the activity of every 20th licence.
+fn entra(at: DateTime<Utc>, round: usize) -> SnapshotPayload {
+    let states = [
+        LicenceState::InUse,
+        LicenceState::Idle,
+        LicenceState::NeverUsed,
+    ];
+    let mut counts = LicenceStateCounts::default();
+    let accounts: Vec<AccountRecord> = (0..PEOPLE)
+        .map(|i| {
+            let licences = POOLS
+                .iter()
+                .enumerate()
+                .map(|(k, pool)| {
+                    let flip = round > 0 && (i * 3 + k) % 20 == 0;
+                    let state = states[(i + k + usize::from(flip)) % 3].clone();
+                    counts.add(&state);
+                    LicenceHeld {
+                        pool_id: (*pool).to_owned(),
+                        assigned: None,
+                        reason: Some(LicenceReason::RecentActivity),
+                        state,
+                        since: None,
+                    }
+                })
+                .collect();
+            AccountRecord {
+                account_id: format!("acc-{i:07}"),
+                login: Some(format!("u{i}@bench.onmicrosoft.example")),
+                email: Some(format!("person{i}@bench.example")),
+                aliases: vec![format!("p.{i}@bench.example")],
+                enabled: i % 97 != 0,
+                account_type: if i % 500 == 0 {
+                    AccountType::Guest
+                } else {
+                    AccountType::Member
+                },
+                created: Some(at),
+                last_activity: Some(at),
+                licences,
+            }
+        })
+        .collect();
+    let pools = POOLS
+        .iter()
+        .map(|id| LicencePool {
+            id: (*id).to_owned(),
+            name: id.to_uppercase(),
+            application: None,
+            purchased: Some(PEOPLE as u64 + 500),
+            assigned: PEOPLE as u64,
+            unassigned: Some(500),
+        })
+        .collect();
+    let mut p = base_payload("m365", "bench-tenant", at, Vec::new());
+    p.schema = 2;
+    p.licences = Some(LicenceSnapshot {
+        as_of: at.date_naive(),
+        activity_available: true,
+        policy: LicencePolicy::default(),
+        accounts_total: PEOPLE as u64,
+        counts,
+        pools,
+        accounts,
+        unparsable_records: Vec::new(),
+    });
+    p
+}
+
+async fn apply(
+    store: &Store,
+    agent_id: &str,
+    source_id: &str,
+    sequence: u64,
+    payload: &SnapshotPayload,
+) -> anyhow::Result<Duration> {
+    let snapshot_id = new_id();
+    let encoded = encode_snapshot(payload, limits::MAX_PART_BYTES)?;
+    let started = Instant::now();
+    for n in 1..=encoded.chunks.len() as u32 {
+        let part = encoded.part(&snapshot_id, source_id, sequence, payload.collected_at, n);
+        let chunk = part.chunk()?;
+        if let PartOutcome::Refused(refusal) = store.receive_part(agent_id, &part, chunk).await? {
+            anyhow::bail!("refused: {refusal:?}");
+        }
+    }
+    Ok(started.elapsed())
+}
+
+async fn run(url: &str, password_hash: &str) -> anyhow::Result<()> {
+    let store = Store::open(url).await?.with_clock(Clock::fixed(now()));
+    store
+        .upsert_user("bench", "bench", Role::Admin, password_hash)
+        .await?;
+    let token = store
+        .create_enrollment_token("bench", "bench", None, None)
+        .await?;
+    let source = |local: &str, kind: SourceKind, tenant: &str| SourceDescriptor {
+        local_name: local.to_owned(),
+        kind,
+        tenant_id: tenant.to_owned(),
+        tenant_name: tenant.to_owned(),
+        interval_secs: 3600,
+    };
+    let request = EnrollRequest {
+        protocol_version: 1,
+        enrollment_token: token.token.clone(),
+        install_id: new_id(),
+        host_name: "bench".to_owned(),
+        agent_version: "bench".to_owned(),
+        os: "linux".to_owned(),
+        sources: vec![
+            source("hr", SourceKind::Humaans, "bench-hr"),
+            source("m365", SourceKind::EntraId, "bench-tenant"),
+        ],
+    };
+    let EnrollmentOutcome::Enrolled(agent) = store.enroll(&request).await? else {
+        anyhow::bail!("enrollment refused");
+    };
+    store.approve_agent("bench", &agent.agent_id).await?;
+    let hr_id = store
+        .approve_source_as_new("bench", &agent.links[0].id, None)
+        .await?
+        .id;
+    let app_id = store
+        .approve_source_as_new("bench", &agent.links[1].id, None)
+        .await?
+        .id;
+    let t = |h: i64| now() + chrono::Duration::hours(h);
+    let a = &agent.agent_id;
+
+    let d = apply(&store, a, &hr_id, 1, &hr(t(0), None)).await?;
+    println!("{:<62} {:>9.0} ms", "HR first load (100,000 people)", ms(d));
+    let d = apply(&store, a, &app_id, 1, &entra(t(1), 0)).await?;
+    println!(
+        "{:<62} {:>9.0} ms",
+        "app first load + join (100,000 accounts, 300,000 licences)",
+        ms(d)
+    );
+    let d = apply(&store, a, &app_id, 2, &entra(t(2), 1)).await?;
+    println!(
+        "{:<62} {:>9.0} ms",
+        "app snapshot, 5 % of licences changed",
+        ms(d)
+    );
+    let d = apply(&store, a, &hr_id, 2, &hr(t(3), Some(20))).await?;
+    println!(
+        "{:<62} {:>9.0} ms",
+        "HR snapshot, 5 % offboarded (join of 300,000 recomputed)",
+        ms(d)
+    );
+    let d = apply(&store, a, &app_id, 3, &entra(t(4), 1)).await?;
+    println!("{:<62} {:>9.0} ms", "app snapshot, nothing changed", ms(d));
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let base = format!("http://{}", listener.local_addr()?);
+    let router = app(AppState::new(store.clone()), WebSettings::default());
+    let serving = tokio::spawn(async move {
+        axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .await
+    });
+    let cookie = login(&base).await?;
+    let http = reqwest::Client::new();
+    for (label, path) in [
+        ("licence report JSON", "/api/v1/reports/licences"),
+        ("reclaim HTML (first 500, by days)", "/reclaim"),
+        (
+            "reclaim HTML, state=orphaned, department=Dept 7",
+            "/reclaim?state=orphaned&department=Dept%207",
+        ),
+        (
+            "reclaim JSON, state=idle, manager=p0000012",
+            "/api/v1/reports/reclaim?state=idle&manager=p0000012",
+        ),
+    ] {
+        let mut times = Vec::new();
+        for _ in 0..5 {
+            let started = Instant::now();
+            let response = http
+                .get(format!("{base}{path}"))
+                .header("cookie", &cookie)
+                .send()
+                .await?;
+            anyhow::ensure!(
+                response.status().is_success(),
+                "{path}: {}",
+                response.status()
+            );
+            let _ = response.bytes().await?;
+            times.push(started.elapsed());
+        }
+        times.sort();
+        println!("{label:<62} {:>9.1} ms (median of 5)", ms(times[2]));
+    }
+    serving.abort();
+    store.close().await;
+    Ok(())
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+/// Logs in through the form; returns the Cookie header value.
+async fn login(base: &str) -> anyhow::Result<String> {
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()?;
+    let page = http.get(format!("{base}/login")).send().await?;
+    let login_cookie = cookie_pair(&page)?;
+    let body = page.text().await?;
+    let marker = "name=\"csrf\" value=\"";
+    let start = body
+        .find(marker)
+        .ok_or_else(|| anyhow::anyhow!("no csrf field"))?
+        + marker.len();
+    let csrf = body[start..]
+        .split('"')
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    let response = http
+        .post(format!("{base}/login"))
+        .header("cookie", login_cookie)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!(
+            "csrf={csrf}&username=bench&password=benchmark%20password"
+        ))
+        .send()
+        .await?;
+    anyhow::ensure!(
+        response.status().is_redirection(),
+        "login failed: {}",
+        response.status()
+    );
+    cookie_pair(&response)
+}
+
+fn cookie_pair(response: &reqwest::Response) -> anyhow::Result<String> {
+    let value = response
+        .headers()
+        .get("set-cookie")
+        .ok_or_else(|| anyhow::anyhow!("no cookie set"))?
+        .to_str()?;
+    Ok(value.split(';').next().unwrap_or_default().to_owned())
+}
