@@ -1185,7 +1185,22 @@ mod simulator {
             ..Faults::default()
         };
         let sim = start(3_000, faults).await;
-        let (client, sleeps) = client(&sim, &sim.tokens().full, 4);
+        // The faults follow one request counter shared by the 4 requests in flight, so how
+        // many times in a row one page is hit depends on how they interleave; the default 6
+        // attempts is then a matter of luck. What is tested is that retries reach the same
+        // result, so the budget is generous here.
+        let sleeps: Sleeps = Sleeps::default();
+        let recorded = sleeps.clone();
+        let mut config = HumaansConfig::new(sim.url(), Secret::new(&sim.tokens().full));
+        config.concurrency = 4;
+        config.retry.max_attempts = 40;
+        config.retry.max_elapsed = std::time::Duration::from_secs(24 * 3600);
+        let client = HumaansClient::new(config)
+            .unwrap()
+            .with_sleep(std::sync::Arc::new(move |d| {
+                recorded.lock().unwrap().push(d);
+                Box::pin(async {})
+            }));
         let got = client
             .collect(&no_progress())
             .await
