@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 
 use self::csv::CsvWriter;
-use self::model::{DailyRow, SeatRow, TrendPoint};
+use self::model::{AppActivity, DailyRow, SeatRow, TrendPoint};
 
 /// `text` safe inside HTML or SVG text and attribute values. The console's one escape:
 /// askama escapes templates itself; hand-built markup (the chart, error pages) uses this.
@@ -141,7 +141,8 @@ pub(crate) fn reason_note(reason: Option<&str>) -> Option<&'static str> {
     (reason == Some("never_verified")).then_some(NEVER_VERIFIED_MEANING)
 }
 
-/// Inactive-seats CSV: the table's columns plus ids, and a note on heuristic reasons.
+/// Inactive-seats CSV: the table's columns plus ids, a note on heuristic reasons, and the
+/// application activity that contradicts a `never_verified` reason (`<application> <day>`).
 pub(crate) fn seats_csv(rows: &[SeatRow]) -> String {
     let mut csv = CsvWriter::new();
     csv.row([
@@ -160,6 +161,7 @@ pub(crate) fn seats_csv(rows: &[SeatRow]) -> String {
         "manager_id",
         "source_stale",
         "reason_note",
+        "app_activity",
     ]);
     let text = |v: &Option<String>| v.clone().unwrap_or_default();
     for r in rows {
@@ -181,6 +183,10 @@ pub(crate) fn seats_csv(rows: &[SeatRow]) -> String {
             reason_note(r.reason.as_deref())
                 .unwrap_or_default()
                 .to_owned(),
+            r.app_activity
+                .as_ref()
+                .map(AppActivity::summary)
+                .unwrap_or_default(),
         ]);
     }
     csv.finish()
@@ -295,14 +301,33 @@ mod tests {
             since: Some(d("2026-01-01")),
             days: Some(30),
             source_stale: false,
+            app_activity: None,
         };
-        let csv = seats_csv(&[r]);
+        let mut signed_in = r.clone();
+        signed_in.app_activity = Some(AppActivity {
+            application: "Microsoft 365".into(),
+            day: d("2026-01-29"),
+        });
+        let csv = seats_csv(&[r, signed_in]);
         let line = csv.lines().nth(1).unwrap();
         assert_eq!(
             line,
             format!(
-                "\"O'Brien, \"\"Pat\"\"\",pat@acme.test,\"'=cmd\",,,inactive,never_verified,2026-01-01,30,\"Acme, Inc\",src1,p1,,false,\"{NEVER_VERIFIED_MEANING}\""
+                "\"O'Brien, \"\"Pat\"\"\",pat@acme.test,\"'=cmd\",,,inactive,never_verified,2026-01-01,30,\"Acme, Inc\",src1,p1,,false,\"{NEVER_VERIFIED_MEANING}\","
             )
+        );
+        let line = csv.lines().nth(2).unwrap();
+        assert!(
+            line.ends_with(&format!(
+                "false,\"{NEVER_VERIFIED_MEANING}\",Microsoft 365 2026-01-29"
+            )),
+            "{line}"
+        );
+        assert!(
+            csv.lines()
+                .next()
+                .unwrap()
+                .ends_with(",reason_note,app_activity")
         );
         assert_eq!(reason_note(Some("ended_not_offboarded")), None);
         assert_eq!(reason_note(None), None);

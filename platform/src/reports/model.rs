@@ -99,6 +99,9 @@ pub struct OverviewRow {
     /// Whether the last snapshot could see private data (pre-hires, leavers); `false`
     /// means those figures undercount.
     pub private_access: Option<bool>,
+    /// Seats of `inactive_never_verified` whose person signed in recently to an application
+    /// of the organisation (its licence is `in_use`): the heuristic does not hold for them.
+    pub never_verified_contradicted: i64,
 }
 
 /// Filters and order of the inactive-seats report.
@@ -217,6 +220,43 @@ pub(crate) struct SeatRow {
     /// The source has not uploaded for more than twice its interval: this row is as of
     /// its last upload.
     pub source_stale: bool,
+    /// For a `never_verified` seat: the person's most recent sign-in to an application
+    /// whose licence is in use, which the console prefers to the heuristic. `null`
+    /// otherwise. In JSON: `"<application> <day>"`.
+    #[serde(serialize_with = "app_activity_summary")]
+    pub app_activity: Option<AppActivity>,
+}
+
+fn app_activity_summary<S: serde::Serializer>(
+    value: &Option<AppActivity>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    match value {
+        Some(activity) => serializer.serialize_str(&activity.summary()),
+        None => serializer.serialize_none(),
+    }
+}
+
+/// A recent sign-in to an application, from its source's own activity data.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub(crate) struct AppActivity {
+    pub application: String,
+    pub day: NaiveDate,
+}
+
+impl AppActivity {
+    /// `<application> <day>`, as the CSV column holds it.
+    pub(crate) fn summary(&self) -> String {
+        format!("{} {}", self.application, self.day)
+    }
+
+    /// The sentence the inactive-seats page shows next to the reason.
+    pub(crate) fn note(&self) -> String {
+        format!(
+            "signed in to {} on {}: the never-verified heuristic does not hold for this person",
+            self.application, self.day
+        )
+    }
 }
 
 /// The distinct values the inactive-seat filters offer.

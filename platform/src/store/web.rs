@@ -368,20 +368,26 @@ impl Store {
 
     // ----- reports -----
 
-    /// One row per source, with the figures of its latest daily summary.
+    /// One row per source, with the figures of its latest daily summary, and how many of its
+    /// current `never_verified` seats a recent application sign-in contradicts.
     pub async fn report_overview(&self) -> Result<Vec<OverviewRow>, StoreError> {
         let now = self.now();
-        let rows = sqlx::query(
+        let rows = sqlx::query(&format!(
             "SELECT s.id, s.name, s.kind, s.tenant_id, s.tenant_name, s.state, s.interval_secs, \
                     s.last_upload_at, s.created_at, s.people AS source_people, s.private_access AS source_private, \
                     d.day, d.people, d.active, d.leaving, d.inactive, d.inactive_never_verified, \
                     d.pre_hire, d.offboarded, \
-                    d.unknown, d.billable, d.in_use, d.pre_hires_soon, d.recent_leavers, d.findings \
+                    d.unknown, d.billable, d.in_use, d.pre_hires_soon, d.recent_leavers, d.findings, \
+                    (SELECT CAST(COUNT(*) AS BIGINT) FROM seats_current c \
+                     JOIN {activity} act ON act.hr_source_id = c.source_id AND act.person_id = c.person_id \
+                     WHERE c.source_id = s.id AND c.state = 'inactive' AND c.reason = 'never_verified') \
+                      AS never_verified_contradicted \
              FROM sources s \
              LEFT JOIN daily_summaries d ON d.source_id = s.id \
                AND d.day = (SELECT MAX(d2.day) FROM daily_summaries d2 WHERE d2.source_id = s.id) \
              ORDER BY s.name, s.id",
-        )
+            activity = super::licences::recent_app_activity(),
+        ))
         .fetch_all(self.pool())
         .await?;
         rows.iter()
@@ -430,13 +436,15 @@ impl Store {
                     utilisation: (as_of.is_some() && billable > 0)
                         .then(|| in_use as f64 / billable as f64),
                     private_access: opt_bool(row.try_get("source_private")?),
+                    never_verified_contradicted: n("never_verified_contradicted")?,
                 })
             })
             .collect()
     }
 
     /// Seats matching `filter`, sorted, at most `limit` rows from `offset`; and the total
-    /// number of matches.
+    /// number of matches. A `never_verified` seat carries the person's most recent
+    /// application sign-in that contradicts it (same query, no per-row lookups).
     pub(crate) async fn report_seats(
         &self,
         filter: &SeatFilter,
@@ -505,11 +513,16 @@ impl Store {
         let sql = format!(
             "SELECT c.source_id, s.name AS source_name, s.interval_secs, s.last_upload_at, s.state AS source_state, \
                     c.person_id, c.name, c.work_email, c.department, c.job_title, c.manager_id, \
-                    m.name AS manager_name, c.state, c.reason, c.since \
-             {from_sql} WHERE {where_sql} ORDER BY {order}, c.source_id, c.person_id \
+                    m.name AS manager_name, c.state, c.reason, c.since, \
+                    act.application AS app_application, act.last_activity AS app_last_activity \
+             {from_sql} \
+             LEFT JOIN {activity} act ON c.reason = 'never_verified' \
+               AND act.hr_source_id = c.source_id AND act.person_id = c.person_id \
+             WHERE {where_sql} ORDER BY {order}, c.source_id, c.person_id \
              LIMIT {limit} OFFSET {offset}",
             limit = limit.max(0),
             offset = offset.max(0),
+            activity = super::licences::recent_app_activity(),
         );
         let mut query = sqlx::query(&sql);
         for value in &args {
@@ -546,6 +559,16 @@ impl Store {
                     // A leaver's `since` (the end date) can be ahead: no negative days.
                     days: since.map(|s| (today - s).num_days().max(0)),
                     source_stale: health == model::Health::Stale,
+                    app_activity: match (
+                        row.try_get::<Option<String>, _>("app_application")?,
+                        parse_opt_ts(row.try_get("app_last_activity")?)?,
+                    ) {
+                        (Some(application), Some(at)) => Some(model::AppActivity {
+                            application,
+                            day: at.date_naive(),
+                        }),
+                        _ => None,
+                    },
                 })
             })
             .collect::<Result<Vec<_>, StoreError>>()?;

@@ -556,17 +556,17 @@ async fn login_approve_and_report() {
         lines[2]
     );
     assert!(
-        lines[0].ends_with(",source_stale,reason_note"),
+        lines[0].ends_with(",source_stale,reason_note,app_activity"),
         "{}",
         lines[0]
     );
     assert!(
-        lines[2].ends_with(",false,\"heuristic: the person has not accepted the Humaans invitation and signed in within the grace period after starting (30 days unless the agent's policy says otherwise); Humaans does not define the flag, and someone who works without signing in to Humaans still uses their other seats\""),
+        lines[2].ends_with(",false,\"heuristic: the person has not accepted the Humaans invitation and signed in within the grace period after starting (30 days unless the agent's policy says otherwise); Humaans does not define the flag, and someone who works without signing in to Humaans still uses their other seats\","),
         "{}",
         lines[2]
     );
     assert!(
-        lines[1].ends_with(",false,"),
+        lines[1].ends_with(",false,,"),
         "no note on other reasons: {}",
         lines[1]
     );

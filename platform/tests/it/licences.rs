@@ -1,7 +1,8 @@
 //! Application licences: intake of schema-2 snapshots, organisations, the join with HR
 //! people (every state, the matching order, pseudonyms, a missing HR side), history,
 //! exclusion rules and prices, on SQLite and PostgreSQL; then the licence report and pages
-//! through HTTP.
+//! through HTTP, and a recent application sign-in contradicting `never_verified` on the
+//! inactive seats and the overview.
 
 use chrono::{DateTime, Duration, Utc};
 use reqwest::StatusCode;
@@ -975,4 +976,174 @@ async fn licence_report_and_pages() {
         .act("/exclusions", &[("kind", "colour"), ("value", "x")])
         .await;
     assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+}
+
+// Two HR people only the never-verified heuristic makes inactive; the Entra ID tenant
+// shows Fay signing in three days ago (a licence in use) and Gus idle.
+on_both_backends!(prefer_app_activity, prefer_app_activity_body);
+async fn prefer_app_activity_body(db: TestDb) {
+    let store = &db.store;
+    create_users(store).await;
+    let f = setup(store).await;
+    let never_verified = |id: &str, email: &str| {
+        person(
+            id,
+            email,
+            SeatState::Inactive,
+            Some(SeatReason::NeverVerified),
+        )
+    };
+    let people = vec![
+        never_verified("p7", "fay@acme.test"),
+        never_verified("p8", "gus@acme.test"),
+    ];
+    applied(
+        store,
+        &f.agent_id,
+        &payload("hr", "acme", t0(), people),
+        &f.hr,
+        1,
+    )
+    .await;
+    let accounts = vec![
+        account(
+            "a20",
+            Some("fay@acme.test"),
+            "fay@acme.test",
+            &[],
+            true,
+            AccountType::Member,
+            &[(E3, LicenceState::InUse)],
+        ),
+        account(
+            "a21",
+            Some("gus@acme.test"),
+            "gus@acme.test",
+            &[],
+            true,
+            AccountType::Member,
+            &[(E3, LicenceState::Idle)],
+        ),
+    ];
+    let pools = vec![LicencePool {
+        id: E3.to_owned(),
+        name: "ENTERPRISEPACK".to_owned(),
+        application: None,
+        purchased: Some(2),
+        assigned: 2,
+        unassigned: Some(0),
+    }];
+    let tenant = app_payload("m365", "contoso", t0(), accounts, pools);
+    applied(store, &f.agent_id, &tenant, &f.entra, 1).await;
+
+    let platform = Platform::start(store.clone()).await;
+    let mut alice = Session::new(&platform.url);
+    alice.login_ok("alice", ADMIN_PASSWORD).await;
+    // `account` puts the last sign-in three days before t0.
+    let fay = "Microsoft 365 2025-05-30";
+    let sentence = "signed in to Microsoft 365 on 2025-05-30: the never-verified heuristic does not hold for this person";
+
+    let (status, body) = alice
+        .get_json("/api/v1/reports/inactive-seats?sort=person&dir=asc")
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let rows = body["rows"].as_array().unwrap();
+    let found: Vec<(&str, &str, &serde_json::Value)> = rows
+        .iter()
+        .map(|r| {
+            (
+                r["person_id"].as_str().unwrap(),
+                r["reason"].as_str().unwrap(),
+                &r["app_activity"],
+            )
+        })
+        .collect();
+    assert_eq!(
+        found,
+        [
+            ("p7", "never_verified", &serde_json::json!(fay)),
+            ("p8", "never_verified", &serde_json::Value::Null),
+        ],
+        "{body}"
+    );
+    // The console only says which signal it prefers: the HR seat itself is unchanged.
+    assert_eq!(
+        (&rows[0]["state"], &rows[0]["days"]),
+        (&serde_json::json!("inactive"), &rows[1]["days"])
+    );
+
+    let page = alice.get("/seats").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert_eq!(page.body.matches(sentence).count(), 1, "{}", page.body);
+
+    let csv = alice.get("/seats.csv?sort=person&dir=asc").await;
+    let lines: Vec<&str> = csv.body.lines().collect();
+    assert!(
+        lines[0].ends_with(",reason_note,app_activity"),
+        "{}",
+        csv.body
+    );
+    assert!(lines[1].starts_with("Name p7,") && lines[1].ends_with(&format!(",{fay}")));
+    assert!(
+        lines[2].starts_with("Name p8,") && lines[2].ends_with(','),
+        "{}",
+        csv.body
+    );
+
+    let (_, overview) = alice.get_json("/api/v1/reports/overview").await;
+    let hr = overview
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["source_id"] == f.hr.as_str())
+        .unwrap();
+    assert_eq!(
+        (
+            &hr["inactive_never_verified"],
+            &hr["never_verified_contradicted"]
+        ),
+        (&serde_json::json!(2), &serde_json::json!(1)),
+        "{overview}"
+    );
+    let page = alice.get("/").await;
+    assert!(
+        page.body
+            .contains("1 of them signed in to an application recently"),
+        "{}",
+        page.body
+    );
+
+    // Fay's sign-in grows old: her licence turns idle and nothing contradicts the
+    // heuristic any more.
+    let mut stale = tenant.clone();
+    let licences = stale.licences.as_mut().unwrap();
+    let fay_account = &mut licences.accounts[0];
+    fay_account.last_activity = Some(t0() - Duration::days(120));
+    fay_account.licences[0].state = LicenceState::Idle;
+    fay_account.licences[0].reason = Some(LicenceReason::NoRecentActivity);
+    licences.counts = LicenceStateCounts::default();
+    licences.counts.add(&LicenceState::Idle);
+    licences.counts.add(&LicenceState::Idle);
+    applied(store, &f.agent_id, &stale, &f.entra, 2).await;
+    let (_, body) = alice.get_json("/api/v1/reports/inactive-seats").await;
+    let rows = body["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 2, "{body}");
+    assert!(rows.iter().all(|r| r["app_activity"].is_null()), "{body}");
+    let page = alice.get("/seats").await;
+    assert!(!page.body.contains("does not hold"), "{}", page.body);
+    let csv = alice.get("/seats.csv").await;
+    assert!(
+        csv.body.lines().skip(1).all(|l| l.ends_with(',')),
+        "{}",
+        csv.body
+    );
+    let (_, overview) = alice.get_json("/api/v1/reports/overview").await;
+    let hr = overview
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["source_id"] == f.hr.as_str())
+        .unwrap();
+    assert_eq!(hr["never_verified_contradicted"], 0, "{overview}");
+    assert!(!alice.get("/").await.body.contains("of them signed in"));
 }

@@ -21,6 +21,7 @@ use sqlx::{AnyConnection, Row};
 
 pub(crate) use report::{
     AppFigures, Changes, OrganisationFigures, PersonDetail, ReclaimFilter, ReclaimRow,
+    recent_app_activity,
 };
 pub(crate) use sync::SyncAt;
 

@@ -116,6 +116,29 @@ pub(crate) struct OrganisationFigures {
 const APP_NAME: &str =
     "COALESCE(p.application, CASE WHEN s.kind = 'entra_id' THEN 'Microsoft 365' ELSE s.name END)";
 
+/// A derived table of HR people whose sign-in data contradicts the never-verified
+/// heuristic: per (HR source, person), the most recent application activity among their
+/// matched accounts that hold a licence `in_use` for `recent_activity` (so within the
+/// source's idle window) in an approved source that reads activity. Columns:
+/// `hr_source_id`, `person_id`, `application`, `last_activity`.
+pub(crate) fn recent_app_activity() -> String {
+    format!(
+        "(SELECT hr_source_id, person_id, application, last_activity FROM (\
+           SELECT o.hr_source_id, a.person_id, {APP_NAME} AS application, a.last_activity, \
+             ROW_NUMBER() OVER (PARTITION BY o.hr_source_id, a.person_id \
+               ORDER BY a.last_activity DESC, l.source_id, l.account_id, l.pool_id) AS rn \
+           FROM licences_current l \
+           JOIN sources s ON s.id = l.source_id \
+           JOIN organisations o ON o.id = s.organisation_id \
+           JOIN app_accounts a ON a.source_id = l.source_id AND a.account_id = l.account_id \
+           LEFT JOIN licence_pools p ON p.source_id = l.source_id AND p.pool_id = l.pool_id \
+           WHERE l.state = 'in_use' AND l.reason = 'recent_activity' AND s.state = 'approved' \
+             AND s.activity_available = 1 AND o.hr_source_id IS NOT NULL \
+             AND a.person_id IS NOT NULL AND a.last_activity IS NOT NULL\
+         ) ranked WHERE rn = 1)"
+    )
+}
+
 /// [`APP_NAME`] for a pool without an application of its own.
 fn application_name(kind: &str, source_name: &str) -> String {
     if kind == "entra_id" {
