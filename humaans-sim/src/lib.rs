@@ -72,6 +72,7 @@ pub mod graph;
 mod rng;
 pub mod seat_list;
 mod server;
+mod serving;
 
 pub use company::{
     Category, Company, CompanySpec, ExpectedSeat, Finding, FindingCounts, InactiveReasons,

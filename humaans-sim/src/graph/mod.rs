@@ -37,8 +37,6 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use chrono::NaiveDate;
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 
 use self::api::GraphError as ApiError;
 use self::directory::Directory;
@@ -211,8 +209,7 @@ fn client_id(seed: u64) -> (String, String) {
 pub struct GraphSimulator {
     addr: SocketAddr,
     state: Arc<GraphState>,
-    stop: Option<oneshot::Sender<()>>,
-    task: Option<JoinHandle<()>>,
+    serving: crate::serving::Serving,
 }
 
 impl GraphSimulator {
@@ -284,23 +281,12 @@ impl GraphSimulator {
             .fallback(not_found)
             .layer(axum::middleware::from_fn_with_state(state.clone(), inject))
             .with_state(state.clone());
-        let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            let served = axum::serve(listener, app)
-                .with_graceful_shutdown(async move {
-                    let _ = stopped.await;
-                })
-                .await;
-            if let Err(error) = served {
-                tracing::error!(%error, "The Graph simulator's HTTP server stopped with an error.");
-            }
-        });
+        let serving = crate::serving::Serving::spawn(listener, app, "graph");
         tracing::info!(%addr, users = state.directory.users.len(), "Graph simulator listening.");
         Ok(GraphSimulator {
             addr,
             state,
-            stop: Some(stop),
-            task: Some(task),
+            serving,
         })
     }
 
@@ -372,25 +358,8 @@ impl GraphSimulator {
     }
 
     /// Stops accepting connections and waits (at most 5 s) for open responses to finish.
-    pub async fn shutdown(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(mut task) = self.task.take()
-            && tokio::time::timeout(Duration::from_secs(5), &mut task)
-                .await
-                .is_err()
-        {
-            task.abort();
-        }
-    }
-}
-
-impl Drop for GraphSimulator {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
+    pub async fn shutdown(self) {
+        self.serving.shutdown().await;
     }
 }
 

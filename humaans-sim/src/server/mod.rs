@@ -11,10 +11,6 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
-use std::time::Duration;
-
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 
 use self::auth::{Grant, PRIVATE_READ, PUBLIC_READ, TokenTable};
 use self::config::{ApiShape, Faults, ManagerField, PublicView, SimConfig, Tokens};
@@ -163,8 +159,7 @@ pub struct Simulator {
     addr: SocketAddr,
     tokens: Tokens,
     state: Arc<AppState>,
-    stop: Option<oneshot::Sender<()>>,
-    task: Option<JoinHandle<()>>,
+    serving: crate::serving::Serving,
 }
 
 impl std::fmt::Debug for AppState {
@@ -304,26 +299,14 @@ impl Simulator {
             state.clone(),
             faults::inject,
         ));
-        let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            let served = axum::serve(listener, app)
-                .with_graceful_shutdown(async move {
-                    // A dropped sender stops the server as well.
-                    let _ = stopped.await;
-                })
-                .await;
-            if let Err(error) = served {
-                tracing::error!(%error, "The simulator's HTTP server stopped with an error.");
-            }
-        });
+        let serving = crate::serving::Serving::spawn(listener, app, "humaans");
         tracing::info!(%addr, people = state.company.people().len(), "Humaans simulator listening.");
         Ok(Simulator {
             url: format!("http://{addr}"),
             addr,
             tokens,
             state,
-            stop: Some(stop),
-            task: Some(task),
+            serving,
         })
     }
 
@@ -361,25 +344,8 @@ impl Simulator {
     }
 
     /// Stops accepting connections and waits (at most 5 s) for open responses to finish.
-    pub async fn shutdown(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(mut task) = self.task.take()
-            && tokio::time::timeout(Duration::from_secs(5), &mut task)
-                .await
-                .is_err()
-        {
-            task.abort();
-        }
-    }
-}
-
-impl Drop for Simulator {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
+    pub async fn shutdown(self) {
+        self.serving.shutdown().await;
     }
 }
 
