@@ -2,7 +2,7 @@
 //! addresses, half of them pseudonymised runs). Prints each run and the median; nothing is
 //! asserted.
 //!
-//! `cargo run --release -p seatbroker-agent --example licence_bench [-- ACCOUNTS]`
+//! `cargo run --release -p seatbroker-agent --example licence_engine_bench [-- ACCOUNTS]`
 
 use std::time::{Duration, Instant};
 
