@@ -10,7 +10,8 @@
 //! tests use: the subcommands ([`install`], [`uninstall`], [`status`]), the pure planners
 //! ([`plan_install`], [`plan_uninstall`]) with their inputs and the plan types, and the
 //! generated files per OS so tests can check them (systemd unit, launchd plist, skeleton
-//! config, the Windows service commands).
+//! config, the Windows service commands), and the files the Debian packages ship
+//! (`package_files`), built from the same pieces.
 
 mod error;
 mod exec;
@@ -37,7 +38,7 @@ pub use error::InstallError;
 use exec::ExecOptions;
 pub use ids::effective_uid;
 pub use layout::{Layout, LayoutEnv, UserIdentity};
-pub use linux::systemd_unit;
+pub use linux::{package_files, package_layout, systemd_unit};
 pub use macos::launchd_plist;
 pub use plan::{
     Action, Command, Contents, InstallPlan, OnFailure, Owner, Scope, TargetOs, TargetPath,

@@ -25,15 +25,29 @@ fn credentials_hint(layout: &Layout) -> String {
 
 /// The skeleton config for `layout`, filled with the platform URL.
 pub fn skeleton_config(layout: &Layout, platform_url: &str) -> String {
+    skeleton(
+        layout,
+        platform_url,
+        &format!(
+            "written by seatbroker-install {}",
+            env!("CARGO_PKG_VERSION")
+        ),
+        "Replace one with: seatbroker-install install --humaans-token-file FILE",
+    )
+}
+
+/// The skeleton with its origin (`written by ...`) and how to replace a token, which differ
+/// between the installer and the Debian package.
+pub(crate) fn skeleton(layout: &Layout, platform_url: &str, origin: &str, replace: &str) -> String {
     format!(
         "\
-# Seatbroker agent configuration, written by seatbroker-install {version}.
+# Seatbroker agent configuration, {origin}.
 # Check it with: seatbroker-agent check --config {config}
 # Every key and its default is described in the README, section \"Configuration\".
 #
 # This file holds no secrets. Tokens are read by credential name from the
 # service's credentials directory: {creds}.
-# Replace one with: seatbroker-install install --humaans-token-file FILE
+# {replace}
 
 platform:
   # Where the agent enrolls and uploads its results.
@@ -52,7 +66,6 @@ sources:
     # How often to collect (default 6h).
     # interval: 6h
 ",
-        version = env!("CARGO_PKG_VERSION"),
         config = layout.config_file,
         creds = credentials_hint(layout),
         url = yaml_quoted(platform_url),

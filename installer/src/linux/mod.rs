@@ -1,7 +1,9 @@
 //! Linux: a systemd unit (system: DynamicUser and a strict sandbox; `--user`: a user unit).
 
+mod package;
 mod unit;
 
+pub use package::{package_files, package_layout};
 pub use unit::systemd_unit;
 
 use crate::layout::{Layout, SYSTEMD_UNIT};

@@ -1,9 +1,11 @@
 //! Integration tests of the installer: generated files (snapshots), the systemd unit
 //! against `systemd-analyze`, the launchd plist parsed back, the Windows service commands,
-//! and the real binary installing, upgrading and uninstalling under `--root`.
+//! the real binary installing, upgrading and uninstalling under `--root`, and the files the
+//! Debian packages ship (`packaging/deb/`).
 
 mod cli;
 mod enrollment;
+mod package;
 mod plist;
 mod root_install;
 mod skeleton;

@@ -35,7 +35,7 @@ fn unit_in(dir: &Path, scope: Scope) -> PathBuf {
 }
 
 /// Runs `systemd-analyze verify`; Ok if it passes with nothing to say.
-fn verify(unit: &Path, extra: &[&str]) -> Result<(), String> {
+pub(crate) fn verify(unit: &Path, extra: &[&str]) -> Result<(), String> {
     // A user manager needs a runtime folder even for an offline check.
     let runtime = tempfile::tempdir().unwrap();
     let out = Command::new(systemd_analyze())
@@ -90,7 +90,7 @@ fn verify_catches_a_broken_unit() {
 /// The overall exposure from `systemd-analyze security --offline=true` (0 = locked down,
 /// 10 = fully exposed). Offline mode reads the unit file alone, so no running systemd is
 /// needed.
-fn exposure(unit: &Path) -> f64 {
+pub(crate) fn exposure(unit: &Path) -> f64 {
     let out = Command::new(systemd_analyze())
         .args(["security", "--offline=true", "--no-pager"])
         .arg(unit)
