@@ -123,7 +123,7 @@ pub(crate) fn package_skeleton_config() -> String {
         "https://seatbroker.example.com",
         "shipped by the seatbroker-agent package",
         &format!(
-            "Put each token in {}/NAME (mode 0600), then `systemctl enable --now seatbroker-agent`.",
+            "Put each token in {}/NAME (mode 0600), then: systemctl start seatbroker-agent",
             layout.credentials_dir
         ),
     )
