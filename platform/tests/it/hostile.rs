@@ -465,3 +465,97 @@ async fn a_compression_bomb_is_refused_at_its_expansion_bound() {
         "the bomb is discarded"
     );
 }
+
+/// A snapshot being decoded holds no database lock: while one agent's decode is held in
+/// progress (by a [`DecodeGate`](seatbroker_platform::DecodeGate), as a slow bomb or a huge
+/// snapshot would be), a console login and another agent's whole upload complete, and the
+/// held snapshot is applied once its decode ends. Decoding inside the write transaction
+/// would leave the login and the second upload waiting behind the decode (on SQLite).
+async fn decoding_holds_no_lock(mut db: TestDb) {
+    let gate = seatbroker_platform::DecodeGate::new("slow1");
+    db.store = db.store.clone().with_decode_gate(gate.clone());
+    create_users(&db.store).await;
+    let server = crate::api::Server::start_with(db, |_| {}).await;
+    let console = Platform::start(server.state.store.clone()).await;
+    let (slow_credential, slow_source) = server.approved().await;
+    let (other_credential, other_source) = server.approved().await;
+    let slow = crate::parts(
+        &crate::payload("hr", "acme", crate::t0(), crate::people(50)),
+        "slow1",
+        &slow_source,
+        1,
+        256,
+    );
+    let other = crate::parts(
+        &crate::payload("hr", "acme", crate::t0(), crate::people(40)),
+        "other1",
+        &other_source,
+        1,
+        256,
+    );
+    assert!(slow.len() > 1 && other.len() > 1);
+    for part in &slow[..slow.len() - 1] {
+        assert_eq!(
+            server.put(&slow_credential, part).await.status(),
+            StatusCode::OK
+        );
+    }
+    let server = std::sync::Arc::new(server);
+    let last = slow.last().unwrap().clone();
+    let held = tokio::spawn({
+        let server = server.clone();
+        async move { server.put(&slow_credential, &last).await }
+    });
+    tokio::time::timeout(PATIENCE, gate.entered())
+        .await
+        .expect("the last part starts the decode");
+
+    // Meanwhile: a login and another agent's snapshot, start to applied.
+    let login = async {
+        let mut session = Session::new(&console.url);
+        session.login_ok("alice", ADMIN_PASSWORD).await;
+    };
+    tokio::time::timeout(PATIENCE, login)
+        .await
+        .expect("a login completes while a snapshot is being decoded");
+    let upload = async {
+        let mut acks = Vec::new();
+        for part in &other {
+            let response = server.put(&other_credential, part).await;
+            assert_eq!(response.status(), StatusCode::OK);
+            acks.push(
+                response
+                    .json::<seatbroker_protocol::UploadAck>()
+                    .await
+                    .unwrap(),
+            );
+        }
+        acks
+    };
+    let acks = tokio::time::timeout(PATIENCE, upload)
+        .await
+        .expect("another agent's upload completes while a snapshot is being decoded");
+    assert!(acks.last().unwrap().snapshot_applied, "{acks:?}");
+    assert!(!held.is_finished(), "the held decode is still in progress");
+    let store = &server.state.store;
+    assert_eq!(
+        store.snapshot_state("slow1").await.unwrap().as_deref(),
+        Some("receiving"),
+        "nothing of the held snapshot is written before its decode ends"
+    );
+
+    gate.release();
+    let response = tokio::time::timeout(PATIENCE, held)
+        .await
+        .expect("the held upload finishes once released")
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let ack: seatbroker_protocol::UploadAck = response.json().await.unwrap();
+    assert!(ack.snapshot_applied, "{ack:?}");
+    assert_eq!(
+        store.snapshot_state("slow1").await.unwrap().as_deref(),
+        Some("applied")
+    );
+}
+
+on_both_backends!(decoding_outside_the_write_lock, decoding_holds_no_lock);
