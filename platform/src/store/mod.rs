@@ -44,7 +44,9 @@ use sqlx::{Any, AnyConnection, AnyPool, Transaction};
 pub(crate) use agents::AgentRecord;
 pub use agents::{EnrolledAgent, EnrollmentOutcome};
 pub(crate) use audit::AuditEntry;
-pub use intake::{ApplyReport, DecodeGate, PartOutcome, PartRefusal, ReceivedPart};
+pub use intake::{
+    ApplyReport, DecodeGate, IncompleteUploads, PartOutcome, PartRefusal, ReceivedPart,
+};
 pub use licences::{ExclusionRule, Organisation};
 pub(crate) use tokens::EnrollmentTokenRecord;
 pub use tokens::TokenState;

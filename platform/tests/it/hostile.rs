@@ -559,3 +559,101 @@ async fn decoding_holds_no_lock(mut db: TestDb) {
 }
 
 on_both_backends!(decoding_outside_the_write_lock, decoding_holds_no_lock);
+
+/// Sources & agents shows, per agent, the parts of incomplete snapshots it holds (bytes,
+/// age) against the cap, and what the expiry job dropped of its, in HTML and in JSON.
+async fn incomplete_uploads_are_shown(db: TestDb) {
+    let clock = db.clock.clone();
+    create_users(&db.store).await;
+    let server = crate::api::Server::start_with(db, |_| {}).await;
+    let store = server.state.store.clone();
+    let console = Platform::start(store.clone()).await;
+    let (credential, source) = server.approved().await;
+    let (quiet_credential, _) = server.approved().await;
+    let payload = crate::payload("hr", "acme", crate::t0(), crate::people(300));
+    let parts = crate::parts(&payload, "unfinished1", &source, 1, 512);
+    assert!(parts.len() > 2, "{} parts", parts.len());
+    let mut bytes = 0;
+    for part in &parts[..2] {
+        assert_eq!(server.put(&credential, part).await.status(), StatusCode::OK);
+        bytes += part.chunk().unwrap().len() as u64;
+    }
+    let agent = store
+        .authenticate_agent(&credential)
+        .await
+        .unwrap()
+        .unwrap();
+    let quiet = store
+        .authenticate_agent(&quiet_credential)
+        .await
+        .unwrap()
+        .unwrap();
+    let mut admin = Session::new(&console.url);
+    admin.login_ok("alice", ADMIN_PASSWORD).await;
+
+    let agent_json = |report: &serde_json::Value, id: &str| {
+        report["agents"]
+            .as_array()
+            .unwrap_or_else(|| panic!("agents in {report}"))
+            .iter()
+            .find(|a| a["agent_id"] == id)
+            .unwrap_or_else(|| panic!("agent {id} in {report}"))
+            .clone()
+    };
+    let (status, report) = admin.get_json("/api/v1/reports/sources").await;
+    assert_eq!(status, StatusCode::OK);
+    let limits = &report["incomplete_limits"];
+    assert_eq!(limits["max_parts_per_agent"], 1024);
+    assert_eq!(limits["max_bytes_per_agent"], 1024 * 1024 * 1024);
+    assert_eq!(limits["expire_after_hours"], 24);
+    let held = agent_json(&report, &agent.id)["incomplete_uploads"].clone();
+    assert_eq!(held["snapshots"], 1, "{held}");
+    assert_eq!(held["parts"], 2, "{held}");
+    assert_eq!(held["bytes"], bytes, "{held}");
+    assert_eq!(held["oldest_at"], "2025-06-02T09:00:00Z", "{held}");
+    assert_eq!(held["expired"], 0, "{held}");
+    assert!(held["last_expired_at"].is_null(), "{held}");
+    let page = admin.get("/sources").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(
+        page.body
+            .contains("1 KiB in 2 of 1024 parts (1 snapshot); oldest started 2025-06-02 09:00 UTC"),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("none expired"), "{}", page.body);
+    assert!(page.body.contains("for 24 h is dropped"), "{}", page.body);
+    let nothing = agent_json(&report, &quiet.id)["incomplete_uploads"].clone();
+    assert_eq!(nothing["snapshots"], 0, "{nothing}");
+    assert_eq!(nothing["bytes"], 0, "{nothing}");
+    assert!(nothing["oldest_at"].is_null(), "{nothing}");
+
+    // A day and more later the expiry job drops it; the page says how many and when.
+    let later = crate::t0() + chrono::Duration::hours(25);
+    clock.set(later);
+    assert_eq!(
+        store
+            .expire_incomplete_snapshots(chrono::Duration::hours(24))
+            .await
+            .unwrap(),
+        1
+    );
+    let mut admin = Session::new(&console.url);
+    admin.login_ok("alice", ADMIN_PASSWORD).await;
+    let (_, report) = admin.get_json("/api/v1/reports/sources").await;
+    let held = agent_json(&report, &agent.id)["incomplete_uploads"].clone();
+    assert_eq!(held["snapshots"], 0, "{held}");
+    assert_eq!(held["parts"], 0, "{held}");
+    assert_eq!(held["bytes"], 0, "{held}");
+    assert_eq!(held["expired"], 1, "{held}");
+    assert_eq!(held["last_expired_at"], "2025-06-03T10:00:00Z", "{held}");
+    let page = admin.get("/sources").await;
+    assert!(
+        page.body
+            .contains("1 expired, last 2025-06-03 10:00 UTC (just now)"),
+        "{}",
+        page.body
+    );
+}
+
+on_both_backends!(incomplete_uploads_on_sources, incomplete_uploads_are_shown);

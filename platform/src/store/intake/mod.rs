@@ -25,6 +25,7 @@ mod write_licences;
 
 pub use apply::DecodeGate;
 pub(crate) use apply::Decodes;
+pub use discard::IncompleteUploads;
 pub use receive::{PartOutcome, ReceivedPart};
 pub use refusal::PartRefusal;
 pub use write::ApplyReport;
