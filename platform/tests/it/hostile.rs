@@ -657,3 +657,64 @@ async fn incomplete_uploads_are_shown(db: TestDb) {
 }
 
 on_both_backends!(incomplete_uploads_on_sources, incomplete_uploads_are_shown);
+
+/// An agent that stops waiting for the answer to its last part (its request timed out while
+/// a large snapshot was applied) does not roll the apply back: the snapshot is applied, and
+/// the agent's retry of that part is told so.
+async fn an_abandoned_request_still_applies(mut db: TestDb) {
+    let gate = seatbroker_platform::DecodeGate::new("left1");
+    db.store = db.store.clone().with_decode_gate(gate.clone());
+    let server = std::sync::Arc::new(crate::api::Server::start_with(db, |_| {}).await);
+    let (credential, source) = server.approved().await;
+    let parts = crate::parts(
+        &crate::payload("hr", "acme", crate::t0(), crate::people(50)),
+        "left1",
+        &source,
+        1,
+        256,
+    );
+    for part in &parts[..parts.len() - 1] {
+        assert_eq!(server.put(&credential, part).await.status(), StatusCode::OK);
+    }
+    let last = parts.last().unwrap().clone();
+    let request = tokio::spawn({
+        let server = server.clone();
+        let credential = credential.clone();
+        let last = last.clone();
+        async move { server.put(&credential, &last).await }
+    });
+    tokio::time::timeout(PATIENCE, gate.entered())
+        .await
+        .expect("the last part starts the apply");
+    // The agent gives up: its request and connection are dropped.
+    request.abort();
+    let _ = request.await;
+    gate.release();
+    // Its retry of the last part waits for the apply and is told it is applied.
+    let retry = tokio::time::timeout(PATIENCE, server.put(&credential, &last))
+        .await
+        .expect("the retry is answered");
+    assert_eq!(retry.status(), StatusCode::OK);
+    let ack: seatbroker_protocol::UploadAck = retry.json().await.unwrap();
+    assert!(ack.snapshot_applied, "{ack:?}");
+    assert_eq!(
+        gate.entries(),
+        1,
+        "decoded once: the retry found it applied"
+    );
+    assert_eq!(
+        server
+            .state
+            .store
+            .snapshot_state("left1")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("applied")
+    );
+}
+
+on_both_backends!(
+    abandoned_request_applies,
+    an_abandoned_request_still_applies
+);

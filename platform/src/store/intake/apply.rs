@@ -70,6 +70,7 @@ pub struct DecodeGate {
     snapshot_id: String,
     entered: tokio::sync::Semaphore,
     released: tokio::sync::Semaphore,
+    entries: std::sync::atomic::AtomicUsize,
 }
 
 impl DecodeGate {
@@ -79,6 +80,7 @@ impl DecodeGate {
             snapshot_id: snapshot_id.to_owned(),
             entered: tokio::sync::Semaphore::new(0),
             released: tokio::sync::Semaphore::new(0),
+            entries: std::sync::atomic::AtomicUsize::new(0),
         })
     }
 
@@ -87,6 +89,11 @@ impl DecodeGate {
         if let Ok(permit) = self.entered.acquire().await {
             permit.forget();
         }
+    }
+
+    /// How many decodes of the snapshot reached the gate so far.
+    pub fn entries(&self) -> usize {
+        self.entries.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// Lets one held decode (or the next one to arrive) go on.
@@ -98,6 +105,8 @@ impl DecodeGate {
         if snapshot_id != self.snapshot_id {
             return;
         }
+        self.entries
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         self.entered.add_permits(1);
         if let Ok(permit) = self.released.acquire().await {
             permit.forget();
