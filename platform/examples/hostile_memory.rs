@@ -3,24 +3,27 @@
 //!
 //! ```text
 //! cargo build --release -p seatbroker-platform
-//! cargo run --release -p seatbroker-platform --example hostile_memory -- target/release/seatbroker-platform
+//! cargo run --release -p seatbroker-platform --example hostile_memory -- target/release/seatbroker-platform \
+//!     [--only rest,idle,flood,snapshot,bombs] [--people N | --max-snapshot] [--postgres postgres://postgres@127.0.0.1:5432]
 //! ```
 //!
-//! Starts the given `seatbroker-platform` binary on SQLite in a temporary folder (default
-//! settings, so an older binary can be measured the same way) and reads its
-//! `/proc/<pid>/status` (VmRSS now, VmHWM the peak since the last reset through
-//! `/proc/<pid>/clear_refs`, together with VmRSS sampled every 10 ms, since the kernel's
-//! VmHWM can miss a short peak):
+//! Starts the given `seatbroker-platform` binary (default settings, so an older binary can be
+//! measured the same way) on SQLite in a temporary folder, or with `--postgres SERVER` on a
+//! fresh database of that server (dropped afterwards), and reads its `/proc/<pid>/status`
+//! (VmRSS now, VmHWM the peak since the last reset through `/proc/<pid>/clear_refs`, together
+//! with VmRSS sampled every 10 ms, since the kernel's VmHWM can miss a short peak):
 //!
-//! 1. at rest, after one health check;
-//! 2. with 500 idle connections open;
-//! 3. during a flood of 400 unauthenticated snapshot-part uploads of 1.999 MB each, and
-//!    after they closed;
-//! 4. during one large snapshot (300,000 people) uploaded by an approved agent;
-//! 5. during three compression bombs at once (three sources, each ~256 KiB of gzip that
-//!    inflates to 256 MiB of JSON whitespace).
+//! 1. `rest`: at rest, after one health check;
+//! 2. `idle`: with 500 idle connections open;
+//! 3. `flood`: during a flood of 400 unauthenticated snapshot-part uploads of 1.999 MB each,
+//!    and after they closed;
+//! 4. `snapshot`: during one large snapshot (300,000 people, or `--people N`, or with
+//!    `--max-snapshot` as many as fit the platform's largest accepted snapshot, 1 GiB of
+//!    JSON) uploaded by an approved agent, with the time from its first part to its apply;
+//! 5. `bombs`: during three compression bombs at once (three sources, each ~256 KiB of gzip
+//!    that inflates to 256 MiB of JSON whitespace).
 //!
-//! Linux only (it reads `/proc`).
+//! `--only` picks steps (all by default). Linux only (it reads `/proc`).
 
 use std::io::Write as _;
 use std::process::Stdio;
@@ -33,10 +36,11 @@ use seatbroker_protocol::{
     SnapshotPayload, SourceDescriptor, SourceKind, StateCounts, Summary, UploadPart, UsagePolicy,
     checksum, encode_snapshot, limits, paths,
 };
+use sqlx::Connection as _;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
-/// People in the large snapshot.
+/// People in the large snapshot, unless `--people` or `--max-snapshot` says otherwise.
 const PEOPLE: usize = 300_000;
 
 /// A platform process on a fresh SQLite database.
@@ -48,11 +52,16 @@ struct Platform {
     dir: tempfile::TempDir,
 }
 
-async fn start(bin: &str) -> anyhow::Result<Platform> {
+async fn start(bin: &str, db: &Database) -> anyhow::Result<Platform> {
     let dir = tempfile::tempdir()?;
-    let mut child = tokio::process::Command::new(bin)
+    let mut command = tokio::process::Command::new(bin);
+    command
         .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(dir.path())
+        .arg(dir.path());
+    if let Some(url) = db.url(dir.path()).strip_prefix("postgres") {
+        command.env("SEATBROKER_DATABASE_URL", format!("postgres{url}"));
+    }
+    let mut child = command
         .env("SEATBROKER_LOG", "error")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -76,18 +85,109 @@ async fn start(bin: &str) -> anyhow::Result<Platform> {
     })
 }
 
+/// Where each platform process keeps its data: SQLite in its folder, or a fresh database
+/// on a PostgreSQL server per process.
+struct Database {
+    postgres: Option<String>,
+    current: std::sync::Mutex<Option<String>>,
+}
+
+impl Database {
+    /// Prepares the database of the next process.
+    async fn fresh(&self) -> anyhow::Result<()> {
+        self.drop_current().await?;
+        if let Some(server) = &self.postgres {
+            let name = format!("sb_bench_{}", new_id());
+            let mut admin = sqlx::PgConnection::connect(&format!("{server}/test")).await?;
+            sqlx::query(&format!("CREATE DATABASE {name}"))
+                .execute(&mut admin)
+                .await?;
+            *self.current.lock().expect("not poisoned") = Some(format!("{server}/{name}"));
+        }
+        Ok(())
+    }
+
+    fn url(&self, dir: &std::path::Path) -> String {
+        match &*self.current.lock().expect("not poisoned") {
+            Some(url) => url.clone(),
+            None => sqlite_url(&dir.join("seatbroker.db")),
+        }
+    }
+
+    async fn drop_current(&self) -> anyhow::Result<()> {
+        let current = self.current.lock().expect("not poisoned").take();
+        if let (Some(server), Some(url)) = (&self.postgres, current) {
+            let name = url.rsplit('/').next().unwrap_or_default().to_owned();
+            let mut admin = sqlx::PgConnection::connect(&format!("{server}/test")).await?;
+            sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                .execute(&mut admin)
+                .await?;
+        }
+        Ok(())
+    }
+}
+
+/// The value after `flag` on the command line.
+fn flag(name: &str) -> Option<String> {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1).cloned())
+}
+
+/// How many people the example's seats need to fill `bytes` of snapshot JSON.
+fn people_for(bytes: usize) -> anyhow::Result<usize> {
+    let sample = 10_000;
+    let json = serde_json::to_vec(&payload("hr0", "tenant-0", (0..sample).map(seat).collect()))?;
+    // Seat numbers grow longer by a digit or two past the sample: keep 2 % to spare.
+    Ok(bytes / 100 * 98 / json.len().div_ceil(sample))
+}
+
 /// Every step runs in a fresh process, so memory one step freed but kept cannot hide
 /// the next step's growth.
 #[tokio::main(flavor = "multi_thread")]
 async fn main() -> anyhow::Result<()> {
     let bin = std::env::args()
         .nth(1)
+        .filter(|a| !a.starts_with("--"))
         .unwrap_or_else(|| "target/release/seatbroker-platform".to_owned());
+    let only = flag("--only").unwrap_or_else(|| "rest,idle,flood,snapshot,bombs".to_owned());
+    let step = |name: &str| only.split(',').any(|s| s == name);
+    let people = if std::env::args().any(|a| a == "--max-snapshot") {
+        people_for(limits::MAX_PAYLOAD_BYTES)?
+    } else {
+        flag("--people").map_or(Ok(PEOPLE), |n| n.parse())?
+    };
+    let db = Database {
+        postgres: flag("--postgres"),
+        current: std::sync::Mutex::new(None),
+    };
     let http = reqwest::Client::new();
-    println!("binary: {bin}\n");
+    println!(
+        "binary: {bin}; database: {}\n",
+        if db.postgres.is_some() {
+            "PostgreSQL"
+        } else {
+            "SQLite"
+        }
+    );
     println!("| moment | VmRSS MiB | VmHWM MiB (peak of the step) |");
     println!("|---|---:|---:|");
+    if step("rest") || step("idle") || step("flood") {
+        steps_1_to_3(&bin, &db).await?;
+    }
+    if step("snapshot") {
+        step_4(&bin, &db, &http, people).await?;
+    }
+    if step("bombs") {
+        step_5(&bin, &db, &http).await?;
+    }
+    db.drop_current().await?;
+    Ok(())
+}
 
+async fn steps_1_to_3(bin: &str, db: &Database) -> anyhow::Result<()> {
+    db.fresh().await?;
     // 1. At rest.
     let Platform {
         mut child,
@@ -95,7 +195,7 @@ async fn main() -> anyhow::Result<()> {
         addr,
         dir,
         ..
-    } = start(&bin).await?;
+    } = start(bin, db).await?;
     report(pid, "at rest");
 
     // 2. 500 idle connections.
@@ -147,52 +247,62 @@ async fn main() -> anyhow::Result<()> {
     report(pid, "400-connection body flood, after");
     child.kill().await?;
     drop(dir);
+    Ok(())
+}
 
-    // 4. A large snapshot from an approved agent.
+/// 4. A large snapshot from an approved agent.
+async fn step_4(
+    bin: &str,
+    db: &Database,
+    http: &reqwest::Client,
+    people: usize,
+) -> anyhow::Result<()> {
+    db.fresh().await?;
     let Platform {
         mut child,
         pid,
         url,
         dir,
         ..
-    } = start(&bin).await?;
-    let store = Store::open(&sqlite_url(&dir.path().join("seatbroker.db"))).await?;
+    } = start(bin, db).await?;
+    let store = Store::open(&db.url(dir.path())).await?;
     let (credential, sources) = approved_agent(&store, 4).await?;
-    reset_peak(pid);
-    let big = payload("hr0", "tenant-0", (0..PEOPLE).map(seat).collect());
+    let big = payload("hr0", "tenant-0", (0..people).map(seat).collect());
+    let json_bytes = serde_json::to_vec(&big)?.len();
     let encoded = encode_snapshot(&big, limits::MAX_PART_BYTES)?;
     let compressed = encoded.len();
-    let status = upload(
-        &http,
-        &url,
-        &credential,
-        &encoded,
-        &sources[0],
-        "big1",
-        &big,
-    )
-    .await?;
+    reset_peak(pid);
+    let started = std::time::Instant::now();
+    let status = upload(http, &url, &credential, &encoded, &sources[0], "big1", &big).await?;
+    let took = started.elapsed();
     report(
         pid,
         &format!(
-            "one snapshot of {PEOPLE} people ({} parts, {:.1} MiB compressed; HTTP {status})",
+            "one snapshot of {people} people ({:.0} MiB of JSON, {} parts, {:.1} MiB compressed; HTTP {status}; first part to applied {:.1} s)",
+            json_bytes as f64 / 1048576.0,
             encoded.chunks.len(),
-            compressed as f64 / 1048576.0
+            compressed as f64 / 1048576.0,
+            took.as_secs_f64()
         ),
     );
-
+    drop(big);
+    store.close().await;
     child.kill().await?;
     drop(dir);
+    Ok(())
+}
 
-    // 5. Three bombs at once.
+/// 5. Three compression bombs at once, of three sources of one agent.
+async fn step_5(bin: &str, db: &Database, http: &reqwest::Client) -> anyhow::Result<()> {
+    db.fresh().await?;
     let Platform {
         mut child,
         pid,
         url,
         dir,
         ..
-    } = start(&bin).await?;
-    let store = Store::open(&sqlite_url(&dir.path().join("seatbroker.db"))).await?;
+    } = start(bin, db).await?;
+    let store = Store::open(&db.url(dir.path())).await?;
     let (credential, sources) = approved_agent(&store, 4).await?;
     reset_peak(pid);
     let bomb = gzip_blanks(256);
@@ -226,6 +336,7 @@ async fn main() -> anyhow::Result<()> {
             bomb.len() / 1024
         ),
     );
+    store.close().await;
     child.kill().await?;
     drop(dir);
     Ok(())

@@ -252,7 +252,7 @@ fn router(
         http: Arc::new(HttpMetrics::default()),
         metrics_token: metrics_token.map(Arc::new),
     };
-    let web_state = WebState::new(state.store.clone(), settings);
+    let web_state = WebState::new(state.store.clone(), settings, state.api.clone());
     let ops = Router::new()
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
@@ -397,6 +397,7 @@ impl Server {
         state.api = Arc::new(ApiConfig {
             max_pending_parts_per_agent: limits.max_pending_mib_per_agent * (1024 * 1024)
                 / seatbroker_protocol::limits::MAX_PART_BYTES as u64,
+            incomplete_snapshot_hours: limits.incomplete_snapshot_hours,
             ..ApiConfig::default()
         });
         let metrics = state.metrics.clone();

@@ -13,6 +13,9 @@ pub struct ApiConfig {
     /// Parts an agent may have stored for snapshots it has not completed; past it, new
     /// parts are refused with 429 `rate_limited` until old ones are completed or expire.
     pub max_pending_parts_per_agent: u64,
+    /// Hours without a part after which an incomplete snapshot is dropped (shown on Sources
+    /// & agents; the sweeper of `Server::run` does the dropping).
+    pub incomplete_snapshot_hours: u64,
 }
 
 impl Default for ApiConfig {
@@ -20,6 +23,7 @@ impl Default for ApiConfig {
         Self {
             poll_after_secs: seatbroker_protocol::limits::DEFAULT_POLL_AFTER_SECS,
             max_pending_parts_per_agent: u64::from(seatbroker_protocol::limits::MAX_PARTS),
+            incomplete_snapshot_hours: 24,
         }
     }
 }

@@ -341,6 +341,8 @@ pub(crate) struct AgentRow {
     pub spool_bytes: Option<i64>,
     pub last_error: Option<String>,
     pub sources: Vec<LinkRow>,
+    /// Its incomplete snapshots (parts held, bytes, age) and those the expiry job dropped.
+    pub incomplete_uploads: crate::store::IncompleteUploads,
 }
 
 /// One of an agent's configured sources.

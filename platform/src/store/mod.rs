@@ -44,7 +44,9 @@ use sqlx::{Any, AnyConnection, AnyPool, Transaction};
 pub(crate) use agents::AgentRecord;
 pub use agents::{EnrolledAgent, EnrollmentOutcome};
 pub(crate) use audit::AuditEntry;
-pub use intake::{ApplyReport, PartOutcome, PartRefusal, ReceivedPart};
+pub use intake::{
+    ApplyReport, DecodeGate, IncompleteUploads, PartOutcome, PartRefusal, ReceivedPart,
+};
 pub use licences::{ExclusionRule, Organisation};
 pub(crate) use tokens::EnrollmentTokenRecord;
 pub use tokens::TokenState;
@@ -162,6 +164,8 @@ pub struct Store {
     /// taking a connection, so waiting writers do not starve readers of connections;
     /// `BEGIN IMMEDIATE` still orders writers of different processes.
     write_lock: Arc<tokio::sync::Mutex<()>>,
+    /// Which snapshots this process is decoding, and the decode gate of tests.
+    decodes: Arc<intake::Decodes>,
 }
 
 /// A write transaction ([`Store::begin_write`]): derefs to the connection, so queries
@@ -247,12 +251,20 @@ impl Store {
             backend,
             clock: Clock::System,
             write_lock: Arc::new(tokio::sync::Mutex::new(())),
+            decodes: Arc::default(),
         })
     }
 
     /// Uses `clock` for every "now" this store writes (tests).
     pub fn with_clock(mut self, clock: Clock) -> Self {
         self.clock = clock;
+        self
+    }
+
+    /// Holds the decodes `gate` names until it releases them (tests that need a decode in
+    /// progress).
+    pub fn with_decode_gate(mut self, gate: Arc<DecodeGate>) -> Self {
+        self.decodes = Arc::new(intake::Decodes::with_gate(gate));
         self
     }
 

@@ -39,19 +39,25 @@ pub struct WebSettings {
     pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
-/// What every console handler gets: the store and the settings. Nothing else: a request
-/// may land on any platform process.
+/// What every console handler gets: the store, the settings and the agent API's limits
+/// (Sources & agents shows them). Nothing else: a request may land on any platform process.
 #[derive(Debug, Clone)]
 pub(crate) struct WebState {
     pub store: Store,
     pub settings: Arc<WebSettings>,
+    pub api: Arc<crate::state::ApiConfig>,
 }
 
 impl WebState {
-    pub(crate) fn new(store: Store, settings: WebSettings) -> Self {
+    pub(crate) fn new(
+        store: Store,
+        settings: WebSettings,
+        api: Arc<crate::state::ApiConfig>,
+    ) -> Self {
         Self {
             store,
             settings: Arc::new(settings),
+            api,
         }
     }
 }

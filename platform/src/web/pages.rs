@@ -176,6 +176,10 @@ pub(crate) struct AgentView {
     pub(crate) row: AgentRow,
     pub(crate) last_heartbeat: String,
     pub(crate) spool: String,
+    /// Incomplete snapshots held, against the cap.
+    pub(crate) incomplete: String,
+    /// What the expiry job dropped.
+    pub(crate) expired: String,
 }
 
 #[derive(Template)]
@@ -184,6 +188,7 @@ pub(crate) struct SourcesPage {
     pub(crate) layout: Layout,
     pub(crate) sources: Vec<SourceView>,
     pub(crate) agents: Vec<AgentView>,
+    pub(crate) incomplete_limits: String,
 }
 
 #[derive(Debug)]

@@ -476,12 +476,31 @@ async fn data_quality_page(
 struct SourcesJson {
     sources: Vec<OverviewRow>,
     agents: Vec<AgentRow>,
+    incomplete_limits: IncompleteLimits,
+}
+
+/// The bounds on incomplete snapshots every agent's `incomplete_uploads` is held to.
+#[derive(Debug, Serialize)]
+struct IncompleteLimits {
+    /// Parts of incomplete snapshots an agent may have stored; more are refused with 429.
+    max_parts_per_agent: u64,
+    /// The same in bytes (every part counts as the largest a part may be).
+    max_bytes_per_agent: u64,
+    /// Hours without a part after which an incomplete snapshot is dropped.
+    expire_after_hours: u64,
 }
 
 async fn load_sources(state: &WebState) -> Result<SourcesJson, WebError> {
+    let max_parts = state.api.max_pending_parts_per_agent;
     Ok(SourcesJson {
         sources: state.store.report_overview().await?,
         agents: agent_rows(&state.store, false).await?,
+        incomplete_limits: IncompleteLimits {
+            max_parts_per_agent: max_parts,
+            max_bytes_per_agent: max_parts
+                .saturating_mul(seatbroker_protocol::limits::MAX_PART_BYTES as u64),
+            expire_after_hours: state.api.incomplete_snapshot_hours,
+        },
     })
 }
 
@@ -494,6 +513,7 @@ pub(super) async fn agent_rows(
     pending_only: bool,
 ) -> Result<Vec<AgentRow>, StoreError> {
     let pending = store.list_pending_links().await?;
+    let mut incomplete = store.incomplete_uploads().await?;
     let mut out = Vec::new();
     for agent in store.list_agents(None).await? {
         let waits =
@@ -529,6 +549,7 @@ pub(super) async fn agent_rows(
                 merge_targets,
             });
         }
+        let incomplete_uploads = incomplete.remove(&agent.id).unwrap_or_default();
         out.push(AgentRow {
             agent_id: agent.id,
             host_name: agent.host_name,
@@ -542,9 +563,39 @@ pub(super) async fn agent_rows(
             spool_bytes: agent.spool_bytes,
             last_error: agent.last_error,
             sources,
+            incomplete_uploads,
         });
     }
     Ok(out)
+}
+
+/// An agent's incomplete snapshots in words: held, against the cap, and since when.
+fn incomplete_view(
+    held: &crate::store::IncompleteUploads,
+    cap: u64,
+    now: chrono::DateTime<chrono::Utc>,
+) -> String {
+    if held.snapshots == 0 {
+        return "none".to_owned();
+    }
+    format!(
+        "{} in {} of {cap} parts ({} snapshot{}); oldest started {}, last part {}",
+        mib(held.bytes),
+        held.parts,
+        held.snapshots,
+        if held.snapshots == 1 { "" } else { "s" },
+        ago(held.oldest_at, now),
+        ago(held.last_part_at, now)
+    )
+}
+
+/// Bytes in MiB with one decimal (KiB below one MiB).
+fn mib(bytes: u64) -> String {
+    if bytes < 1024 * 1024 {
+        format!("{} KiB", bytes.div_ceil(1024))
+    } else {
+        format!("{:.1} MiB", bytes as f64 / 1_048_576.0)
+    }
 }
 
 /// `/sources` and `/api/v1/reports/sources`.
@@ -558,8 +609,16 @@ async fn sources_page(state: &WebState, page: Page<NoQuery>) -> Result<Response,
         return Ok(json(&report));
     }
     let now = state.store.now();
+    let cap = report.incomplete_limits.max_parts_per_agent;
     html(&SourcesPage {
         layout: Layout::new("sources", &page.user),
+        incomplete_limits: format!(
+            "Each agent may hold {cap} parts of incomplete snapshots ({}); more are refused until \
+             they complete or expire. A snapshot that receives no part for {} h is dropped (the \
+             agent still has it and sends it again).",
+            mib(report.incomplete_limits.max_bytes_per_agent),
+            report.incomplete_limits.expire_after_hours
+        ),
         sources: report
             .sources
             .into_iter()
@@ -576,6 +635,15 @@ async fn sources_page(state: &WebState, page: Page<NoQuery>) -> Result<Response,
                     }
                     (Some(n), None) => n.to_string(),
                     _ => "–".to_owned(),
+                },
+                incomplete: incomplete_view(&row.incomplete_uploads, cap, now),
+                expired: match &row.incomplete_uploads {
+                    u if u.expired == 0 => "none expired".to_owned(),
+                    u => format!(
+                        "{} expired, last {}",
+                        u.expired,
+                        ago(u.last_expired_at, now)
+                    ),
                 },
                 row,
             })

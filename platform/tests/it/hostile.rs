@@ -465,3 +465,256 @@ async fn a_compression_bomb_is_refused_at_its_expansion_bound() {
         "the bomb is discarded"
     );
 }
+
+/// A snapshot being decoded holds no database lock: while one agent's decode is held in
+/// progress (by a [`DecodeGate`](seatbroker_platform::DecodeGate), as a slow bomb or a huge
+/// snapshot would be), a console login and another agent's whole upload complete, and the
+/// held snapshot is applied once its decode ends. Decoding inside the write transaction
+/// would leave the login and the second upload waiting behind the decode (on SQLite).
+async fn decoding_holds_no_lock(mut db: TestDb) {
+    let gate = seatbroker_platform::DecodeGate::new("slow1");
+    db.store = db.store.clone().with_decode_gate(gate.clone());
+    create_users(&db.store).await;
+    let server = crate::api::Server::start_with(db, |_| {}).await;
+    let console = Platform::start(server.state.store.clone()).await;
+    let (slow_credential, slow_source) = server.approved().await;
+    let (other_credential, other_source) = server.approved().await;
+    let slow = crate::parts(
+        &crate::payload("hr", "acme", crate::t0(), crate::people(50)),
+        "slow1",
+        &slow_source,
+        1,
+        256,
+    );
+    let other = crate::parts(
+        &crate::payload("hr", "acme", crate::t0(), crate::people(40)),
+        "other1",
+        &other_source,
+        1,
+        256,
+    );
+    assert!(slow.len() > 1 && other.len() > 1);
+    for part in &slow[..slow.len() - 1] {
+        assert_eq!(
+            server.put(&slow_credential, part).await.status(),
+            StatusCode::OK
+        );
+    }
+    let server = std::sync::Arc::new(server);
+    let last = slow.last().unwrap().clone();
+    let held = tokio::spawn({
+        let server = server.clone();
+        async move { server.put(&slow_credential, &last).await }
+    });
+    tokio::time::timeout(PATIENCE, gate.entered())
+        .await
+        .expect("the last part starts the decode");
+
+    // Meanwhile: a login and another agent's snapshot, start to applied.
+    let login = async {
+        let mut session = Session::new(&console.url);
+        session.login_ok("alice", ADMIN_PASSWORD).await;
+    };
+    tokio::time::timeout(PATIENCE, login)
+        .await
+        .expect("a login completes while a snapshot is being decoded");
+    let upload = async {
+        let mut acks = Vec::new();
+        for part in &other {
+            let response = server.put(&other_credential, part).await;
+            assert_eq!(response.status(), StatusCode::OK);
+            acks.push(
+                response
+                    .json::<seatbroker_protocol::UploadAck>()
+                    .await
+                    .unwrap(),
+            );
+        }
+        acks
+    };
+    let acks = tokio::time::timeout(PATIENCE, upload)
+        .await
+        .expect("another agent's upload completes while a snapshot is being decoded");
+    assert!(acks.last().unwrap().snapshot_applied, "{acks:?}");
+    assert!(!held.is_finished(), "the held decode is still in progress");
+    let store = &server.state.store;
+    assert_eq!(
+        store.snapshot_state("slow1").await.unwrap().as_deref(),
+        Some("receiving"),
+        "nothing of the held snapshot is written before its decode ends"
+    );
+
+    gate.release();
+    let response = tokio::time::timeout(PATIENCE, held)
+        .await
+        .expect("the held upload finishes once released")
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let ack: seatbroker_protocol::UploadAck = response.json().await.unwrap();
+    assert!(ack.snapshot_applied, "{ack:?}");
+    assert_eq!(
+        store.snapshot_state("slow1").await.unwrap().as_deref(),
+        Some("applied")
+    );
+}
+
+on_both_backends!(decoding_outside_the_write_lock, decoding_holds_no_lock);
+
+/// Sources & agents shows, per agent, the parts of incomplete snapshots it holds (bytes,
+/// age) against the cap, and what the expiry job dropped of its, in HTML and in JSON.
+async fn incomplete_uploads_are_shown(db: TestDb) {
+    let clock = db.clock.clone();
+    create_users(&db.store).await;
+    let server = crate::api::Server::start_with(db, |_| {}).await;
+    let store = server.state.store.clone();
+    let console = Platform::start(store.clone()).await;
+    let (credential, source) = server.approved().await;
+    let (quiet_credential, _) = server.approved().await;
+    let payload = crate::payload("hr", "acme", crate::t0(), crate::people(300));
+    let parts = crate::parts(&payload, "unfinished1", &source, 1, 512);
+    assert!(parts.len() > 2, "{} parts", parts.len());
+    let mut bytes = 0;
+    for part in &parts[..2] {
+        assert_eq!(server.put(&credential, part).await.status(), StatusCode::OK);
+        bytes += part.chunk().unwrap().len() as u64;
+    }
+    let agent = store
+        .authenticate_agent(&credential)
+        .await
+        .unwrap()
+        .unwrap();
+    let quiet = store
+        .authenticate_agent(&quiet_credential)
+        .await
+        .unwrap()
+        .unwrap();
+    let mut admin = Session::new(&console.url);
+    admin.login_ok("alice", ADMIN_PASSWORD).await;
+
+    let agent_json = |report: &serde_json::Value, id: &str| {
+        report["agents"]
+            .as_array()
+            .unwrap_or_else(|| panic!("agents in {report}"))
+            .iter()
+            .find(|a| a["agent_id"] == id)
+            .unwrap_or_else(|| panic!("agent {id} in {report}"))
+            .clone()
+    };
+    let (status, report) = admin.get_json("/api/v1/reports/sources").await;
+    assert_eq!(status, StatusCode::OK);
+    let limits = &report["incomplete_limits"];
+    assert_eq!(limits["max_parts_per_agent"], 1024);
+    assert_eq!(limits["max_bytes_per_agent"], 1024 * 1024 * 1024);
+    assert_eq!(limits["expire_after_hours"], 24);
+    let held = agent_json(&report, &agent.id)["incomplete_uploads"].clone();
+    assert_eq!(held["snapshots"], 1, "{held}");
+    assert_eq!(held["parts"], 2, "{held}");
+    assert_eq!(held["bytes"], bytes, "{held}");
+    assert_eq!(held["oldest_at"], "2025-06-02T09:00:00Z", "{held}");
+    assert_eq!(held["expired"], 0, "{held}");
+    assert!(held["last_expired_at"].is_null(), "{held}");
+    let page = admin.get("/sources").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(
+        page.body
+            .contains("1 KiB in 2 of 1024 parts (1 snapshot); oldest started 2025-06-02 09:00 UTC"),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("none expired"), "{}", page.body);
+    assert!(page.body.contains("for 24 h is dropped"), "{}", page.body);
+    let nothing = agent_json(&report, &quiet.id)["incomplete_uploads"].clone();
+    assert_eq!(nothing["snapshots"], 0, "{nothing}");
+    assert_eq!(nothing["bytes"], 0, "{nothing}");
+    assert!(nothing["oldest_at"].is_null(), "{nothing}");
+
+    // A day and more later the expiry job drops it; the page says how many and when.
+    let later = crate::t0() + chrono::Duration::hours(25);
+    clock.set(later);
+    assert_eq!(
+        store
+            .expire_incomplete_snapshots(chrono::Duration::hours(24))
+            .await
+            .unwrap(),
+        1
+    );
+    let mut admin = Session::new(&console.url);
+    admin.login_ok("alice", ADMIN_PASSWORD).await;
+    let (_, report) = admin.get_json("/api/v1/reports/sources").await;
+    let held = agent_json(&report, &agent.id)["incomplete_uploads"].clone();
+    assert_eq!(held["snapshots"], 0, "{held}");
+    assert_eq!(held["parts"], 0, "{held}");
+    assert_eq!(held["bytes"], 0, "{held}");
+    assert_eq!(held["expired"], 1, "{held}");
+    assert_eq!(held["last_expired_at"], "2025-06-03T10:00:00Z", "{held}");
+    let page = admin.get("/sources").await;
+    assert!(
+        page.body
+            .contains("1 expired, last 2025-06-03 10:00 UTC (just now)"),
+        "{}",
+        page.body
+    );
+}
+
+on_both_backends!(incomplete_uploads_on_sources, incomplete_uploads_are_shown);
+
+/// An agent that stops waiting for the answer to its last part (its request timed out while
+/// a large snapshot was applied) does not roll the apply back: the snapshot is applied, and
+/// the agent's retry of that part is told so.
+async fn an_abandoned_request_still_applies(mut db: TestDb) {
+    let gate = seatbroker_platform::DecodeGate::new("left1");
+    db.store = db.store.clone().with_decode_gate(gate.clone());
+    let server = std::sync::Arc::new(crate::api::Server::start_with(db, |_| {}).await);
+    let (credential, source) = server.approved().await;
+    let parts = crate::parts(
+        &crate::payload("hr", "acme", crate::t0(), crate::people(50)),
+        "left1",
+        &source,
+        1,
+        256,
+    );
+    for part in &parts[..parts.len() - 1] {
+        assert_eq!(server.put(&credential, part).await.status(), StatusCode::OK);
+    }
+    let last = parts.last().unwrap().clone();
+    let request = tokio::spawn({
+        let server = server.clone();
+        let credential = credential.clone();
+        let last = last.clone();
+        async move { server.put(&credential, &last).await }
+    });
+    tokio::time::timeout(PATIENCE, gate.entered())
+        .await
+        .expect("the last part starts the apply");
+    // The agent gives up: its request and connection are dropped.
+    request.abort();
+    let _ = request.await;
+    gate.release();
+    // Its retry of the last part waits for the apply and is told it is applied.
+    let retry = tokio::time::timeout(PATIENCE, server.put(&credential, &last))
+        .await
+        .expect("the retry is answered");
+    assert_eq!(retry.status(), StatusCode::OK);
+    let ack: seatbroker_protocol::UploadAck = retry.json().await.unwrap();
+    assert!(ack.snapshot_applied, "{ack:?}");
+    assert_eq!(
+        gate.entries(),
+        1,
+        "decoded once: the retry found it applied"
+    );
+    assert_eq!(
+        server
+            .state
+            .store
+            .snapshot_state("left1")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("applied")
+    );
+}
+
+on_both_backends!(
+    abandoned_request_applies,
+    an_abandoned_request_still_applies
+);

@@ -4,8 +4,8 @@
 //! - `refusal.rs`: [`PartRefusal`] and the checks both steps share (approval, staleness);
 //! - `receive.rs`: storing parts idempotently (`Store::receive_part`), applying when the
 //!   last one is in;
-//! - `apply.rs`: claim, gate, decode and validate a complete snapshot
-//!   (`Store::apply_snapshot`), atomically;
+//! - `apply.rs`: decode and validate a complete snapshot outside any transaction, then
+//!   claim, gate and write it in one (`Store::apply_snapshot`);
 //! - `validate.rs`: the payload's own checks (pure);
 //! - `write.rs`: writing an HR snapshot into its source, phase by phase;
 //! - `write_licences.rs`: writing an app source's snapshot (accounts, licences, pools) and
@@ -23,6 +23,9 @@ mod validate;
 mod write;
 mod write_licences;
 
+pub use apply::DecodeGate;
+pub(crate) use apply::Decodes;
+pub use discard::IncompleteUploads;
 pub use receive::{PartOutcome, ReceivedPart};
 pub use refusal::PartRefusal;
 pub use write::ApplyReport;

@@ -12,7 +12,8 @@
 //! compared, so a retried part is recognised and a different one is a conflict. Parts are
 //! counted only after the inserting transaction commits, so whichever request commits
 //! last sees the snapshot complete; the apply itself is claimed once (see [`apply`](super::apply)).
-//! A refused part stores nothing.
+//! A refused part stores nothing. The apply that a last part starts finishes even if the
+//! request that started it is dropped.
 
 use chrono::{DateTime, Duration, Utc};
 use seatbroker_protocol::{UploadOutcome, UploadPart};
@@ -278,7 +279,19 @@ impl Store {
             applied: None,
         };
         if parts_received >= part_count {
-            match self.apply_snapshot(&part.snapshot_id).await? {
+            // The apply runs as a task of its own: an agent that stops waiting (its request
+            // timed out on a large snapshot) does not roll it back, and its retry waits for
+            // it and finds the snapshot applied.
+            let store = self.clone();
+            let snapshot_id = part.snapshot_id.clone();
+            let applying = tokio::spawn(async move { store.apply_snapshot(&snapshot_id).await });
+            let result = applying.await.map_err(|error| {
+                StoreError::Corrupt(format!(
+                    "applying snapshot {} failed: {error}",
+                    part.snapshot_id
+                ))
+            })?;
+            match result? {
                 ApplyResult::Applied(report) => {
                     received.snapshot_applied = true;
                     received.applied = Some(report);
