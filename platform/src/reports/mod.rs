@@ -5,6 +5,7 @@
 
 pub(crate) mod chart;
 pub(crate) mod csv;
+pub(crate) mod labels;
 pub(crate) mod model;
 
 use std::collections::BTreeMap;

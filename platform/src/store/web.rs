@@ -5,6 +5,8 @@
 //! staleness is [`model::health`] (the only rule), and agents, pending links and merge
 //! candidates come from the domain functions in `agents.rs` and `sources.rs`.
 
+use std::collections::BTreeMap;
+
 use chrono::{Duration, NaiveDate};
 use sqlx::Row;
 
@@ -288,9 +290,13 @@ impl Store {
         id_hash: &str,
     ) -> Result<Option<SessionUser>, StoreError> {
         let row = sqlx::query(
-            "SELECT s.csrf_token, u.id, u.username, u.role FROM sessions s \
-             JOIN users u ON u.id = s.user_id \
-             WHERE s.id_hash = $1 AND s.expires_at > $2 AND u.disabled = 0",
+            &format!(
+                "SELECT s.csrf_token, u.id, u.username, u.role, \
+                 (SELECT CAST(COUNT(*) AS BIGINT) FROM agents a WHERE {}) AS waiting \
+                 FROM sessions s JOIN users u ON u.id = s.user_id \
+                 WHERE s.id_hash = $1 AND s.expires_at > $2 AND u.disabled = 0",
+                super::sources::WAITING_AGENT
+            ),
         )
         .bind(id_hash)
         .bind(ts(self.now()))
@@ -303,6 +309,7 @@ impl Store {
                 role: role_of(&row.try_get::<String, _>("role")?)?,
                 csrf: row.try_get("csrf_token")?,
                 session_hash: id_hash.to_owned(),
+                pending_approvals: row.try_get("waiting")?,
             })
         })
         .transpose()
@@ -575,6 +582,81 @@ impl Store {
         Ok((seats, total))
     }
 
+    /// Refuses filter values nothing has (a 400 with a reason, instead of an empty table):
+    /// a source id that does not exist, a reason neither the platform knows nor a seat has,
+    /// a department or a manager no current seat has.
+    /// Each check is one indexed look-up; empty values are not checked.
+    pub(crate) async fn check_seat_filter_values(
+        &self,
+        filter: &SeatFilter,
+    ) -> Result<Result<(), String>, StoreError> {
+        if !filter.source.is_empty() && !self.source_exists(&filter.source).await? {
+            return Ok(Err(format!(
+                "Unknown source {:?}: pick one from the list, or leave it out for all sources.",
+                filter.source
+            )));
+        }
+        // A reason the platform knows, or one a (newer) agent sent that a seat has.
+        let known_reason = seatbroker_protocol::SeatReason::KNOWN
+            .iter()
+            .any(|r| r.as_str() == filter.reason);
+        if !filter.reason.is_empty()
+            && !known_reason
+            && sqlx::query("SELECT 1 AS one FROM seats_current WHERE reason = $1 LIMIT 1")
+                .bind(filter.reason.as_str())
+                .fetch_optional(self.pool())
+                .await?
+                .is_none()
+        {
+            return Ok(Err(format!(
+                "Unknown reason {:?}: use one of {}.",
+                filter.reason,
+                seatbroker_protocol::SeatReason::KNOWN
+                    .iter()
+                    .map(|r| r.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        }
+        if !filter.department.is_empty() && filter.department != "(none)" {
+            let found = sqlx::query(
+                "SELECT 1 AS one FROM seats_current WHERE department = $1 LIMIT 1",
+            )
+            .bind(filter.department.as_str())
+            .fetch_optional(self.pool())
+            .await?;
+            if found.is_none() {
+                return Ok(Err(format!(
+                    "Unknown department {:?}: no person has it; use one from the list, or (none) for people without a department.",
+                    filter.department
+                )));
+            }
+        }
+        if !filter.manager.is_empty() {
+            let found =
+                sqlx::query("SELECT 1 AS one FROM seats_current WHERE manager_id = $1 LIMIT 1")
+                    .bind(filter.manager.as_str())
+                    .fetch_optional(self.pool())
+                    .await?;
+            if found.is_none() {
+                return Ok(Err(format!(
+                    "Unknown manager {:?}: nobody reports to this person id; use one from the list.",
+                    filter.manager
+                )));
+            }
+        }
+        Ok(Ok(()))
+    }
+
+    /// Whether a source with this id exists (any state).
+    pub(crate) async fn source_exists(&self, id: &str) -> Result<bool, StoreError> {
+        Ok(sqlx::query("SELECT 1 AS one FROM sources WHERE id = $1")
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?
+            .is_some())
+    }
+
     /// Every source as (id, name), for source pickers.
     pub(crate) async fn source_choices(&self) -> Result<Vec<(String, String)>, StoreError> {
         sqlx::query("SELECT id, name FROM sources ORDER BY name, id")
@@ -630,7 +712,13 @@ impl Store {
             .collect::<Result<Vec<_>, StoreError>>()?;
         Ok(SeatFilterChoices {
             sources: self.source_choices().await?,
-            reasons: reasons.into_iter().collect(),
+            reasons: reasons
+                .into_iter()
+                .map(|code| {
+                    let label = crate::reports::labels::reason_label(&code);
+                    (code, label)
+                })
+                .collect(),
             departments: departments.into_iter().collect(),
             managers,
         })
@@ -799,10 +887,80 @@ impl Store {
                     department: r.try_get("department")?,
                     kind: r.try_get("kind")?,
                     detail: r.try_get("detail")?,
+                    detail_text: None,
                 })
             })
             .collect::<Result<Vec<_>, StoreError>>()?;
+        let rows = self.name_ids_in_details(rows).await?;
         Ok((counts, rows))
+    }
+
+    /// Fills each finding's `detail_text`: its detail with every word that is the id of a
+    /// person of the same source replaced by that person's name ("manager Ana Silva is
+    /// offboarded"). One query per source, over the distinct words only.
+    async fn name_ids_in_details(
+        &self,
+        mut rows: Vec<FindingRow>,
+    ) -> Result<Vec<FindingRow>, StoreError> {
+        let is_separator = |c: char| c.is_whitespace() || matches!(c, ',' | ';' | '(' | ')');
+        let mut words: BTreeMap<String, std::collections::BTreeSet<String>> = BTreeMap::new();
+        for row in &rows {
+            if let Some(detail) = &row.detail {
+                let set = words.entry(row.source_id.clone()).or_default();
+                set.extend(
+                    detail
+                        .split(is_separator)
+                        .filter(|w| !w.is_empty())
+                        .map(str::to_owned),
+                );
+            }
+        }
+        let mut names: BTreeMap<(String, String), String> = BTreeMap::new();
+        for (source, words) in &words {
+            let words: Vec<&String> = words.iter().collect();
+            for chunk in words.chunks(500) {
+                let placeholders: Vec<String> =
+                    (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
+                let sql = format!(
+                    "SELECT person_id, name FROM seats_current \
+                     WHERE source_id = $1 AND name IS NOT NULL AND person_id IN ({})",
+                    placeholders.join(", ")
+                );
+                let mut query = sqlx::query(&sql).bind(source.as_str());
+                for word in chunk {
+                    query = query.bind(word.as_str());
+                }
+                for row in query.fetch_all(self.pool()).await? {
+                    names.insert(
+                        (source.clone(), row.try_get("person_id")?),
+                        row.try_get("name")?,
+                    );
+                }
+            }
+        }
+        for row in &mut rows {
+            let Some(detail) = &row.detail else { continue };
+            let mut text = String::with_capacity(detail.len());
+            let mut word = String::new();
+            let flush = |word: &mut String, text: &mut String| {
+                match names.get(&(row.source_id.clone(), word.clone())) {
+                    Some(name) => text.push_str(name),
+                    None => text.push_str(word),
+                }
+                word.clear();
+            };
+            for c in detail.chars() {
+                if is_separator(c) {
+                    flush(&mut word, &mut text);
+                    text.push(c);
+                } else {
+                    word.push(c);
+                }
+            }
+            flush(&mut word, &mut text);
+            row.detail_text = Some(text);
+        }
+        Ok(rows)
     }
 }
 

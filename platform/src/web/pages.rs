@@ -8,7 +8,6 @@ use crate::reports::model::{
     AgentRow, DepartmentRow, FindingCount, FindingRow, OverviewRow, SeatFilter, SeatFilterChoices,
     SeatRow, TrendPoint, UserRow,
 };
-use crate::store::AuditEntry;
 
 /// What the frame of every page needs.
 #[derive(Debug)]
@@ -19,6 +18,8 @@ pub(crate) struct Layout {
     pub(crate) is_admin: bool,
     pub(crate) csrf: String,
     pub(crate) notice: Option<String>,
+    /// Agents waiting for a decision: the badge on Approvals.
+    pub(crate) pending: i64,
 }
 
 impl Layout {
@@ -30,7 +31,16 @@ impl Layout {
             is_admin: user.role.is_admin(),
             csrf: user.csrf.clone(),
             notice: None,
+            pending: user.pending_approvals,
         }
+    }
+
+    /// The current page is one of those under the navigation's "More" menu.
+    pub(crate) fn in_more(&self) -> bool {
+        matches!(
+            self.page,
+            "sources" | "exclusions" | "tokens" | "users" | "audit"
+        )
     }
 
     pub(crate) fn with_notice(mut self, notice: Option<String>) -> Self {
@@ -43,6 +53,8 @@ impl Layout {
 #[template(path = "login.html")]
 pub(crate) struct LoginPage {
     pub(crate) csrf: String,
+    /// The local page to return to after logging in (already checked), or empty.
+    pub(crate) next: String,
     pub(crate) username: String,
     pub(crate) error: Option<String>,
 }
@@ -168,6 +180,7 @@ pub(crate) struct DataQualityPage {
     pub(crate) layout: Layout,
     pub(crate) counts: Vec<FindingCount>,
     pub(crate) kind: String,
+    pub(crate) kind_label: String,
     pub(crate) rows: Vec<FindingRow>,
 }
 
@@ -215,7 +228,7 @@ pub(crate) struct UsersPage {
 #[template(path = "audit.html")]
 pub(crate) struct AuditPage {
     pub(crate) layout: Layout,
-    pub(crate) entries: Vec<AuditEntry>,
+    pub(crate) entries: Vec<super::admin::AuditView>,
     pub(crate) limit: i64,
 }
 

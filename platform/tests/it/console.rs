@@ -1036,6 +1036,7 @@ async fn the_last_admin_cannot_be_demoted() {
         role: Role::Admin,
         csrf: String::new(),
         session_hash: String::new(),
+        pending_approvals: 0,
     };
     let refused = db
         .store

@@ -173,6 +173,9 @@ pub(crate) struct ReclaimFilter {
     pub(crate) department: String,
     /// A manager's person id.
     pub(crate) manager: String,
+    /// A day (`YYYY-MM-DD`): only seats in their state since that day or later (new
+    /// since then).
+    pub(crate) new_since: String,
     /// `person`, `application`, `state`, `days`, `department`, `last_activity`, `cost`.
     pub(crate) sort: String,
     /// `asc` or `desc`.
@@ -438,6 +441,10 @@ impl Store {
                 args.push(value.clone());
                 clauses.push(format!("{column} = ${}", args.len()));
             }
+        }
+        if !filter.new_since.is_empty() {
+            args.push(filter.new_since.clone());
+            clauses.push(format!("l.since >= ${}", args.len()));
         }
         let dir = if filter.dir == "desc" { "DESC" } else { "ASC" };
         let order = match filter.sort.as_str() {
