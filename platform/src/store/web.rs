@@ -768,6 +768,98 @@ impl Store {
             .collect()
     }
 
+    /// What the reconstructed HR headcount is made of: how many people (of the Humaans
+    /// sources, or of `source`) start on each day, and on which day each leaves the count
+    /// (the day after the employment end date). People without a start date, or whose end
+    /// date comes before their start, are left out. Two grouped queries: the answer grows
+    /// with distinct days, not with people.
+    pub(crate) async fn report_headcount_changes(
+        &self,
+        source: Option<&str>,
+    ) -> Result<(Vec<(NaiveDate, i64)>, Vec<(NaiveDate, i64)>), StoreError> {
+        let filter = if source.is_some() {
+            " AND c.source_id = $1"
+        } else {
+            ""
+        };
+        let grouped = |column: &str| {
+            format!(
+                "SELECT c.{column} AS d, CAST(COUNT(*) AS BIGINT) AS n FROM seats_current c \
+                 JOIN sources s ON s.id = c.source_id \
+                 WHERE s.kind = 'humaans' AND c.start_date IS NOT NULL AND c.{column} IS NOT NULL \
+                 AND (c.end_date IS NULL OR c.end_date >= c.start_date){filter} \
+                 GROUP BY c.{column} ORDER BY 1"
+            )
+        };
+        let mut out = Vec::new();
+        for column in ["start_date", "end_date"] {
+            let sql = grouped(column);
+            let mut query = sqlx::query(&sql);
+            if let Some(source) = source {
+                query = query.bind(source);
+            }
+            let mut days = Vec::new();
+            for row in query.fetch_all(self.pool()).await? {
+                let day = parse_day(&row.try_get::<String, _>("d")?)?;
+                let n: i64 = row.try_get("n")?;
+                // Counted through the end date: they leave the count the day after.
+                let day = if column == "end_date" {
+                    day.succ_opt().unwrap_or(day)
+                } else {
+                    day
+                };
+                days.push((day, n));
+            }
+            out.push(days);
+        }
+        let ends = out.pop().unwrap_or_default();
+        let starts = out.pop().unwrap_or_default();
+        Ok((starts, ends))
+    }
+
+    /// What the licence history chart is made of, from `licence_history` of the approved
+    /// application sources (or `source`): per day, how many licence rows in use and how
+    /// many reclaimable (orphaned, disabled, never used, idle) were opened and closed.
+    /// Returns (day, in use opened, reclaimable opened) and the same for closings.
+    pub(crate) async fn report_licence_changes(
+        &self,
+        source: Option<&str>,
+    ) -> Result<LicenceDayChanges, StoreError> {
+        let filter = if source.is_some() {
+            " AND h.source_id = $1"
+        } else {
+            ""
+        };
+        let mut out = Vec::new();
+        for column in ["valid_from", "valid_to"] {
+            let sql = format!(
+                "SELECT SUBSTR(h.{column}, 1, 10) AS d, \
+                 CAST(SUM(CASE WHEN h.state = 'in_use' THEN 1 ELSE 0 END) AS BIGINT) AS in_use, \
+                 CAST(SUM(CASE WHEN h.state IN ('orphaned', 'disabled_holding', 'never_used', 'idle') \
+                          THEN 1 ELSE 0 END) AS BIGINT) AS reclaimable \
+                 FROM licence_history h JOIN sources s ON s.id = h.source_id \
+                 WHERE s.state = 'approved' AND h.{column} IS NOT NULL{filter} \
+                 GROUP BY SUBSTR(h.{column}, 1, 10) ORDER BY 1"
+            );
+            let mut query = sqlx::query(&sql);
+            if let Some(source) = source {
+                query = query.bind(source);
+            }
+            let mut days = Vec::new();
+            for row in query.fetch_all(self.pool()).await? {
+                days.push((
+                    parse_day(&row.try_get::<String, _>("d")?)?,
+                    row.try_get::<i64, _>("in_use")?,
+                    row.try_get::<i64, _>("reclaimable")?,
+                ));
+            }
+            out.push(days);
+        }
+        let closed = out.pop().unwrap_or_default();
+        let opened = out.pop().unwrap_or_default();
+        Ok(LicenceDayChanges { opened, closed })
+    }
+
     /// Seat counts per department, over one source or all.
     pub(crate) async fn report_departments(
         &self,
@@ -962,6 +1054,13 @@ impl Store {
         }
         Ok(rows)
     }
+}
+
+/// Licence rows opened and closed per day: (day, in use, reclaimable).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct LicenceDayChanges {
+    pub(crate) opened: Vec<(NaiveDate, i64, i64)>,
+    pub(crate) closed: Vec<(NaiveDate, i64, i64)>,
 }
 
 /// Refuses a change that would leave no enabled admin besides user `id`.

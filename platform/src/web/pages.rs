@@ -154,6 +154,15 @@ pub(crate) struct TrendsPage {
     pub(crate) source: String,
     pub(crate) months: u32,
     pub(crate) svg: String,
+    /// The first day of the uploaded daily counts in the period.
+    pub(crate) first_upload: Option<String>,
+    /// The reconstructed headcount chart, when any HR person has a start date.
+    pub(crate) headcount_svg: Option<String>,
+    pub(crate) headcount_now: Option<i64>,
+    pub(crate) reconstructed_meaning: &'static str,
+    /// The licence history chart and its first day, after an application upload.
+    pub(crate) licence_svg: Option<String>,
+    pub(crate) licence_first: Option<String>,
     pub(crate) recent: Vec<TrendPoint>,
     pub(crate) csv_href: String,
 }

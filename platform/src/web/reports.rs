@@ -351,15 +351,49 @@ struct TrendJson {
     source: Option<String>,
     months: u32,
     days: Vec<TrendPoint>,
+    /// HR headcount per day, reconstructed from employment dates (not from uploads).
+    reconstructed_headcount: Vec<HeadcountJson>,
+    /// Licences per day, from the first application upload on.
+    licences: Vec<crate::reports::LicencePoint>,
 }
 
-async fn load_trend(state: &WebState, query: &TrendQuery) -> Result<Vec<TrendPoint>, WebError> {
-    query.check(state).await?;
+#[derive(Debug, Serialize)]
+struct HeadcountJson {
+    day: chrono::NaiveDate,
+    headcount: i64,
+}
+
+/// The period's first day (inclusive) and today.
+fn trend_period(state: &WebState, query: &TrendQuery) -> (chrono::NaiveDate, chrono::NaiveDate) {
     let today = state.store.now().date_naive();
     let from = today
         .checked_sub_months(Months::new(query.months()))
         .unwrap_or(today - Duration::days(366))
         + Duration::days(1);
+    (from, today)
+}
+
+/// The reconstructed headcount and the licence history over the period.
+async fn load_history(
+    state: &WebState,
+    query: &TrendQuery,
+) -> Result<(Vec<(chrono::NaiveDate, i64)>, Vec<crate::reports::LicencePoint>), WebError> {
+    let (from, today) = trend_period(state, query);
+    let source = (!query.source.is_empty()).then_some(query.source.as_str());
+    let (starts, stops) = state.store.report_headcount_changes(source).await?;
+    let headcount = if starts.is_empty() {
+        Vec::new()
+    } else {
+        reports::running_counts(&starts, &stops, from, today)
+    };
+    let changes = state.store.report_licence_changes(source).await?;
+    let licences = reports::licence_trend(&changes.opened, &changes.closed, from, today);
+    Ok((headcount, licences))
+}
+
+async fn load_trend(state: &WebState, query: &TrendQuery) -> Result<Vec<TrendPoint>, WebError> {
+    query.check(state).await?;
+    let (from, today) = trend_period(state, query);
     let source = (!query.source.is_empty()).then_some(query.source.as_str());
     let rows = state.store.report_daily(source, from).await?;
     Ok(reports::fill_trend(&rows, from, today))
@@ -377,17 +411,34 @@ async fn trends_page(state: &WebState, page: Page<TrendQuery>) -> Result<Respons
         query,
     } = page;
     let points = load_trend(state, &query).await?;
+    let (headcount, licences) = load_history(state, &query).await?;
     if format == Format::Json {
         return Ok(json(&TrendJson {
             source: (!query.source.is_empty()).then(|| query.source.clone()),
             months: query.months(),
             days: points,
+            reconstructed_headcount: headcount
+                .iter()
+                .map(|(day, headcount)| HeadcountJson {
+                    day: *day,
+                    headcount: *headcount,
+                })
+                .collect(),
+            licences,
         }));
     }
     let sources = state.store.source_choices().await?;
     let months = query.months().to_string();
     html(&TrendsPage {
         layout: Layout::new("trends", &user),
+        first_upload: points.first().map(|p| p.day.to_string()),
+        headcount_svg: (!headcount.is_empty())
+            .then(|| reports::headcount_chart(&headcount).to_svg()),
+        headcount_now: headcount.last().map(|p| p.1),
+        reconstructed_meaning: reports::RECONSTRUCTED_MEANING,
+        licence_first: licences.first().map(|p| p.day.to_string()),
+        licence_svg: (!licences.is_empty())
+            .then(|| reports::licence_chart(&licences).to_svg()),
         svg: reports::trend_chart(&points, query.months()).to_svg(),
         recent: points.iter().rev().take(14).cloned().collect(),
         csv_href: href(
