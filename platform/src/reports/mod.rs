@@ -424,7 +424,11 @@ mod tests {
         assert_eq!(points.first().map(|p| p.day), Some(d("2026-01-10")));
         let values: Vec<(i64, i64)> = points.iter().map(|p| (p.in_use, p.reclaimable)).collect();
         assert_eq!(values, [(5, 3), (5, 3), (4, 3), (4, 3)]);
-        assert!(licence_chart(&points).title.contains("first upload, 2026-01-10"));
+        assert!(
+            licence_chart(&points)
+                .title
+                .contains("first upload, 2026-01-10")
+        );
         assert!(licence_trend(&[], &[], d("2026-01-01"), d("2026-01-13")).is_empty());
     }
 

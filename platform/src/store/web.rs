@@ -289,15 +289,13 @@ impl Store {
         &self,
         id_hash: &str,
     ) -> Result<Option<SessionUser>, StoreError> {
-        let row = sqlx::query(
-            &format!(
-                "SELECT s.csrf_token, u.id, u.username, u.role, \
+        let row = sqlx::query(&format!(
+            "SELECT s.csrf_token, u.id, u.username, u.role, \
                  (SELECT CAST(COUNT(*) AS BIGINT) FROM agents a WHERE {}) AS waiting \
                  FROM sessions s JOIN users u ON u.id = s.user_id \
                  WHERE s.id_hash = $1 AND s.expires_at > $2 AND u.disabled = 0",
-                super::sources::WAITING_AGENT
-            ),
-        )
+            super::sources::WAITING_AGENT
+        ))
         .bind(id_hash)
         .bind(ts(self.now()))
         .fetch_optional(self.pool())
@@ -619,12 +617,11 @@ impl Store {
             )));
         }
         if !filter.department.is_empty() && filter.department != "(none)" {
-            let found = sqlx::query(
-                "SELECT 1 AS one FROM seats_current WHERE department = $1 LIMIT 1",
-            )
-            .bind(filter.department.as_str())
-            .fetch_optional(self.pool())
-            .await?;
+            let found =
+                sqlx::query("SELECT 1 AS one FROM seats_current WHERE department = $1 LIMIT 1")
+                    .bind(filter.department.as_str())
+                    .fetch_optional(self.pool())
+                    .await?;
             if found.is_none() {
                 return Ok(Err(format!(
                     "Unknown department {:?}: no person has it; use one from the list, or (none) for people without a department.",

@@ -616,7 +616,14 @@ fn flatten_detail(prefix: &str, value: &serde_json::Value, out: &mut Vec<(String
         }
         Value::Array(items) => {
             let joined = items.iter().map(text).collect::<Vec<_>>().join(", ");
-            out.push((prefix.to_owned(), if joined.is_empty() { "–".to_owned() } else { joined }));
+            out.push((
+                prefix.to_owned(),
+                if joined.is_empty() {
+                    "–".to_owned()
+                } else {
+                    joined
+                },
+            ));
         }
         other if prefix.is_empty() => out.push(("detail".to_owned(), text(other))),
         other => out.push((prefix.to_owned(), text(other))),

@@ -228,7 +228,12 @@ mod tests {
 
     #[test]
     fn only_local_paths_are_returned_to() {
-        for ok in ["/", "/reclaim?state=idle&sort=days", "/people/p%2F1", "/seats"] {
+        for ok in [
+            "/",
+            "/reclaim?state=idle&sort=days",
+            "/people/p%2F1",
+            "/seats",
+        ] {
             assert_eq!(safe_next(ok), Some(ok), "{ok}");
         }
         for bad in [

@@ -377,7 +377,13 @@ fn trend_period(state: &WebState, query: &TrendQuery) -> (chrono::NaiveDate, chr
 async fn load_history(
     state: &WebState,
     query: &TrendQuery,
-) -> Result<(Vec<(chrono::NaiveDate, i64)>, Vec<crate::reports::LicencePoint>), WebError> {
+) -> Result<
+    (
+        Vec<(chrono::NaiveDate, i64)>,
+        Vec<crate::reports::LicencePoint>,
+    ),
+    WebError,
+> {
     let (from, today) = trend_period(state, query);
     let source = (!query.source.is_empty()).then_some(query.source.as_str());
     let (starts, stops) = state.store.report_headcount_changes(source).await?;
@@ -437,8 +443,7 @@ async fn trends_page(state: &WebState, page: Page<TrendQuery>) -> Result<Respons
         headcount_now: headcount.last().map(|p| p.1),
         reconstructed_meaning: reports::RECONSTRUCTED_MEANING,
         licence_first: licences.first().map(|p| p.day.to_string()),
-        licence_svg: (!licences.is_empty())
-            .then(|| reports::licence_chart(&licences).to_svg()),
+        licence_svg: (!licences.is_empty()).then(|| reports::licence_chart(&licences).to_svg()),
         svg: reports::trend_chart(&points, query.months()).to_svg(),
         recent: points.iter().rev().take(14).cloned().collect(),
         csv_href: href(
