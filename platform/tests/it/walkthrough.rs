@@ -165,9 +165,9 @@ async fn a_waiting_agent_is_counted_in_the_navigation_and_pointed_to() {
     }
 }
 
-/// Words instead of codes on the pages (codes kept in JSON and CSV), names instead of
-/// person ids, the inactive-seat filters, readable audit details, 400 for unknown filter
-/// values, and Trends from the first upload.
+// Words instead of codes on the pages (codes kept in JSON and CSV), names instead of
+// person ids, the inactive-seat filters, readable audit details, 400 for unknown filter
+// values, and Trends from the first upload.
 on_both_backends!(
     the_console_speaks_plainly_and_refuses_unknown_filters,
     speaks_plainly
@@ -339,9 +339,9 @@ async fn speaks_plainly(db: TestDb) {
     assert_eq!(json["licences"], serde_json::json!([]));
 }
 
-/// The reclaim page's "new since" keeps exactly the seats that entered their state on that
-/// day or later (here: the day the platform saw it, as the fixture's licences carry no
-/// since-day), in JSON, CSV and the page; sorting keeps working with it.
+// The reclaim page's "new since" keeps exactly the seats that entered their state on that
+// day or later (here: the day the platform saw it, as the fixture's licences carry no
+// since-day), in JSON, CSV and the page; sorting keeps working with it.
 on_both_backends!(reclaim_filters_new_since_a_day, new_since);
 
 async fn new_since(db: TestDb) {
