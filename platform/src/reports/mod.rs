@@ -113,7 +113,7 @@ pub(crate) fn running_counts(
 }
 
 /// Wording of the reconstructed headcount, wherever it is shown.
-pub(crate) const RECONSTRUCTED_MEANING: &str = "reconstructed from the employment start and \
+pub(crate) const RECONSTRUCTED_MEANING: &str = "from the employment start and \
      end dates of the people Humaans lists today, not from uploads: people deleted from \
      Humaans, and people without a start date, are missing";
 
