@@ -186,7 +186,12 @@ async fn track(State(state): State<ServerState>, request: Request, next: Next) -
             RouteClass::ReportApi
         } else if matches!(
             route.as_str(),
-            "/healthz" | "/metrics" | "/static/console.css" | "unmatched"
+            "/healthz"
+                | "/metrics"
+                | "/static/console.css"
+                | "/favicon.svg"
+                | "/favicon.ico"
+                | "unmatched"
         ) {
             RouteClass::Other
         } else {

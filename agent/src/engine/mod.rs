@@ -25,7 +25,7 @@ use chrono::NaiveDate;
 use rustc_hash::FxHashMap;
 use seatbroker_protocol::{Finding, PolicyError, SeatRecord, Summary, UsagePolicy};
 
-use crate::humaans::model::{JobRole, Person, current_role};
+use crate::humaans::model::{JobRole, Person, current_role, last_known_role};
 
 pub use pseudonym::Pseudonymizer;
 pub(crate) use pseudonym::{PseudonymKeyError, normalise_email};
@@ -130,11 +130,23 @@ pub fn evaluate(
     // Already grouped by person; this orders the kinds within each person.
     findings.sort_by(|a, b| (&a.person_id, &a.kind).cmp(&(&b.person_id, &b.kind)));
 
+    // Leavers and pre-hires have no current role: their seat shows the last known one
+    // (or the coming one), so they keep a department and manager on the reports.
+    let fallback = last_known_role_index(roles, today, &current);
     let seats: Vec<SeatRecord> = people
         .iter()
         .zip(classified)
         .zip(managers)
-        .map(|((person, (c, role)), manager)| seat_record(person, c, role, manager, pseudonymizer))
+        .map(|((person, (c, role)), manager)| {
+            let (role, manager) = match role {
+                Some(role) => (Some(role), manager),
+                None => {
+                    let role = fallback.get(person.id.as_str()).copied();
+                    (role, role.and_then(findings::manager_of))
+                }
+            };
+            seat_record(person, c, role, manager, pseudonymizer)
+        })
         .collect();
 
     let summary = summarise(&seats, &findings, policy, today);
@@ -160,6 +172,34 @@ fn current_role_index(roles: &[JobRole], today: NaiveDate) -> FxHashMap<&str, &J
             }
             Entry::Vacant(slot) => {
                 if let Some(role) = current_role([role], today) {
+                    slot.insert(role);
+                }
+            }
+        }
+    }
+    index
+}
+
+/// For each person without a current role, [`last_known_role`]'s choice, in one pass:
+/// the best role so far competes with each further role of the same person.
+fn last_known_role_index<'a>(
+    roles: &'a [JobRole],
+    today: NaiveDate,
+    current: &FxHashMap<&str, &JobRole>,
+) -> FxHashMap<&'a str, &'a JobRole> {
+    let mut index: FxHashMap<&str, &JobRole> = FxHashMap::default();
+    for role in roles {
+        if current.contains_key(role.person_id.as_str()) {
+            continue;
+        }
+        match index.entry(role.person_id.as_str()) {
+            Entry::Occupied(mut best) => {
+                if let Some(winner) = last_known_role([*best.get(), role], today) {
+                    best.insert(winner);
+                }
+            }
+            Entry::Vacant(slot) => {
+                if let Some(role) = last_known_role([role], today) {
                     slot.insert(role);
                 }
             }

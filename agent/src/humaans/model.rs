@@ -151,6 +151,33 @@ pub fn current_role<'a>(
         })
 }
 
+/// The role a person without a current role is shown with, so that leavers and pre-hires
+/// keep a department, title and manager: the last role that ended before `today` (latest
+/// end date, then latest start, then greatest id), else the first role that starts after
+/// `today` (earliest start, then smallest id). Only for display: whether a person *has* a
+/// current role (the `no_current_job_role` finding) is [`current_role`]'s answer alone.
+pub(crate) fn last_known_role<'a>(
+    roles_of_person: impl IntoIterator<Item = &'a JobRole>,
+    today: NaiveDate,
+) -> Option<&'a JobRole> {
+    let mut ended: Option<&JobRole> = None;
+    let mut upcoming: Option<&JobRole> = None;
+    for role in roles_of_person {
+        if role.end_date.is_some_and(|d| d < today) {
+            let key = |r: &JobRole| (r.end_date, r.effective_date, r.id.clone());
+            if ended.is_none_or(|best| key(role) > key(best)) {
+                ended = Some(role);
+            }
+        } else if role.effective_date.is_some_and(|d| d > today) {
+            let key = |r: &JobRole| (r.effective_date, r.id.clone());
+            if upcoming.is_none_or(|best| key(role) < key(best)) {
+                upcoming = Some(role);
+            }
+        }
+    }
+    ended.or(upcoming)
+}
+
 /// A record with an id, used by the pager to de-duplicate.
 pub(crate) trait Record {
     fn record_id(&self) -> &str;

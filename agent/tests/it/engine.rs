@@ -403,12 +403,57 @@ fn current_job_role() {
         ",
         Show::Roles,
         "
-        ended_yesterday: title=- dept=- manager=-
+        ended_yesterday: title=Dev dept=Eng manager=-
         ends_today: title=Dev dept=Eng manager=-
         future_role: title=Dev dept=Eng manager=boss
         starts_today: title=Lead dept=Ops manager=-
         tie: title=B dept=- manager=-
         undated: title=New dept=- manager=-
+        ",
+    );
+}
+
+/// Leavers and pre-hires have no current role, but keep a department, title and manager on
+/// their seat: the last role that ended, else the first that has not started. They still
+/// get `no_current_job_role` where that finding applies.
+#[test]
+fn leavers_and_pre_hires_keep_their_last_known_department() {
+    let people = "
+        leaver offboarded start=2020-01-01 end=2025-03-31
+        ended active start=2020-01-01 end=2025-05-31
+        newbie newHire start=T+20
+        rehire newHire start=T+10
+        ";
+    let roles = "
+        r1 leaver eff=2020-01-01 end=2023-12-31 title=Dev dept=Eng to=boss
+        r2 leaver eff=2024-01-01 end=2025-03-31 title=Lead dept=Sales to=chief
+        r3 ended eff=2020-01-01 end=2025-05-31 title=Dev dept=Ops to=boss
+        r4 newbie eff=T+30 title=Later dept=Finance
+        r5 newbie eff=T+20 title=First dept=Legal to=chief
+        r6 rehire eff=2019-01-01 end=2019-12-31 title=Old dept=Support
+        r7 rehire eff=T+10 title=New dept=Product
+        ";
+    check(
+        "",
+        people,
+        roles,
+        Show::Roles,
+        "
+        ended: title=Dev dept=Ops manager=boss
+        leaver: title=Lead dept=Sales manager=chief
+        newbie: title=First dept=Legal manager=chief
+        rehire: title=Old dept=Support manager=-
+        ",
+    );
+    check(
+        "",
+        people,
+        roles,
+        Show::Findings,
+        "
+        ended: no_current_job_role
+        newbie: no_current_job_role
+        rehire: no_current_job_role
         ",
     );
 }

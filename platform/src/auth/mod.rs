@@ -41,6 +41,9 @@ pub struct SessionUser {
     pub csrf: String,
     /// `sha256_hex` of the session cookie (to log out).
     pub session_hash: String,
+    /// Agents waiting for an admin's decision (a pending agent, or a pending source of an
+    /// approved one), read with the session: the navigation's badge.
+    pub pending_approvals: i64,
 }
 
 /// A user as login needs it.

@@ -31,6 +31,8 @@ const LEFT: f64 = 56.0;
 const RIGHT: f64 = 150.0;
 const TOP: f64 = 16.0;
 const BOTTOM: f64 = 36.0;
+/// Up to this many days, every data point is drawn as a dot as well as on the line.
+const MARKED_DAYS: usize = 62;
 
 impl Chart {
     /// The chart as a standalone `<svg>` element. All text is XML-escaped.
@@ -99,7 +101,12 @@ impl Chart {
                 TOP + plot_h,
                 TOP + plot_h + 4.0,
                 TOP + plot_h + 18.0,
-                self.days[i].format("%b %Y")
+                if self.days.len() == 1 {
+                    // One day: say which.
+                    self.days[i].format("%Y-%m-%d")
+                } else {
+                    self.days[i].format("%b %Y")
+                }
             );
         }
         let _ = write!(
@@ -121,6 +128,22 @@ impl Chart {
                 points.trim_end(),
                 escape_html(&series.name)
             );
+            // A line needs two points: with few days every point gets a visible dot, so a
+            // single upload (or a single reconstructed day) still shows.
+            if self.days.len() <= MARKED_DAYS {
+                for (i, v) in series.values.iter().enumerate().take(self.days.len()) {
+                    let _ = write!(
+                        svg,
+                        r#"<circle class="point" cx="{:.1}" cy="{:.1}" r="3.5" fill="{}"><title>{}: {} on {}</title></circle>"#,
+                        x_of(i),
+                        y_of(*v),
+                        series.colour,
+                        escape_html(&series.name),
+                        v,
+                        self.days[i]
+                    );
+                }
+            }
             let ly = TOP + 8.0 + 20.0 * n as f64;
             let lx = WIDTH - RIGHT + 16.0;
             let last = series.values.last().copied().unwrap_or(0);
@@ -208,6 +231,37 @@ mod tests {
         assert!(svg.contains("Feb 2026"));
         // The highest point (12 of a 12 ceiling) is at the top of the plot.
         assert!(svg.contains(&format!("{:.1}", TOP)));
+    }
+
+    #[test]
+    fn a_single_day_is_a_visible_dot_with_its_date() {
+        let chart = Chart {
+            title: "t".into(),
+            days: vec![day("2026-03-05")],
+            series: vec![Series {
+                name: "active".into(),
+                colour: "#2b7",
+                values: vec![7],
+            }],
+        };
+        let svg = chart.to_svg();
+        assert_eq!(svg.matches("<circle").count(), 1, "{svg}");
+        assert!(svg.contains("active: 7 on 2026-03-05"), "{svg}");
+        assert!(svg.contains(">2026-03-05</text>"), "{svg}");
+        // A long period is drawn as lines only.
+        let days: Vec<NaiveDate> = (0..90)
+            .map(|i| day("2026-01-01") + chrono::Duration::days(i))
+            .collect();
+        let chart = Chart {
+            title: "t".into(),
+            series: vec![Series {
+                name: "active".into(),
+                colour: "#2b7",
+                values: vec![1; days.len()],
+            }],
+            days,
+        };
+        assert_eq!(chart.to_svg().matches("<circle").count(), 0);
     }
 
     #[test]

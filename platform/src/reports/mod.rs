@@ -5,6 +5,7 @@
 
 pub(crate) mod chart;
 pub(crate) mod csv;
+pub(crate) mod labels;
 pub(crate) mod model;
 
 use std::collections::BTreeMap;
@@ -75,6 +76,123 @@ pub(crate) fn fill_trend(rows: &[DailyRow], from: NaiveDate, to: NaiveDate) -> V
         }
     }
     totals.into_values().collect()
+}
+
+/// A running count per day from `from` to `to` (inclusive): `starts` add on their day,
+/// `stops` subtract on theirs (the first day not counted). Changes before `from` set the
+/// level `from` starts at. O(changes + days).
+pub(crate) fn running_counts(
+    starts: &[(NaiveDate, i64)],
+    stops: &[(NaiveDate, i64)],
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Vec<(NaiveDate, i64)> {
+    let mut deltas: BTreeMap<NaiveDate, i64> = BTreeMap::new();
+    for (day, n) in starts {
+        *deltas.entry(*day).or_default() += n;
+    }
+    for (day, n) in stops {
+        *deltas.entry(*day).or_default() -= n;
+    }
+    let mut deltas = deltas.into_iter().peekable();
+    let mut level = 0;
+    let mut out = Vec::new();
+    let mut day = from;
+    while day <= to {
+        while let Some((d, n)) = deltas.peek() {
+            if *d > day {
+                break;
+            }
+            level += n;
+            deltas.next();
+        }
+        out.push((day, level));
+        day += Duration::days(1);
+    }
+    out
+}
+
+/// Wording of the reconstructed headcount, wherever it is shown.
+pub(crate) const RECONSTRUCTED_MEANING: &str = "from the employment start and \
+     end dates of the people Humaans lists today, not from uploads: people deleted from \
+     Humaans, and people without a start date, are missing";
+
+/// The reconstructed HR headcount as a chart (one line, labelled as reconstructed).
+pub(crate) fn headcount_chart(points: &[(NaiveDate, i64)]) -> chart::Chart {
+    chart::Chart {
+        title: "HR headcount per day (reconstructed from employment start and end dates)"
+            .to_owned(),
+        days: points.iter().map(|p| p.0).collect(),
+        series: vec![chart::Series {
+            name: "headcount (reconstructed)".to_owned(),
+            colour: "#2354c7",
+            values: points.iter().map(|p| p.1.max(0) as u64).collect(),
+        }],
+    }
+}
+
+/// One day of the licence history: licences in use and reclaimable.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub(crate) struct LicencePoint {
+    pub day: NaiveDate,
+    pub in_use: i64,
+    pub reclaimable: i64,
+}
+
+/// Licences in use and reclaimable per day, from the day of the first upload (or `from`,
+/// if later) to `to`; empty without licence history. Rows count from the day they were
+/// opened and stop on the day they were closed.
+pub(crate) fn licence_trend(
+    opened: &[(NaiveDate, i64, i64)],
+    closed: &[(NaiveDate, i64, i64)],
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Vec<LicencePoint> {
+    let Some(first) = opened.iter().map(|o| o.0).min() else {
+        return Vec::new();
+    };
+    let from = from.max(first);
+    let pick = |rows: &[(NaiveDate, i64, i64)], f: fn(&(NaiveDate, i64, i64)) -> i64| {
+        rows.iter().map(|r| (r.0, f(r))).collect::<Vec<_>>()
+    };
+    let in_use = running_counts(&pick(opened, |r| r.1), &pick(closed, |r| r.1), from, to);
+    let reclaimable = running_counts(&pick(opened, |r| r.2), &pick(closed, |r| r.2), from, to);
+    in_use
+        .into_iter()
+        .zip(reclaimable)
+        .map(|((day, in_use), (_, reclaimable))| LicencePoint {
+            day,
+            in_use,
+            reclaimable,
+        })
+        .collect()
+}
+
+/// The licence history as a chart; its title says when the history starts.
+pub(crate) fn licence_chart(points: &[LicencePoint]) -> chart::Chart {
+    let title = match points.first() {
+        Some(p) => format!(
+            "Application licences per day (history starts with the first upload, {})",
+            p.day
+        ),
+        None => "Application licences per day (no application upload yet)".to_owned(),
+    };
+    chart::Chart {
+        title,
+        days: points.iter().map(|p| p.day).collect(),
+        series: vec![
+            chart::Series {
+                name: "in use".to_owned(),
+                colour: "#1f7a3a",
+                values: points.iter().map(|p| p.in_use.max(0) as u64).collect(),
+            },
+            chart::Series {
+                name: "reclaimable".to_owned(),
+                colour: "#b3261e",
+                values: points.iter().map(|p| p.reclaimable.max(0) as u64).collect(),
+            },
+        ],
+    }
 }
 
 /// The trend as a chart with one line per state.
@@ -277,6 +395,41 @@ mod tests {
             ]
         );
         assert_eq!(points[0].inactive, 6);
+    }
+
+    #[test]
+    fn headcount_is_reconstructed_from_start_and_end_dates() {
+        // Two people started before the window, one starts inside it; one leaves on the
+        // 3rd (counted through that day, gone from the 4th).
+        let starts = [(d("2025-12-01"), 2), (d("2026-01-02"), 1)];
+        let stops = [(d("2026-01-04"), 1)];
+        let points = running_counts(&starts, &stops, d("2026-01-01"), d("2026-01-05"));
+        let levels: Vec<i64> = points.iter().map(|p| p.1).collect();
+        assert_eq!(levels, [2, 3, 3, 2, 2]);
+        assert_eq!(points[0].0, d("2026-01-01"));
+        // Nothing known: zero every day, not an empty chart.
+        assert_eq!(
+            running_counts(&[], &[], d("2026-01-01"), d("2026-01-02")),
+            [(d("2026-01-01"), 0), (d("2026-01-02"), 0)]
+        );
+    }
+
+    #[test]
+    fn licence_history_starts_at_the_first_upload() {
+        // First upload on the 10th: 5 in use, 3 reclaimable; on the 12th one reclaimable
+        // seat is reclaimed (closed) and one in-use licence becomes idle.
+        let opened = [(d("2026-01-10"), 5, 3), (d("2026-01-12"), 0, 1)];
+        let closed = [(d("2026-01-12"), 1, 1)];
+        let points = licence_trend(&opened, &closed, d("2026-01-01"), d("2026-01-13"));
+        assert_eq!(points.first().map(|p| p.day), Some(d("2026-01-10")));
+        let values: Vec<(i64, i64)> = points.iter().map(|p| (p.in_use, p.reclaimable)).collect();
+        assert_eq!(values, [(5, 3), (5, 3), (4, 3), (4, 3)]);
+        assert!(
+            licence_chart(&points)
+                .title
+                .contains("first upload, 2026-01-10")
+        );
+        assert!(licence_trend(&[], &[], d("2026-01-01"), d("2026-01-13")).is_empty());
     }
 
     #[test]

@@ -227,6 +227,18 @@ pub(crate) struct SeatRow {
     pub app_activity: Option<AppActivity>,
 }
 
+impl SeatRow {
+    /// The state in words (the code stays in CSV and JSON).
+    pub(crate) fn state_label(&self) -> String {
+        super::labels::state_label(&self.state)
+    }
+
+    /// The reason in words, if any.
+    pub(crate) fn reason_label(&self) -> Option<String> {
+        self.reason.as_deref().map(super::labels::reason_label)
+    }
+}
+
 fn app_activity_summary<S: serde::Serializer>(
     value: &Option<AppActivity>,
     serializer: S,
@@ -263,7 +275,8 @@ impl AppActivity {
 #[derive(Debug, Clone, Default, Serialize)]
 pub(crate) struct SeatFilterChoices {
     pub sources: Vec<(String, String)>,
-    pub reasons: Vec<String>,
+    /// (code, words)
+    pub reasons: Vec<(String, String)>,
     pub departments: Vec<String>,
     /// (person id, name)
     pub managers: Vec<(String, String)>,
@@ -324,6 +337,24 @@ pub(crate) struct FindingRow {
     pub department: Option<String>,
     pub kind: String,
     pub detail: Option<String>,
+    /// `detail` with the person ids it names replaced by their names, for the page
+    /// (JSON keeps `detail` as the agent sent it).
+    #[serde(skip)]
+    pub detail_text: Option<String>,
+}
+
+impl FindingRow {
+    /// The finding kind in words.
+    pub(crate) fn kind_label(&self) -> String {
+        super::labels::finding_label(&self.kind)
+    }
+}
+
+impl FindingCount {
+    /// The finding kind in words.
+    pub(crate) fn kind_label(&self) -> String {
+        super::labels::finding_label(&self.kind)
+    }
 }
 
 /// An agent on the sources & agents page.

@@ -154,6 +154,12 @@ fn already_decided(link: &LinkRecord) -> StoreError {
     ))
 }
 
+/// The condition on `agents a` for an agent that waits for a decision: a pending agent,
+/// or an approved one with a link of [`Store::list_pending_links`]. The Approvals page
+/// lists exactly these; the session query counts them for the navigation's badge.
+pub(crate) const WAITING_AGENT: &str = "a.state = 'pending' OR (a.state = 'approved' AND EXISTS \
+     (SELECT 1 FROM agent_sources l WHERE l.agent_id = a.id AND l.state = 'pending'))";
+
 impl Store {
     /// Approves a pending link as a new source. `name` defaults to the tenant's name (or
     /// the agent's local name when the tenant has none). The source joins an organisation

@@ -5,6 +5,8 @@
 //! staleness is [`model::health`] (the only rule), and agents, pending links and merge
 //! candidates come from the domain functions in `agents.rs` and `sources.rs`.
 
+use std::collections::BTreeMap;
+
 use chrono::{Duration, NaiveDate};
 use sqlx::Row;
 
@@ -287,11 +289,13 @@ impl Store {
         &self,
         id_hash: &str,
     ) -> Result<Option<SessionUser>, StoreError> {
-        let row = sqlx::query(
-            "SELECT s.csrf_token, u.id, u.username, u.role FROM sessions s \
-             JOIN users u ON u.id = s.user_id \
-             WHERE s.id_hash = $1 AND s.expires_at > $2 AND u.disabled = 0",
-        )
+        let row = sqlx::query(&format!(
+            "SELECT s.csrf_token, u.id, u.username, u.role, \
+                 (SELECT CAST(COUNT(*) AS BIGINT) FROM agents a WHERE {}) AS waiting \
+                 FROM sessions s JOIN users u ON u.id = s.user_id \
+                 WHERE s.id_hash = $1 AND s.expires_at > $2 AND u.disabled = 0",
+            super::sources::WAITING_AGENT
+        ))
         .bind(id_hash)
         .bind(ts(self.now()))
         .fetch_optional(self.pool())
@@ -303,6 +307,7 @@ impl Store {
                 role: role_of(&row.try_get::<String, _>("role")?)?,
                 csrf: row.try_get("csrf_token")?,
                 session_hash: id_hash.to_owned(),
+                pending_approvals: row.try_get("waiting")?,
             })
         })
         .transpose()
@@ -575,6 +580,80 @@ impl Store {
         Ok((seats, total))
     }
 
+    /// Refuses filter values nothing has (a 400 with a reason, instead of an empty table):
+    /// a source id that does not exist, a reason neither the platform knows nor a seat has,
+    /// a department or a manager no current seat has.
+    /// Each check is one indexed look-up; empty values are not checked.
+    pub(crate) async fn check_seat_filter_values(
+        &self,
+        filter: &SeatFilter,
+    ) -> Result<Result<(), String>, StoreError> {
+        if !filter.source.is_empty() && !self.source_exists(&filter.source).await? {
+            return Ok(Err(format!(
+                "Unknown source {:?}: pick one from the list, or leave it out for all sources.",
+                filter.source
+            )));
+        }
+        // A reason the platform knows, or one a (newer) agent sent that a seat has.
+        let known_reason = seatbroker_protocol::SeatReason::KNOWN
+            .iter()
+            .any(|r| r.as_str() == filter.reason);
+        if !filter.reason.is_empty()
+            && !known_reason
+            && sqlx::query("SELECT 1 AS one FROM seats_current WHERE reason = $1 LIMIT 1")
+                .bind(filter.reason.as_str())
+                .fetch_optional(self.pool())
+                .await?
+                .is_none()
+        {
+            return Ok(Err(format!(
+                "Unknown reason {:?}: use one of {}.",
+                filter.reason,
+                seatbroker_protocol::SeatReason::KNOWN
+                    .iter()
+                    .map(|r| r.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        }
+        if !filter.department.is_empty() && filter.department != "(none)" {
+            let found =
+                sqlx::query("SELECT 1 AS one FROM seats_current WHERE department = $1 LIMIT 1")
+                    .bind(filter.department.as_str())
+                    .fetch_optional(self.pool())
+                    .await?;
+            if found.is_none() {
+                return Ok(Err(format!(
+                    "Unknown department {:?}: no person has it; use one from the list, or (none) for people without a department.",
+                    filter.department
+                )));
+            }
+        }
+        if !filter.manager.is_empty() {
+            let found =
+                sqlx::query("SELECT 1 AS one FROM seats_current WHERE manager_id = $1 LIMIT 1")
+                    .bind(filter.manager.as_str())
+                    .fetch_optional(self.pool())
+                    .await?;
+            if found.is_none() {
+                return Ok(Err(format!(
+                    "Unknown manager {:?}: nobody reports to this person id; use one from the list.",
+                    filter.manager
+                )));
+            }
+        }
+        Ok(Ok(()))
+    }
+
+    /// Whether a source with this id exists (any state).
+    pub(crate) async fn source_exists(&self, id: &str) -> Result<bool, StoreError> {
+        Ok(sqlx::query("SELECT 1 AS one FROM sources WHERE id = $1")
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?
+            .is_some())
+    }
+
     /// Every source as (id, name), for source pickers.
     pub(crate) async fn source_choices(&self) -> Result<Vec<(String, String)>, StoreError> {
         sqlx::query("SELECT id, name FROM sources ORDER BY name, id")
@@ -630,7 +709,13 @@ impl Store {
             .collect::<Result<Vec<_>, StoreError>>()?;
         Ok(SeatFilterChoices {
             sources: self.source_choices().await?,
-            reasons: reasons.into_iter().collect(),
+            reasons: reasons
+                .into_iter()
+                .map(|code| {
+                    let label = crate::reports::labels::reason_label(&code);
+                    (code, label)
+                })
+                .collect(),
             departments: departments.into_iter().collect(),
             managers,
         })
@@ -678,6 +763,98 @@ impl Store {
                 })
             })
             .collect()
+    }
+
+    /// What the reconstructed HR headcount is made of: how many people (of the Humaans
+    /// sources, or of `source`) start on each day, and on which day each leaves the count
+    /// (the day after the employment end date). People without a start date, or whose end
+    /// date comes before their start, are left out. Two grouped queries: the answer grows
+    /// with distinct days, not with people.
+    pub(crate) async fn report_headcount_changes(
+        &self,
+        source: Option<&str>,
+    ) -> Result<(Vec<(NaiveDate, i64)>, Vec<(NaiveDate, i64)>), StoreError> {
+        let filter = if source.is_some() {
+            " AND c.source_id = $1"
+        } else {
+            ""
+        };
+        let grouped = |column: &str| {
+            format!(
+                "SELECT c.{column} AS d, CAST(COUNT(*) AS BIGINT) AS n FROM seats_current c \
+                 JOIN sources s ON s.id = c.source_id \
+                 WHERE s.kind = 'humaans' AND c.start_date IS NOT NULL AND c.{column} IS NOT NULL \
+                 AND (c.end_date IS NULL OR c.end_date >= c.start_date){filter} \
+                 GROUP BY c.{column} ORDER BY 1"
+            )
+        };
+        let mut out = Vec::new();
+        for column in ["start_date", "end_date"] {
+            let sql = grouped(column);
+            let mut query = sqlx::query(&sql);
+            if let Some(source) = source {
+                query = query.bind(source);
+            }
+            let mut days = Vec::new();
+            for row in query.fetch_all(self.pool()).await? {
+                let day = parse_day(&row.try_get::<String, _>("d")?)?;
+                let n: i64 = row.try_get("n")?;
+                // Counted through the end date: they leave the count the day after.
+                let day = if column == "end_date" {
+                    day.succ_opt().unwrap_or(day)
+                } else {
+                    day
+                };
+                days.push((day, n));
+            }
+            out.push(days);
+        }
+        let ends = out.pop().unwrap_or_default();
+        let starts = out.pop().unwrap_or_default();
+        Ok((starts, ends))
+    }
+
+    /// What the licence history chart is made of, from `licence_history` of the approved
+    /// application sources (or `source`): per day, how many licence rows in use and how
+    /// many reclaimable (orphaned, disabled, never used, idle) were opened and closed.
+    /// Returns (day, in use opened, reclaimable opened) and the same for closings.
+    pub(crate) async fn report_licence_changes(
+        &self,
+        source: Option<&str>,
+    ) -> Result<LicenceDayChanges, StoreError> {
+        let filter = if source.is_some() {
+            " AND h.source_id = $1"
+        } else {
+            ""
+        };
+        let mut out = Vec::new();
+        for column in ["valid_from", "valid_to"] {
+            let sql = format!(
+                "SELECT SUBSTR(h.{column}, 1, 10) AS d, \
+                 CAST(SUM(CASE WHEN h.state = 'in_use' THEN 1 ELSE 0 END) AS BIGINT) AS in_use, \
+                 CAST(SUM(CASE WHEN h.state IN ('orphaned', 'disabled_holding', 'never_used', 'idle') \
+                          THEN 1 ELSE 0 END) AS BIGINT) AS reclaimable \
+                 FROM licence_history h JOIN sources s ON s.id = h.source_id \
+                 WHERE s.state = 'approved' AND h.{column} IS NOT NULL{filter} \
+                 GROUP BY SUBSTR(h.{column}, 1, 10) ORDER BY 1"
+            );
+            let mut query = sqlx::query(&sql);
+            if let Some(source) = source {
+                query = query.bind(source);
+            }
+            let mut days = Vec::new();
+            for row in query.fetch_all(self.pool()).await? {
+                days.push((
+                    parse_day(&row.try_get::<String, _>("d")?)?,
+                    row.try_get::<i64, _>("in_use")?,
+                    row.try_get::<i64, _>("reclaimable")?,
+                ));
+            }
+            out.push(days);
+        }
+        let closed = out.pop().unwrap_or_default();
+        let opened = out.pop().unwrap_or_default();
+        Ok(LicenceDayChanges { opened, closed })
     }
 
     /// Seat counts per department, over one source or all.
@@ -799,11 +976,88 @@ impl Store {
                     department: r.try_get("department")?,
                     kind: r.try_get("kind")?,
                     detail: r.try_get("detail")?,
+                    detail_text: None,
                 })
             })
             .collect::<Result<Vec<_>, StoreError>>()?;
+        let rows = self.name_ids_in_details(rows).await?;
         Ok((counts, rows))
     }
+
+    /// Fills each finding's `detail_text`: its detail with every word that is the id of a
+    /// person of the same source replaced by that person's name ("manager Ana Silva is
+    /// offboarded"). One query per source, over the distinct words only.
+    async fn name_ids_in_details(
+        &self,
+        mut rows: Vec<FindingRow>,
+    ) -> Result<Vec<FindingRow>, StoreError> {
+        let is_separator = |c: char| c.is_whitespace() || matches!(c, ',' | ';' | '(' | ')');
+        let mut words: BTreeMap<String, std::collections::BTreeSet<String>> = BTreeMap::new();
+        for row in &rows {
+            if let Some(detail) = &row.detail {
+                let set = words.entry(row.source_id.clone()).or_default();
+                set.extend(
+                    detail
+                        .split(is_separator)
+                        .filter(|w| !w.is_empty())
+                        .map(str::to_owned),
+                );
+            }
+        }
+        let mut names: BTreeMap<(String, String), String> = BTreeMap::new();
+        for (source, words) in &words {
+            let words: Vec<&String> = words.iter().collect();
+            for chunk in words.chunks(500) {
+                let placeholders: Vec<String> =
+                    (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
+                let sql = format!(
+                    "SELECT person_id, name FROM seats_current \
+                     WHERE source_id = $1 AND name IS NOT NULL AND person_id IN ({})",
+                    placeholders.join(", ")
+                );
+                let mut query = sqlx::query(&sql).bind(source.as_str());
+                for word in chunk {
+                    query = query.bind(word.as_str());
+                }
+                for row in query.fetch_all(self.pool()).await? {
+                    names.insert(
+                        (source.clone(), row.try_get("person_id")?),
+                        row.try_get("name")?,
+                    );
+                }
+            }
+        }
+        for row in &mut rows {
+            let Some(detail) = &row.detail else { continue };
+            let mut text = String::with_capacity(detail.len());
+            let mut word = String::new();
+            let flush = |word: &mut String, text: &mut String| {
+                match names.get(&(row.source_id.clone(), word.clone())) {
+                    Some(name) => text.push_str(name),
+                    None => text.push_str(word),
+                }
+                word.clear();
+            };
+            for c in detail.chars() {
+                if is_separator(c) {
+                    flush(&mut word, &mut text);
+                    text.push(c);
+                } else {
+                    word.push(c);
+                }
+            }
+            flush(&mut word, &mut text);
+            row.detail_text = Some(text);
+        }
+        Ok(rows)
+    }
+}
+
+/// Licence rows opened and closed per day: (day, in use, reclaimable).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct LicenceDayChanges {
+    pub(crate) opened: Vec<(NaiveDate, i64, i64)>,
+    pub(crate) closed: Vec<(NaiveDate, i64, i64)>,
 }
 
 /// Refuses a change that would leave no enabled admin besides user `id`.

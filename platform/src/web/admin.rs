@@ -539,10 +539,136 @@ async fn audit_page(state: &WebState, page: Page<NoQuery>) -> Result<Response, W
     Ok(Html(
         AuditPage {
             layout: Layout::new("audit", &user),
-            entries,
+            entries: entries.into_iter().map(audit_view).collect(),
             limit: AUDIT_LIMIT,
         }
         .render()?,
     )
     .into_response())
+}
+
+/// An audit entry as the page shows it: the action in words and the detail as
+/// (field, value) pairs, never as raw JSON.
+#[derive(Debug)]
+pub(crate) struct AuditView {
+    pub(crate) entry: crate::store::AuditEntry,
+    pub(crate) action: String,
+    pub(crate) details: Vec<(String, String)>,
+}
+
+fn audit_view(entry: crate::store::AuditEntry) -> AuditView {
+    let action = match entry.action.as_str() {
+        "agent.enroll" => "Agent enrolled",
+        "agent.approve" => "Agent approved",
+        "agent.reject" => "Agent rejected",
+        "agent.revoke" => "Agent revoked",
+        "agent.rotate_credential" => "Agent credential rotated",
+        "source.approve" => "Source approved as new",
+        "source.merge" => "Source approved and merged",
+        "source.reject" => "Source rejected",
+        "source.revoke" => "Source revoked",
+        "token.create" => "Enrollment token created",
+        "token.revoke" => "Enrollment token revoked",
+        "user.create" => "User created",
+        "user.disable" => "User disabled",
+        "user.enable" => "User enabled",
+        "user.reset_password" => "Password reset",
+        "price.set" => "Price set",
+        "price.clear" => "Price removed",
+        "exclusion.add" => "Exclusion rule added",
+        "exclusion.remove" => "Exclusion rule removed",
+        other => return audit_view_with(other.replace(['.', '_'], " "), entry),
+    };
+    audit_view_with(action.to_owned(), entry)
+}
+
+fn audit_view_with(action: String, entry: crate::store::AuditEntry) -> AuditView {
+    let mut details = Vec::new();
+    flatten_detail("", &entry.detail, &mut details);
+    AuditView {
+        entry,
+        action,
+        details,
+    }
+}
+
+/// `value` as (field, text) pairs: nested objects as `outer inner`, lists joined with
+/// commas, empty values as a dash; field names with spaces instead of underscores.
+fn flatten_detail(prefix: &str, value: &serde_json::Value, out: &mut Vec<(String, String)>) {
+    use serde_json::Value;
+    let text = |v: &Value| match v {
+        Value::Null => "–".to_owned(),
+        Value::String(s) if s.is_empty() => "–".to_owned(),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    match value {
+        Value::Object(map) => {
+            for (key, inner) in map {
+                let key = key.replace('_', " ");
+                let field = if prefix.is_empty() {
+                    key
+                } else {
+                    format!("{prefix} {key}")
+                };
+                flatten_detail(&field, inner, out);
+            }
+        }
+        Value::Array(items) => {
+            let joined = items.iter().map(text).collect::<Vec<_>>().join(", ");
+            out.push((
+                prefix.to_owned(),
+                if joined.is_empty() {
+                    "–".to_owned()
+                } else {
+                    joined
+                },
+            ));
+        }
+        other if prefix.is_empty() => out.push(("detail".to_owned(), text(other))),
+        other => out.push((prefix.to_owned(), text(other))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn audit_details_are_fields_not_json() {
+        let entry = crate::store::AuditEntry {
+            id: 1,
+            at: chrono::Utc::now(),
+            actor: "alice".into(),
+            action: "price.set".into(),
+            target: "src-1".into(),
+            detail: serde_json::json!({
+                "pool_id": "E3", "amount": "12.50", "previous": null,
+                "price": {"currency": "EUR"}, "tags": ["a", "b"],
+            }),
+        };
+        let view = audit_view(entry);
+        assert_eq!(view.action, "Price set");
+        let fields: Vec<(&str, &str)> = view
+            .details
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        assert_eq!(
+            fields,
+            [
+                ("amount", "12.50"),
+                ("pool id", "E3"),
+                ("previous", "–"),
+                ("price currency", "EUR"),
+                ("tags", "a, b"),
+            ]
+        );
+        let mut entry = view.entry;
+        entry.action = "thing.new_kind".into();
+        entry.detail = serde_json::Value::String("plain".into());
+        let view = audit_view(entry);
+        assert_eq!(view.action, "thing new kind");
+        assert_eq!(view.details, [("detail".to_owned(), "plain".to_owned())]);
+    }
 }

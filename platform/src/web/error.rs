@@ -14,6 +14,8 @@ pub(crate) struct WebError {
     code: &'static str,
     message: String,
     json: bool,
+    /// For the login redirect: the local page to return to after logging in.
+    next: Option<String>,
 }
 
 impl WebError {
@@ -23,6 +25,7 @@ impl WebError {
             code,
             message: message.into(),
             json: false,
+            next: None,
         }
     }
 
@@ -36,6 +39,12 @@ impl WebError {
                 "Log in first: no valid session cookie (sessions end after 12 hours or at logout).",
             )
         }
+    }
+
+    /// After logging in, return to `path_and_query` (a page that was asked for).
+    pub(crate) fn returning_to(mut self, path_and_query: &str) -> Self {
+        self.next = Some(path_and_query.to_owned());
+        self
     }
 
     pub(crate) fn forbidden(message: impl Into<String>) -> Self {
@@ -126,7 +135,12 @@ impl IntoResponse for WebError {
             return response;
         }
         if self.status == StatusCode::UNAUTHORIZED {
-            return Redirect::to("/login").into_response();
+            return match self.next.as_deref().and_then(super::login::safe_next) {
+                Some(next) if next != "/" => {
+                    Redirect::to(&super::href("/login", &[("next", next)])).into_response()
+                }
+                _ => Redirect::to("/login").into_response(),
+            };
         }
         let title = self.status.canonical_reason().unwrap_or("Error");
         let page = format!(

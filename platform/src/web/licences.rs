@@ -383,8 +383,50 @@ fn check_filter(filter: &ReclaimFilter) -> Result<(), WebError> {
                 filter.dir
             )));
         }
+        if !filter.new_since.is_empty()
+            && chrono::NaiveDate::parse_from_str(&filter.new_since, "%Y-%m-%d").is_err()
+        {
+            return Err(WebError::bad_request(format!(
+                "Bad date {:?} for \"new since\": give a day as YYYY-MM-DD, or leave it out.",
+                filter.new_since
+            )));
+        }
         Ok(())
     }
+}
+
+/// The reclaim filter's choices: departments, managers (id, name), applications.
+type ReclaimChoices = (Vec<String>, Vec<(String, String)>, Vec<String>);
+
+/// Whether the filter names an application, department or manager (values to check).
+fn names_a_choice(filter: &ReclaimFilter) -> bool {
+    !(filter.application.is_empty() && filter.department.is_empty() && filter.manager.is_empty())
+}
+
+/// An application, department or manager that none of the choices has answers 400 with
+/// a reason, instead of an empty table.
+fn check_filter_values(filter: &ReclaimFilter, choices: &ReclaimChoices) -> Result<(), WebError> {
+    let (departments, managers, applications) = choices;
+    if !filter.application.is_empty() && !applications.contains(&filter.application) {
+        return Err(WebError::bad_request(format!(
+            "Unknown application {:?}: use one of {}, or leave it out for all.",
+            filter.application,
+            applications.join(", ")
+        )));
+    }
+    if !filter.department.is_empty() && !departments.contains(&filter.department) {
+        return Err(WebError::bad_request(format!(
+            "Unknown department {:?}: no HR person of an organisation has it; pick one from the list.",
+            filter.department
+        )));
+    }
+    if !filter.manager.is_empty() && !managers.iter().any(|(id, _)| *id == filter.manager) {
+        return Err(WebError::bad_request(format!(
+            "Unknown manager {:?}: nobody reports to this person id; pick one from the list.",
+            filter.manager
+        )));
+    }
+    Ok(())
 }
 
 /// A reclaim row with display strings.
@@ -396,6 +438,8 @@ pub(crate) struct ReclaimView {
     pub(crate) reason: String,
     pub(crate) last_activity: String,
     pub(crate) cost: String,
+    /// The holder's HR state in words.
+    pub(crate) hr_state: Option<String>,
 }
 
 fn reclaim_view(row: ReclaimRow) -> ReclaimView {
@@ -408,6 +452,10 @@ fn reclaim_view(row: ReclaimRow) -> ReclaimView {
     ReclaimView {
         who,
         state_label: SeatLicenceState::parse(&row.state).map_or("unknown", SeatLicenceState::label),
+        hr_state: row
+            .hr_state
+            .as_deref()
+            .map(crate::reports::labels::state_label),
         reason: row.reason.as_deref().map(reason_label).unwrap_or_default(),
         last_activity: row
             .last_activity
@@ -430,7 +478,8 @@ pub(crate) struct ReclaimPage {
     pub(crate) departments: Vec<String>,
     pub(crate) managers: Vec<(String, String)>,
     pub(crate) rows: Vec<ReclaimView>,
-    pub(crate) sorts: Vec<(&'static str, String)>,
+    /// (label, href, indicator of the current order)
+    pub(crate) sorts: Vec<(&'static str, String, &'static str)>,
     pub(crate) truncated: bool,
     pub(crate) csv_href: String,
 }
@@ -441,6 +490,7 @@ fn reclaim_params(f: &ReclaimFilter) -> Vec<(&'static str, String)> {
         ("state", f.state.clone()),
         ("department", f.department.clone()),
         ("manager", f.manager.clone()),
+        ("new_since", f.new_since.clone()),
         ("sort", f.sort.clone()),
         ("dir", f.dir.clone()),
     ]
@@ -459,6 +509,13 @@ pub(crate) async fn reclaim(State(state): State<WebState>, page: Page<ReclaimFil
         async {
             let filter = page.query;
             check_filter(&filter)?;
+            // The page offers the choices; JSON reads them only to check a given value.
+            let choices = if format == Format::Json && !names_a_choice(&filter) {
+                ReclaimChoices::default()
+            } else {
+                state.store.reclaim_choices().await?
+            };
+            check_filter_values(&filter, &choices)?;
             if format == Format::Json {
                 let rows = state.store.report_reclaim(&filter, EXPORT_LIMIT).await?;
                 return Ok(
@@ -471,7 +528,7 @@ pub(crate) async fn reclaim(State(state): State<WebState>, page: Page<ReclaimFil
                 .report_reclaim(&filter, RECLAIM_PAGE_ROWS + 1)
                 .await?;
             let truncated = rows.len() as i64 > RECLAIM_PAGE_ROWS;
-            let (departments, managers, applications) = state.store.reclaim_choices().await?;
+            let (departments, managers, applications) = choices;
             let sorts = RECLAIM_SORTS
                 .iter()
                 .map(|s| {
@@ -482,7 +539,19 @@ pub(crate) async fn reclaim(State(state): State<WebState>, page: Page<ReclaimFil
                         "asc".to_owned()
                     };
                     f.sort = (*s).to_owned();
-                    (*s, reclaim_href("/reclaim", &f))
+                    let label = match *s {
+                        "days" => "days in state",
+                        "last_activity" => "last activity",
+                        "cost" => "monthly cost",
+                        other => other,
+                    };
+                    let current = match (filter.sort.as_str(), filter.dir.as_str()) {
+                        ("", _) if *s == "days" => " ▲",
+                        (sort, "desc") if sort == *s => " ▼",
+                        (sort, _) if sort == *s => " ▲",
+                        _ => "",
+                    };
+                    (label, reclaim_href("/reclaim", &f), current)
                 })
                 .collect();
             html(&ReclaimPage {
@@ -519,6 +588,9 @@ pub(crate) async fn reclaim_csv(
     format.respond(
         async {
             check_filter(&page.query)?;
+            if names_a_choice(&page.query) {
+                check_filter_values(&page.query, &state.store.reclaim_choices().await?)?;
+            }
             let rows = state
                 .store
                 .report_reclaim(&page.query, EXPORT_LIMIT)
@@ -599,6 +671,13 @@ pub(crate) struct PersonPage {
     pub(crate) layout: super::pages::Layout,
     pub(crate) person: PersonDetail,
     pub(crate) accounts: Vec<AccountView>,
+    /// The HR state and reason in words.
+    pub(crate) state_label: Option<String>,
+    pub(crate) reason_label: Option<String>,
+    /// (state in words, reason in words, from, to)
+    pub(crate) history: Vec<(String, String, String, String)>,
+    /// Finding kinds in words.
+    pub(crate) findings: Vec<String>,
 }
 
 /// One of a person's accounts, in words.
@@ -671,8 +750,31 @@ pub(crate) async fn person(
                     }
                 })
                 .collect();
+            use crate::reports::labels;
             html(&PersonPage {
                 layout: super::pages::Layout::new("reclaim", &page.user),
+                state_label: person.state.as_deref().map(labels::state_label),
+                reason_label: person.reason.as_deref().map(labels::reason_label),
+                history: person
+                    .history
+                    .iter()
+                    .map(|(state, reason, from, to)| {
+                        (
+                            labels::state_label(state),
+                            reason
+                                .as_deref()
+                                .map(labels::reason_label)
+                                .unwrap_or_default(),
+                            from.clone(),
+                            to.clone().unwrap_or_else(|| "now".to_owned()),
+                        )
+                    })
+                    .collect(),
+                findings: person
+                    .findings
+                    .iter()
+                    .map(|k| labels::finding_label(k))
+                    .collect(),
                 person,
                 accounts,
             })
@@ -898,7 +1000,7 @@ pub(crate) async fn changes(State(state): State<WebState>, page: Page<ChangesQue
                 hr_entered: changes
                     .hr_entered
                     .iter()
-                    .map(|(s, n)| (s.replace('_', " "), *n))
+                    .map(|(s, n)| (crate::reports::labels::state_label(s), *n))
                     .collect(),
                 hr_joined: changes.hr_joined,
                 rows,

@@ -8,7 +8,7 @@
 //! password checks run at most `auth::MAX_CONCURRENT_HASHES` at a time.
 
 use askama::Template;
-use axum::extract::{Form, State};
+use axum::extract::{Form, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 
@@ -27,17 +27,44 @@ pub(crate) struct LoginForm {
     username: String,
     #[serde(default)]
     password: String,
+    /// Where to go after logging in: a local path (see [`safe_next`]).
+    #[serde(default)]
+    next: String,
+}
+
+/// `?next=` of the login page.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(default)]
+pub(crate) struct LoginQuery {
+    next: String,
+}
+
+/// `next` if it is a path on this console, else `None`: it must start with one `/`
+/// (`//host` and `/\host` leave the site in browsers), hold no backslash or control
+/// character, and not lead back to the login or logout. Anything else is dropped, so the
+/// login can never redirect to another site.
+pub(crate) fn safe_next(next: &str) -> Option<&str> {
+    let ok = next.starts_with('/')
+        && !next.starts_with("//")
+        && next.len() <= 2048
+        && !next.contains('\\')
+        && !next.chars().any(|c| c.is_control() || c.is_whitespace())
+        && !next.starts_with("/login")
+        && !next.starts_with("/logout");
+    ok.then_some(next)
 }
 
 fn login_response(
     status: StatusCode,
     state: &WebState,
     username: &str,
+    next: &str,
     error: Option<String>,
 ) -> Result<Response, WebError> {
     let csrf = auth::random_token(24);
     let page = LoginPage {
         csrf: csrf.clone(),
+        next: safe_next(next).unwrap_or_default().to_owned(),
         username: username.to_owned(),
         error,
     };
@@ -51,13 +78,19 @@ fn login_response(
     Ok((status, [(header::SET_COOKIE, cookie)], Html(page.render()?)).into_response())
 }
 
-pub(crate) async fn login_page(State(state): State<WebState>) -> Result<Response, WebError> {
-    login_response(StatusCode::OK, &state, "", None)
+pub(crate) async fn login_page(
+    State(state): State<WebState>,
+    query: Result<Query<LoginQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, WebError> {
+    // An unreadable query string only loses the way back, never the login page.
+    let next = query.map(|Query(q)| q.next).unwrap_or_default();
+    login_response(StatusCode::OK, &state, "", &next, None)
 }
 
 fn too_many(
     state: &WebState,
     username: &str,
+    next: &str,
     ip: Option<std::net::IpAddr>,
 ) -> Result<Response, WebError> {
     tracing::warn!(user = %username, ip = ?ip, "Login refused: too many failed attempts.");
@@ -65,6 +98,7 @@ fn too_many(
         StatusCode::TOO_MANY_REQUESTS,
         state,
         username,
+        next,
         Some(format!(
             "Too many failed logins for this account or from this address. Wait {} minutes and try again, or ask an admin to reset the password.",
             auth::LOGIN_WINDOW.num_minutes()
@@ -97,7 +131,7 @@ pub(crate) async fn login(
         )
         .await?
     {
-        return too_many(&state, &username, ip);
+        return too_many(&state, &username, &form.next, ip);
     }
     if let Some(key) = &ip_key
         && !store
@@ -105,7 +139,7 @@ pub(crate) async fn login(
             .await?
     {
         store.release_login_attempt(&user_key).await?;
-        return too_many(&state, &username, ip);
+        return too_many(&state, &username, &form.next, ip);
     }
 
     let user = store.user_for_login(&username).await?;
@@ -124,6 +158,7 @@ pub(crate) async fn login(
             StatusCode::TOO_MANY_REQUESTS,
             &state,
             &username,
+            &form.next,
             Some(
                 "The platform is busy checking other logins. Try again in a few seconds."
                     .to_owned(),
@@ -139,6 +174,7 @@ pub(crate) async fn login(
                 StatusCode::UNAUTHORIZED,
                 &state,
                 &username,
+                &form.next,
                 Some("Wrong username or password, or the account is disabled.".to_owned()),
             );
         }
@@ -166,7 +202,7 @@ pub(crate) async fn login(
         secure,
     );
     let clear_login = set_cookie(LOGIN_CSRF_COOKIE, "", "/login", 0, secure);
-    let mut response = Redirect::to("/").into_response();
+    let mut response = Redirect::to(safe_next(&form.next).unwrap_or("/")).into_response();
     let headers = response.headers_mut();
     for value in [session, clear_login] {
         if let Ok(value) = header::HeaderValue::from_str(&value) {
@@ -184,4 +220,37 @@ pub(crate) async fn logout(
     tracing::info!(user = %user.username, "Console logout.");
     let cookie = set_cookie(SESSION_COOKIE, "", "/", 0, state.settings.secure_cookies);
     Ok(([(header::SET_COOKIE, cookie)], Redirect::to("/login")).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_next;
+
+    #[test]
+    fn only_local_paths_are_returned_to() {
+        for ok in [
+            "/",
+            "/reclaim?state=idle&sort=days",
+            "/people/p%2F1",
+            "/seats",
+        ] {
+            assert_eq!(safe_next(ok), Some(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "https://evil.example/",
+            "//evil.example/x",
+            "/\\evil.example",
+            "\\\\evil.example",
+            "javascript:alert(1)",
+            "/seats\r\nSet-Cookie: x=1",
+            "/a b",
+            "/login?next=/x",
+            "/logout",
+            "evil.example/path",
+        ] {
+            assert_eq!(safe_next(bad), None, "{bad:?}");
+        }
+        assert_eq!(safe_next(&format!("/{}", "a".repeat(3000))), None);
+    }
 }

@@ -63,6 +63,26 @@ impl WebState {
 }
 
 const CSS: &str = include_str!("../../static/console.css");
+/// The console's icon: a seat, in the accent colour (a few hundred bytes of SVG).
+const FAVICON: &str = include_str!("../../static/favicon.svg");
+
+/// `/favicon.svg` and `/favicon.ico` (browsers ask for the latter on their own; every
+/// browser that asks accepts the SVG). No login needed, like the stylesheet.
+async fn favicon() -> impl IntoResponse {
+    (
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("image/svg+xml"),
+            ),
+            (
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("public, max-age=86400"),
+            ),
+        ],
+        FAVICON,
+    )
+}
 
 async fn stylesheet() -> impl IntoResponse {
     (
@@ -87,6 +107,8 @@ pub(crate) fn router(state: WebState) -> Router {
         .route("/login", get(login::login_page).post(login::login))
         .route("/logout", post(login::logout))
         .route("/static/console.css", get(stylesheet))
+        .route("/favicon.svg", get(favicon))
+        .route("/favicon.ico", get(favicon))
         .route("/approvals", get(admin::approvals))
         .route("/approvals/agents/{id}/approve", post(admin::approve_agent))
         .route("/approvals/agents/{id}/reject", post(admin::reject_agent))

@@ -8,7 +8,6 @@ use crate::reports::model::{
     AgentRow, DepartmentRow, FindingCount, FindingRow, OverviewRow, SeatFilter, SeatFilterChoices,
     SeatRow, TrendPoint, UserRow,
 };
-use crate::store::AuditEntry;
 
 /// What the frame of every page needs.
 #[derive(Debug)]
@@ -19,6 +18,8 @@ pub(crate) struct Layout {
     pub(crate) is_admin: bool,
     pub(crate) csrf: String,
     pub(crate) notice: Option<String>,
+    /// Agents waiting for a decision: the badge on Approvals.
+    pub(crate) pending: i64,
 }
 
 impl Layout {
@@ -30,7 +31,16 @@ impl Layout {
             is_admin: user.role.is_admin(),
             csrf: user.csrf.clone(),
             notice: None,
+            pending: user.pending_approvals,
         }
+    }
+
+    /// The current page is one of those under the navigation's "More" menu.
+    pub(crate) fn in_more(&self) -> bool {
+        matches!(
+            self.page,
+            "sources" | "exclusions" | "tokens" | "users" | "audit"
+        )
     }
 
     pub(crate) fn with_notice(mut self, notice: Option<String>) -> Self {
@@ -43,6 +53,8 @@ impl Layout {
 #[template(path = "login.html")]
 pub(crate) struct LoginPage {
     pub(crate) csrf: String,
+    /// The local page to return to after logging in (already checked), or empty.
+    pub(crate) next: String,
     pub(crate) username: String,
     pub(crate) error: Option<String>,
 }
@@ -142,6 +154,15 @@ pub(crate) struct TrendsPage {
     pub(crate) source: String,
     pub(crate) months: u32,
     pub(crate) svg: String,
+    /// The first day of the uploaded daily counts in the period.
+    pub(crate) first_upload: Option<String>,
+    /// The reconstructed headcount chart, when any HR person has a start date.
+    pub(crate) headcount_svg: Option<String>,
+    pub(crate) headcount_now: Option<i64>,
+    pub(crate) reconstructed_meaning: &'static str,
+    /// The licence history chart and its first day, after an application upload.
+    pub(crate) licence_svg: Option<String>,
+    pub(crate) licence_first: Option<String>,
     pub(crate) recent: Vec<TrendPoint>,
     pub(crate) csv_href: String,
 }
@@ -168,6 +189,7 @@ pub(crate) struct DataQualityPage {
     pub(crate) layout: Layout,
     pub(crate) counts: Vec<FindingCount>,
     pub(crate) kind: String,
+    pub(crate) kind_label: String,
     pub(crate) rows: Vec<FindingRow>,
 }
 
@@ -220,7 +242,7 @@ pub(crate) struct UsersPage {
 #[template(path = "audit.html")]
 pub(crate) struct AuditPage {
     pub(crate) layout: Layout,
-    pub(crate) entries: Vec<AuditEntry>,
+    pub(crate) entries: Vec<super::admin::AuditView>,
     pub(crate) limit: i64,
 }
 

@@ -175,6 +175,28 @@ fn seats_href(path: &str, f: &SeatFilter, sort: &str, dir: &str, page: Option<i6
     href(path, &borrowed)
 }
 
+/// Unknown values (a state, reason, sort, source, department or manager nothing has)
+/// answer 400 saying what is allowed, never an empty table.
+async fn check_seat_filter(state: &WebState, filter: &SeatFilter) -> Result<(), WebError> {
+    filter.check().map_err(WebError::bad_request)?;
+    state
+        .store
+        .check_seat_filter_values(filter)
+        .await?
+        .map_err(WebError::bad_request)
+}
+
+/// A source filter naming no source answers 400, not an empty report.
+async fn check_source(state: &WebState, source: &str) -> Result<(), WebError> {
+    if source.is_empty() || state.store.source_exists(source).await? {
+        Ok(())
+    } else {
+        Err(WebError::bad_request(format!(
+            "Unknown source {source:?}: pick one from the list, or leave it out for all sources."
+        )))
+    }
+}
+
 #[derive(Debug, Serialize)]
 struct SeatsJson<'a> {
     filter: &'a SeatFilter,
@@ -196,7 +218,7 @@ async fn seats_page(state: &WebState, page: Page<SeatQuery>) -> Result<Response,
     } = page;
     let page = query.page()?;
     let filter = query.filter;
-    filter.check().map_err(WebError::bad_request)?;
+    check_seat_filter(state, &filter).await?;
     let offset = (page - 1) * PAGE_SIZE;
     let (rows, total) = state.store.report_seats(&filter, PAGE_SIZE, offset).await?;
     if format == Format::Json {
@@ -282,7 +304,7 @@ pub(crate) async fn seats_csv(State(state): State<WebState>, page: Page<SeatQuer
     let format = page.format;
     format.respond(
         async {
-            page.query.filter.check().map_err(WebError::bad_request)?;
+            check_seat_filter(&state, &page.query.filter).await?;
             let (rows, _) = state
                 .store
                 .report_seats(&page.query.filter, EXPORT_LIMIT, 0)
@@ -310,6 +332,18 @@ impl TrendQuery {
     fn months(&self) -> u32 {
         self.months.filter(|m| matches!(m, 3 | 6 | 12)).unwrap_or(3)
     }
+
+    /// A period other than 3, 6 or 12 months, or an unknown source, answers 400.
+    async fn check(&self, state: &WebState) -> Result<(), WebError> {
+        if let Some(months) = self.months
+            && !matches!(months, 3 | 6 | 12)
+        {
+            return Err(WebError::bad_request(format!(
+                "Unknown period of {months} months: use 3, 6 or 12."
+            )));
+        }
+        check_source(state, &self.source).await
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -317,14 +351,55 @@ struct TrendJson {
     source: Option<String>,
     months: u32,
     days: Vec<TrendPoint>,
+    /// HR headcount per day, reconstructed from employment dates (not from uploads).
+    reconstructed_headcount: Vec<HeadcountJson>,
+    /// Licences per day, from the first application upload on.
+    licences: Vec<crate::reports::LicencePoint>,
 }
 
-async fn load_trend(state: &WebState, query: &TrendQuery) -> Result<Vec<TrendPoint>, WebError> {
+#[derive(Debug, Serialize)]
+struct HeadcountJson {
+    day: chrono::NaiveDate,
+    headcount: i64,
+}
+
+/// The period's first day (inclusive) and today.
+fn trend_period(state: &WebState, query: &TrendQuery) -> (chrono::NaiveDate, chrono::NaiveDate) {
     let today = state.store.now().date_naive();
     let from = today
         .checked_sub_months(Months::new(query.months()))
         .unwrap_or(today - Duration::days(366))
         + Duration::days(1);
+    (from, today)
+}
+
+/// The reconstructed headcount and the licence history over the period.
+async fn load_history(
+    state: &WebState,
+    query: &TrendQuery,
+) -> Result<
+    (
+        Vec<(chrono::NaiveDate, i64)>,
+        Vec<crate::reports::LicencePoint>,
+    ),
+    WebError,
+> {
+    let (from, today) = trend_period(state, query);
+    let source = (!query.source.is_empty()).then_some(query.source.as_str());
+    let (starts, stops) = state.store.report_headcount_changes(source).await?;
+    let headcount = if starts.is_empty() {
+        Vec::new()
+    } else {
+        reports::running_counts(&starts, &stops, from, today)
+    };
+    let changes = state.store.report_licence_changes(source).await?;
+    let licences = reports::licence_trend(&changes.opened, &changes.closed, from, today);
+    Ok((headcount, licences))
+}
+
+async fn load_trend(state: &WebState, query: &TrendQuery) -> Result<Vec<TrendPoint>, WebError> {
+    query.check(state).await?;
+    let (from, today) = trend_period(state, query);
     let source = (!query.source.is_empty()).then_some(query.source.as_str());
     let rows = state.store.report_daily(source, from).await?;
     Ok(reports::fill_trend(&rows, from, today))
@@ -342,17 +417,33 @@ async fn trends_page(state: &WebState, page: Page<TrendQuery>) -> Result<Respons
         query,
     } = page;
     let points = load_trend(state, &query).await?;
+    let (headcount, licences) = load_history(state, &query).await?;
     if format == Format::Json {
         return Ok(json(&TrendJson {
             source: (!query.source.is_empty()).then(|| query.source.clone()),
             months: query.months(),
             days: points,
+            reconstructed_headcount: headcount
+                .iter()
+                .map(|(day, headcount)| HeadcountJson {
+                    day: *day,
+                    headcount: *headcount,
+                })
+                .collect(),
+            licences,
         }));
     }
     let sources = state.store.source_choices().await?;
     let months = query.months().to_string();
     html(&TrendsPage {
         layout: Layout::new("trends", &user),
+        first_upload: points.first().map(|p| p.day.to_string()),
+        headcount_svg: (!headcount.is_empty())
+            .then(|| reports::headcount_chart(&headcount).to_svg()),
+        headcount_now: headcount.last().map(|p| p.1),
+        reconstructed_meaning: reports::RECONSTRUCTED_MEANING,
+        licence_first: licences.first().map(|p| p.day.to_string()),
+        licence_svg: (!licences.is_empty()).then(|| reports::licence_chart(&licences).to_svg()),
         svg: reports::trend_chart(&points, query.months()).to_svg(),
         recent: points.iter().rev().take(14).cloned().collect(),
         csv_href: href(
@@ -409,6 +500,7 @@ async fn departments_page(state: &WebState, page: Page<SourceQuery>) -> Result<R
         format,
         query,
     } = page;
+    check_source(state, &query.source).await?;
     let rows = state.store.report_departments(query.source()).await?;
     if format == Format::Json {
         return Ok(json(&rows));
@@ -438,11 +530,28 @@ struct FindingsJson {
 }
 
 async fn load_findings(state: &WebState, query: &SourceQuery) -> Result<FindingsJson, WebError> {
+    check_source(state, &query.source).await?;
     let kind = (!query.kind.is_empty()).then_some(query.kind.as_str());
     let (counts, findings) = state
         .store
         .report_findings(query.source(), kind, FINDINGS_LIMIT)
         .await?;
+    // A kind the platform knows, or one a (newer) agent sent that is stored.
+    let known = seatbroker_protocol::FindingKind::KNOWN;
+    if !query.kind.is_empty()
+        && !known.iter().any(|k| k.as_str() == query.kind)
+        && !counts.iter().any(|c| c.kind == query.kind)
+    {
+        return Err(WebError::bad_request(format!(
+            "Unknown finding kind {:?}: use one of {}, or leave it out for all.",
+            query.kind,
+            known
+                .iter()
+                .map(|k| k.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )));
+    }
     Ok(FindingsJson { counts, findings })
 }
 
@@ -465,6 +574,7 @@ async fn data_quality_page(
     html(&DataQualityPage {
         layout: Layout::new("data-quality", &page.user),
         counts: report.counts,
+        kind_label: crate::reports::labels::finding_label(&page.query.kind),
         kind: page.query.kind,
         rows: report.findings,
     })

@@ -52,8 +52,18 @@ impl FromRequestParts<WebState> for CurrentUser {
 
     async fn from_request_parts(parts: &mut Parts, state: &WebState) -> Result<Self, WebError> {
         let json = Format::of(&parts.headers, parts.uri.path()) == Format::Json;
+        // A page asked for without a session is where the login returns to.
+        let login_required = || {
+            let error = WebError::login_required(json);
+            match parts.uri.path_and_query() {
+                Some(target) if parts.method == axum::http::Method::GET => {
+                    error.returning_to(target.as_str())
+                }
+                _ => error,
+            }
+        };
         let Some(id) = cookie(&parts.headers, SESSION_COOKIE) else {
-            return Err(WebError::login_required(json));
+            return Err(login_required());
         };
         let user = state
             .store
@@ -65,7 +75,7 @@ impl FromRequestParts<WebState> for CurrentUser {
             })?;
         match user {
             Some(user) => Ok(CurrentUser(user)),
-            None => Err(WebError::login_required(json)),
+            None => Err(login_required()),
         }
     }
 }

@@ -1,7 +1,9 @@
 //! The console in a real browser: headless Chromium driven through chromedriver's W3C
 //! WebDriver HTTP API. Logs in, approves a pending agent and its source, and reads the
-//! inactive-seats table; walks Overview → Applications (setting a price) → Reclaim →
-//! Person; all without JavaScript of our own.
+//! inactive-seats table; asks for Reclaim without a session and lands there after the
+//! login, checks that the navigation fits one line at 1280 px, and walks (through the
+//! navigation) Overview → Applications (setting a price) → Reclaim → Person; all without
+//! JavaScript of our own.
 //!
 //! Needs `chromium` and `chromedriver` (Debian: `apt-get install chromium chromium-driver`;
 //! `.ci/run` installs them). Without them the test fails and says so.
@@ -202,6 +204,17 @@ impl Driver {
         .to_owned()
     }
 
+    /// The element's position and size in CSS pixels: `{x, y, width, height}`.
+    async fn rect(&self, css: &str) -> Value {
+        let element = self.find(css).await;
+        self.call(
+            reqwest::Method::GET,
+            &format!("/element/{element}/rect"),
+            None,
+        )
+        .await
+    }
+
     async fn quit(self) {
         let _ = self
             .http
@@ -278,7 +291,8 @@ async fn log_in_approve_and_read_inactive_seats_in_chromium() {
         "{table}"
     );
     assert!(
-        rows[1].contains("Gone Person") && rows[1].contains("ended_not_offboarded"),
+        rows[1].contains("Gone Person")
+            && rows[1].contains("employment ended, but not offboarded in Humaans"),
         "{table}"
     );
     // Sort by person: follow the column header's link (navigating by URL waits for the
@@ -309,22 +323,69 @@ async fn walk_overview_applications_reclaim_and_person_in_chromium() {
     crate::licences::load(&db.store, &fixture).await;
     let platform = Platform::start(db.store.clone()).await;
     let driver = Driver::start().await;
-    driver.goto(&format!("{}/login", platform.url)).await;
+    // A laptop screen: the navigation must fit on one line at 1280 px.
+    driver
+        .call(
+            reqwest::Method::POST,
+            "/window/rect",
+            Some(json!({ "width": 1280, "height": 900 })),
+        )
+        .await;
+    // Asking for a page without a session: log in, and land on that page.
+    driver
+        .goto(&format!("{}/reclaim?state=orphaned", platform.url))
+        .await;
+    assert!(
+        driver
+            .current_url()
+            .await
+            .ends_with("/login?next=%2Freclaim%3Fstate%3Dorphaned"),
+        "{}",
+        driver.current_url().await
+    );
     driver.type_into("#username", "alice").await;
     driver.type_into("#password", ADMIN_PASSWORD).await;
-    driver.click("#login").await;
+    driver.click_to("#login", "/reclaim?state=orphaned").await;
+    assert!(
+        driver
+            .text("#reclaim tbody")
+            .await
+            .contains("Holder has left")
+    );
+
+    // The navigation: one line, inside the window; the favicon is linked.
+    let first = driver.rect("#nav a[href='/']").await;
+    let more = driver.rect("#nav details.more summary").await;
+    let logout = driver.rect("header .who button").await;
+    assert_eq!(first["y"], more["y"], "one line: {first} {more}");
+    assert!(
+        logout["x"].as_f64().unwrap() + logout["width"].as_f64().unwrap() <= 1280.0,
+        "the logout button fits: {logout}"
+    );
+    let header = driver.rect("header").await;
+    assert!(header["height"].as_f64().unwrap() < 60.0, "{header}");
+    assert!(
+        driver
+            .attribute("link[rel=icon]", "href")
+            .await
+            .ends_with("/favicon.svg")
+    );
+
+    driver.click("#nav a[href='/']").await;
+    let overview = format!("{}/", platform.url);
     for _ in 0..500 {
-        if !driver.current_url().await.ends_with("/login") {
+        if driver.current_url().await == overview {
             break;
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-
-    driver.goto(&format!("{}/", platform.url)).await;
+    assert_eq!(driver.current_url().await, overview);
     assert_eq!(driver.text("#licences-reclaimable").await, "15");
     assert_eq!(driver.text("#licences-savings").await, "no price set");
 
-    driver.goto(&format!("{}/applications", platform.url)).await;
+    driver
+        .click_to("#nav a[href='/applications']", "/applications")
+        .await;
     let row = format!("tr[data-pool='{}']", crate::licences::E3);
     driver
         .type_into(&format!("{row} input[name=amount]"), "12.50")
@@ -339,6 +400,7 @@ async fn walk_overview_applications_reclaim_and_person_in_chromium() {
         "{text}"
     );
 
+    driver.click_to("#nav a[href='/reclaim']", "/reclaim").await;
     driver
         .goto(&format!("{}/reclaim?state=orphaned", platform.url))
         .await;

@@ -412,7 +412,7 @@ async fn login_approve_and_report() {
     let page = admin.get("/seats").await;
     assert_eq!(
         (page.status, page.location()),
-        (StatusCode::SEE_OTHER, "/login")
+        (StatusCode::SEE_OTHER, "/login?next=%2Fseats")
     );
     let (status, body) = admin.get_json("/api/v1/reports/overview").await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
@@ -500,7 +500,7 @@ async fn login_approve_and_report() {
         "leaving is not inactive"
     );
     assert!(
-        page.body.contains("Reason <strong>never_verified</strong> is a heuristic: the person has not accepted the Humaans invitation and signed in"),
+        page.body.contains("Reason <strong>never signed in to Humaans</strong> (<code>never_verified</code>) is a heuristic: the person has not accepted the Humaans invitation and signed in"),
         "the seats page explains never_verified: {}",
         page.body
     );
@@ -1036,6 +1036,7 @@ async fn the_last_admin_cannot_be_demoted() {
         role: Role::Admin,
         csrf: String::new(),
         session_hash: String::new(),
+        pending_approvals: 0,
     };
     let refused = db
         .store
@@ -1251,6 +1252,6 @@ async fn json_clients_get_problems_on_every_error() {
     let page = Session::new(&platform.url).get("/trends").await;
     assert_eq!(
         (page.status, page.location()),
-        (StatusCode::SEE_OTHER, "/login")
+        (StatusCode::SEE_OTHER, "/login?next=%2Ftrends")
     );
 }

@@ -30,7 +30,7 @@ fn person(id: &str, email: &str, state: SeatState, reason: Option<SeatReason>) -
     s
 }
 
-fn hr_people(ana_offboarded: bool) -> Vec<SeatRecord> {
+pub(crate) fn hr_people(ana_offboarded: bool) -> Vec<SeatRecord> {
     let ana = if ana_offboarded {
         person(
             "p1",
@@ -397,7 +397,13 @@ async fn send(
     last.unwrap()
 }
 
-async fn applied(store: &Store, agent_id: &str, payload: &SnapshotPayload, source: &str, seq: u64) {
+pub(crate) async fn applied(
+    store: &Store,
+    agent_id: &str,
+    payload: &SnapshotPayload,
+    source: &str,
+    seq: u64,
+) {
     match send(store, agent_id, payload, source, seq).await {
         PartOutcome::Stored(r) if r.snapshot_applied => {}
         other => panic!("not applied: {other:?}"),

@@ -139,6 +139,7 @@ mod hostile;
 mod licences;
 mod processes;
 mod store;
+mod walkthrough;
 
 pub(crate) fn enroll_request(token: &Secret, sources: &[(&str, &str)]) -> EnrollRequest {
     EnrollRequest {

@@ -173,6 +173,9 @@ pub(crate) struct ReclaimFilter {
     pub(crate) department: String,
     /// A manager's person id.
     pub(crate) manager: String,
+    /// A day (`YYYY-MM-DD`): only seats that entered their state on that day or later
+    /// (their since-day, else the day the platform first saw them in it).
+    pub(crate) new_since: String,
     /// `person`, `application`, `state`, `days`, `department`, `last_activity`, `cost`.
     pub(crate) sort: String,
     /// `asc` or `desc`.
@@ -438,6 +441,17 @@ impl Store {
                 args.push(value.clone());
                 clauses.push(format!("{column} = ${}", args.len()));
             }
+        }
+        if !filter.new_since.is_empty() {
+            // The day the seat entered its state: the agent's or the join's since-day, else
+            // the day the platform first saw it so (its open history row).
+            args.push(filter.new_since.clone());
+            clauses.push(format!(
+                "COALESCE(l.since, (SELECT MIN(SUBSTR(lh.valid_from, 1, 10)) FROM licence_history lh \
+                 WHERE lh.source_id = l.source_id AND lh.account_id = l.account_id \
+                 AND lh.pool_id = l.pool_id AND lh.valid_to IS NULL)) >= ${}",
+                args.len()
+            ));
         }
         let dir = if filter.dir == "desc" { "DESC" } else { "ASC" };
         let order = match filter.sort.as_str() {
