@@ -184,7 +184,11 @@ pub struct SsoArgs {
     #[arg(long, env = "SEATBROKER_OIDC_DEFAULT_ROLE", value_enum, default_value_t = DefaultRole::None)]
     pub oidc_default_role: DefaultRole,
     /// The provider's name on the login page's button ("Sign in with ...").
-    #[arg(long, env = "SEATBROKER_OIDC_DISPLAY_NAME", default_value = "single sign-on")]
+    #[arg(
+        long,
+        env = "SEATBROKER_OIDC_DISPLAY_NAME",
+        default_value = "single sign-on"
+    )]
     pub oidc_display_name: String,
     /// `off` switches password sign-in off for everyone but --break-glass-admin.
     #[arg(long, env = "SEATBROKER_LOCAL_PASSWORDS", value_enum, default_value_t = LocalPasswordsArg::On)]
@@ -230,7 +234,11 @@ impl SsoArgs {
             .ok_or_else(|| ConfigError::Sso("--oidc-issuer needs --oidc-client-id (SEATBROKER_OIDC_CLIENT_ID): the client id registered with the provider".to_owned()))?
             .to_owned();
         let secret = match (&self.oidc_client_secret_file, env_secret) {
-            (Some(_), Some(_)) => return Err(ConfigError::Sso(format!("give the client secret once: --oidc-client-secret-file or {OIDC_CLIENT_SECRET_ENV}, not both"))),
+            (Some(_), Some(_)) => {
+                return Err(ConfigError::Sso(format!(
+                    "give the client secret once: --oidc-client-secret-file or {OIDC_CLIENT_SECRET_ENV}, not both"
+                )));
+            }
             (Some(path), None) => std::fs::read_to_string(path)
                 .map_err(|source| ConfigError::Read {
                     what: "OpenID Connect client secret file",
@@ -243,7 +251,11 @@ impl SsoArgs {
                 .trim()
                 .to_owned(),
             (None, Some(secret)) => secret.trim().to_owned(),
-            (None, None) => return Err(ConfigError::Sso(format!("--oidc-issuer needs the client secret: --oidc-client-secret-file FILE or {OIDC_CLIENT_SECRET_ENV}"))),
+            (None, None) => {
+                return Err(ConfigError::Sso(format!(
+                    "--oidc-issuer needs the client secret: --oidc-client-secret-file FILE or {OIDC_CLIENT_SECRET_ENV}"
+                )));
+            }
         };
         if secret.is_empty() {
             return Err(ConfigError::Sso(
@@ -537,5 +549,97 @@ mod tests {
             "sqlite:///tmp/x/seatbroker.db?mode=rwc"
         );
         assert!(parse(&["--public-url", "ftp://x"]).validate().is_err());
+    }
+
+    #[test]
+    fn single_sign_on_settings_are_checked() {
+        let base = [
+            "--oidc-issuer",
+            "https://idp.example.com",
+            "--oidc-client-id",
+            "sb",
+            "--oidc-admin-groups",
+            "admins, ops",
+        ];
+        let secret = || Some("s3cret".to_owned());
+        let settings = parse(&base)
+            .sso
+            .oidc_settings("https://seats.example.com/", secret())
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            settings.redirect_url,
+            "https://seats.example.com/login/oidc/callback"
+        );
+        assert_eq!(settings.scopes, ["openid", "email", "profile"]);
+        assert_eq!(settings.roles.admin, ["admins", "ops"]);
+        assert_eq!(settings.roles.default, None);
+        assert_eq!(format!("{:?}", settings.client_secret), "[REDACTED]");
+        // Without an issuer nothing is configured.
+        assert!(
+            parse(&[])
+                .sso
+                .oidc_settings("http://x", None)
+                .unwrap()
+                .is_none()
+        );
+
+        let refused = |args: &[&str], secret: Option<String>, needle: &str| {
+            let error = parse(args)
+                .sso
+                .oidc_settings("https://seats.example.com", secret)
+                .unwrap_err()
+                .to_string();
+            assert!(error.contains(needle), "{args:?}: {error}");
+        };
+        refused(&base, None, "needs the client secret");
+        refused(&base, Some(" ".to_owned()), "empty");
+        refused(&base[..4], secret(), "would refuse everyone");
+        refused(
+            &[
+                "--oidc-issuer",
+                "https://idp.example.com",
+                "--oidc-default-role",
+                "viewer",
+            ],
+            secret(),
+            "needs --oidc-client-id",
+        );
+        let mut plain = base.to_vec();
+        plain[1] = "http://idp.example.com";
+        refused(&plain, secret(), "only to localhost");
+        let mut both = base.to_vec();
+        both.extend(["--oidc-client-secret-file", "/nonexistent"]);
+        refused(&both, secret(), "not both");
+        both.truncate(base.len());
+        both.extend(["--oidc-client-secret-file", "/nonexistent/secret"]);
+        refused(&both, None, "cannot read");
+    }
+
+    #[test]
+    fn local_passwords_off_needs_sso_and_a_break_glass_admin() {
+        let check = |args: &[&str]| parse(args).sso.local_passwords();
+        assert_eq!(check(&[]).unwrap(), LocalPasswords::On);
+        let sso = ["--oidc-issuer", "https://idp.example.com"];
+        let mut off = sso.to_vec();
+        off.extend(["--local-passwords", "off"]);
+        assert!(
+            check(&off)
+                .unwrap_err()
+                .to_string()
+                .contains("--break-glass-admin")
+        );
+        assert!(
+            check(&["--local-passwords", "off", "--break-glass-admin", "root"])
+                .unwrap_err()
+                .to_string()
+                .contains("needs single sign-on")
+        );
+        off.extend(["--break-glass-admin", "root"]);
+        assert_eq!(
+            check(&off).unwrap(),
+            LocalPasswords::BreakGlassOnly("root".to_owned())
+        );
+        assert!(parse(&off).validate().is_ok());
     }
 }

@@ -210,12 +210,11 @@ impl Oidc {
         verifier: &str,
     ) -> Result<String, OidcError> {
         let endpoints = self.endpoints().await?;
-        let mut url =
-            Url::parse(&endpoints.authorization).map_err(|e| OidcError::BadDocument {
-                what: "authorization endpoint",
-                url: endpoints.authorization.clone(),
-                reason: e.to_string(),
-            })?;
+        let mut url = Url::parse(&endpoints.authorization).map_err(|e| OidcError::BadDocument {
+            what: "authorization endpoint",
+            url: endpoints.authorization.clone(),
+            reason: e.to_string(),
+        })?;
         url.query_pairs_mut()
             .append_pair("response_type", "code")
             .append_pair("client_id", &self.settings.client_id)
@@ -261,7 +260,9 @@ impl Oidc {
     /// Fetches discovery and the key set again, keeping the keys it can read.
     async fn refresh_keys(&self) -> Result<Vec<Jwk>, OidcError> {
         let endpoints = self.discover().await?;
-        let set = self.json(self.http.get(&endpoints.jwks), &endpoints.jwks).await?;
+        let set = self
+            .json(self.http.get(&endpoints.jwks), &endpoints.jwks)
+            .await?;
         let keys: Vec<Jwk> = set
             .get("keys")
             .and_then(Value::as_array)
@@ -321,7 +322,7 @@ mod tests {
         // The example of RFC 7636, appendix B.
         assert_eq!(
             pkce_challenge("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"),
-            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGEy3YnG-cM"
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
         );
     }
 

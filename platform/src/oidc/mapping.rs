@@ -140,7 +140,12 @@ mod tests {
         check("groups", json!({"groups": [1, null]}), viewer, viewer);
         check("groups", json!({"groups": ["contractors"]}), admin, admin);
         // Matching is exact: no case folding, no prefixes.
-        check("groups", json!({"groups": ["SB-ADMINS", "sb-admins-x"]}), None, None);
+        check(
+            "groups",
+            json!({"groups": ["SB-ADMINS", "sb-admins-x"]}),
+            None,
+            None,
+        );
         let refused = mapping("groups", None)
             .role(&json!({"groups": ["a", "b"]}))
             .unwrap_err();

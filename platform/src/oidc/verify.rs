@@ -16,17 +16,23 @@ pub(crate) const LEEWAY_SECS: i64 = 60;
 pub(crate) enum TokenProblem {
     #[error("the ID token is not a signed JWT: {0}")]
     Malformed(String),
-    #[error("the ID token is signed with {0}, which the platform does not accept (asymmetric RS, PS, ES or EdDSA signatures only)")]
+    #[error(
+        "the ID token is signed with {0}, which the platform does not accept (asymmetric RS, PS, ES or EdDSA signatures only)"
+    )]
     Algorithm(String),
     #[error("none of the provider's published keys matches the ID token (key id {0})")]
     NoKey(String),
-    #[error("the ID token's signature does not verify with the provider's keys: it was altered or not issued by the provider")]
+    #[error(
+        "the ID token's signature does not verify with the provider's keys: it was altered or not issued by the provider"
+    )]
     BadSignature,
     #[error("the ID token was issued by {got:?}, not by the configured issuer {expected:?}")]
     WrongIssuer { expected: String, got: String },
     #[error("the ID token is meant for {got}, not for this platform's client id {expected:?}")]
     WrongAudience { expected: String, got: String },
-    #[error("the ID token expired at {0}; sign in again (if this repeats, check the platform's clock)")]
+    #[error(
+        "the ID token expired at {0}; sign in again (if this repeats, check the platform's clock)"
+    )]
     Expired(DateTime<Utc>),
     #[error("the ID token is not valid before {0}; check the platform's clock")]
     NotYetValid(DateTime<Utc>),
@@ -119,7 +125,9 @@ pub(crate) fn verify_signature(token: &str, keys: &[Jwk]) -> Result<Value, Token
         }
     }
     if fitting == 0 {
-        Err(TokenProblem::NoKey(kid.unwrap_or_else(|| "none".to_owned())))
+        Err(TokenProblem::NoKey(
+            kid.unwrap_or_else(|| "none".to_owned()),
+        ))
     } else {
         Err(TokenProblem::BadSignature)
     }

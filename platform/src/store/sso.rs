@@ -121,7 +121,8 @@ impl Store {
         .bind(subject)
         .fetch_optional(&mut *tx)
         .await?;
-        let detail = serde_json::json!({"issuer": issuer, "subject": subject, "role": role.as_str()});
+        let detail =
+            serde_json::json!({"issuer": issuer, "subject": subject, "role": role.as_str()});
         let (user_id, name, created) = match linked {
             Some(row) => {
                 let id: String = row.try_get("id")?;

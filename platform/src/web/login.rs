@@ -180,7 +180,10 @@ pub(crate) async fn login(
                 StatusCode::FORBIDDEN,
                 &state,
                 &username,
-                Some("The break-glass account must be an admin; sign in with single sign-on.".to_owned()),
+                Some(
+                    "The break-glass account must be an admin; sign in with single sign-on."
+                        .to_owned(),
+                ),
             );
         }
         tracing::warn!(user = %user.username, ip = ?ip, "Break-glass password login.");

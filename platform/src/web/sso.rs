@@ -82,11 +82,7 @@ pub(crate) struct Callback {
 }
 
 /// A refusal after the provider vouched for someone: logged, audited, answered 403.
-async fn refuse(
-    state: &WebState,
-    who: &str,
-    reason: String,
-) -> Result<WebError, WebError> {
+async fn refuse(state: &WebState, who: &str, reason: String) -> Result<WebError, WebError> {
     tracing::warn!(user = %who, %reason, "Single sign-on refused.");
     state
         .store
@@ -112,7 +108,9 @@ pub(crate) async fn callback(
         ));
     };
     let Query(query) = query.map_err(|e| {
-        WebError::bad_request(format!("The identity provider's answer cannot be read: {e}."))
+        WebError::bad_request(format!(
+            "The identity provider's answer cannot be read: {e}."
+        ))
     })?;
     let again = "Start again from the login page.";
     let Some(state_param) = query.state.as_deref().filter(|s| !s.is_empty()) else {
@@ -138,7 +136,9 @@ pub(crate) async fn callback(
             )));
         }
         PendingLogin::OtherBrowser => {
-            tracing::warn!("Single sign-on callback from another browser than the one that started it.");
+            tracing::warn!(
+                "Single sign-on callback from another browser than the one that started it."
+            );
             return Err(WebError::bad_request(format!(
                 "This sign-in was started in another browser. {again}"
             )));
@@ -163,7 +163,10 @@ pub(crate) async fn callback(
             "The identity provider's answer has no code. {again}"
         )));
     };
-    let id_token = oidc.exchange(code, &verifier).await.map_err(provider_error)?;
+    let id_token = oidc
+        .exchange(code, &verifier)
+        .await
+        .map_err(provider_error)?;
     let issuer = oidc.settings.issuer.clone();
     let claims = match oidc.verify(&id_token, &nonce, state.store.now()).await {
         Ok(claims) => claims,
@@ -211,7 +214,12 @@ pub(crate) async fn callback(
     let token = SessionToken::generate();
     state
         .store
-        .create_session(&user_id, &token.id_hash, &token.csrf, auth::SESSION_LIFETIME)
+        .create_session(
+            &user_id,
+            &token.id_hash,
+            &token.csrf,
+            auth::SESSION_LIFETIME,
+        )
         .await?;
     let secure = state.settings.secure_cookies;
     let session = super::session::set_cookie(
