@@ -22,7 +22,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Serve the agent API and the console.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Manage console users.
     Admin {
         #[command(subcommand)]
@@ -488,7 +488,7 @@ mod tests {
         let mut full = vec!["seatbroker-platform", "serve", "--data-dir", "/tmp/x"];
         full.extend_from_slice(args);
         match Cli::try_parse_from(full).unwrap().command {
-            Command::Serve(args) => args,
+            Command::Serve(args) => *args,
             other => panic!("{other:?}"),
         }
     }

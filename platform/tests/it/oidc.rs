@@ -174,13 +174,13 @@ async fn forward(
     for (name, value) in &headers {
         // The Host header goes through unchanged: the provider names itself after it, so
         // its issuer and endpoints are the proxy's.
-        if name == header::AUTHORIZATION && uri.path() == "/oauth2/token" {
-            if let Tamper::ClientId(other) = &tamper {
-                let basic =
-                    base64::engine::general_purpose::STANDARD.encode(format!("{other}:secret"));
-                request = request.header(header::AUTHORIZATION, format!("Basic {basic}"));
-                continue;
-            }
+        if name == header::AUTHORIZATION
+            && uri.path() == "/oauth2/token"
+            && let Tamper::ClientId(other) = &tamper
+        {
+            let basic = base64::engine::general_purpose::STANDARD.encode(format!("{other}:secret"));
+            request = request.header(header::AUTHORIZATION, format!("Basic {basic}"));
+            continue;
         }
         request = request.header(name, value);
     }
@@ -451,11 +451,15 @@ async fn user_role(store: &Store, username: &str) -> Option<String> {
         .map(|row| row.get::<String, _>("role"))
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn first_sign_in_creates_the_user_with_the_mapped_role_using_pkce() {
+on_both_backends!(
+    first_sign_in,
+    first_sign_in_creates_the_user_with_the_mapped_role_using_pkce
+);
+
+async fn first_sign_in_creates_the_user_with_the_mapped_role_using_pkce(db: TestDb) {
+    db.clock.set(Utc::now());
     let provider = Provider::start(None).await;
     let proxy = Proxy::start(&provider).await;
-    let db = db().await;
     let platform = platform(
         db.store.clone(),
         &proxy.url,
@@ -707,11 +711,12 @@ async fn a_tampered_token_is_refused() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_replayed_or_foreign_state_is_refused() {
+on_both_backends!(replayed_state, a_replayed_or_foreign_state_is_refused);
+
+async fn a_replayed_or_foreign_state_is_refused(db: TestDb) {
+    db.clock.set(Utc::now());
     let provider = Provider::start(None).await;
     let proxy = Proxy::start(&provider).await;
-    let db = db().await;
     let platform = platform(
         db.store.clone(),
         &proxy.url,
