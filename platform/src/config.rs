@@ -5,7 +5,10 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use seatbroker_protocol::Secret;
+
 use crate::auth::Role;
+use crate::oidc::{CALLBACK_PATH, LocalPasswords, OidcSettings, RoleMapping, check_provider_url};
 use crate::store::sqlite_url;
 
 /// The Seatbroker central platform: agent API, approvals, console and reports.
@@ -19,7 +22,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Serve the agent API and the console.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Manage console users.
     Admin {
         #[command(subcommand)]
@@ -117,6 +120,184 @@ pub struct ServeArgs {
     pub log_format: LogFormat,
     #[command(flatten)]
     pub limits: LimitArgs,
+    #[command(flatten)]
+    pub sso: SsoArgs,
+}
+
+/// The role of a single sign-on user whose groups map to no role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DefaultRole {
+    /// Refuse the sign-in.
+    None,
+    Viewer,
+    Admin,
+}
+
+/// Whether local users sign in with passwords.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LocalPasswordsArg {
+    /// Every local user.
+    On,
+    /// Only the --break-glass-admin (needs single sign-on).
+    Off,
+}
+
+/// The environment variable that may hold the OpenID Connect client secret.
+pub const OIDC_CLIENT_SECRET_ENV: &str = "SEATBROKER_OIDC_CLIENT_SECRET";
+
+/// Single sign-on with an OpenID Connect provider, and local passwords.
+#[derive(Debug, Clone, Args)]
+pub struct SsoArgs {
+    /// Issuer URL of the OpenID Connect provider, exactly as its discovery document names
+    /// it (e.g. `https://login.microsoftonline.com/TENANT/v2.0`). Enables single sign-on.
+    #[arg(long, env = "SEATBROKER_OIDC_ISSUER", value_name = "URL")]
+    pub oidc_issuer: Option<String>,
+    /// The client (application) id registered with the provider.
+    #[arg(long, env = "SEATBROKER_OIDC_CLIENT_ID", value_name = "ID")]
+    pub oidc_client_id: Option<String>,
+    /// File whose first line is the client secret. Or set SEATBROKER_OIDC_CLIENT_SECRET;
+    /// never on the command line.
+    #[arg(long, env = "SEATBROKER_OIDC_CLIENT_SECRET_FILE", value_name = "FILE")]
+    pub oidc_client_secret_file: Option<PathBuf>,
+    /// Scopes to ask for (comma-separated); `openid` is always added.
+    #[arg(
+        long,
+        env = "SEATBROKER_OIDC_SCOPES",
+        value_delimiter = ',',
+        default_value = "openid,email,profile"
+    )]
+    pub oidc_scopes: Vec<String>,
+    /// The ID token claim that names the console user.
+    #[arg(long, env = "SEATBROKER_OIDC_USERNAME_CLAIM", default_value = "email")]
+    pub oidc_username_claim: String,
+    /// The ID token claim with the user's groups or roles (a dotted path reaches into
+    /// objects, e.g. `realm_access.roles`).
+    #[arg(long, env = "SEATBROKER_OIDC_ROLE_CLAIM", default_value = "groups")]
+    pub oidc_role_claim: String,
+    /// Values of the role claim that make an admin (comma-separated).
+    #[arg(long, env = "SEATBROKER_OIDC_ADMIN_GROUPS", value_delimiter = ',')]
+    pub oidc_admin_groups: Vec<String>,
+    /// Values of the role claim that make a viewer (comma-separated).
+    #[arg(long, env = "SEATBROKER_OIDC_VIEWER_GROUPS", value_delimiter = ',')]
+    pub oidc_viewer_groups: Vec<String>,
+    /// The role of a user in none of those groups; `none` refuses the sign-in.
+    #[arg(long, env = "SEATBROKER_OIDC_DEFAULT_ROLE", value_enum, default_value_t = DefaultRole::None)]
+    pub oidc_default_role: DefaultRole,
+    /// The provider's name on the login page's button ("Sign in with ...").
+    #[arg(
+        long,
+        env = "SEATBROKER_OIDC_DISPLAY_NAME",
+        default_value = "single sign-on"
+    )]
+    pub oidc_display_name: String,
+    /// `off` switches password sign-in off for everyone but --break-glass-admin.
+    #[arg(long, env = "SEATBROKER_LOCAL_PASSWORDS", value_enum, default_value_t = LocalPasswordsArg::On)]
+    pub local_passwords: LocalPasswordsArg,
+    /// The one admin who still signs in with a password when --local-passwords is off.
+    #[arg(long, env = "SEATBROKER_BREAK_GLASS_ADMIN", value_name = "USERNAME")]
+    pub break_glass_admin: Option<String>,
+}
+
+impl SsoArgs {
+    /// Whether local passwords sign in, checked against the rest of the configuration.
+    pub(crate) fn local_passwords(&self) -> Result<LocalPasswords, ConfigError> {
+        match (self.local_passwords, &self.break_glass_admin) {
+            (LocalPasswordsArg::On, _) => Ok(LocalPasswords::On),
+            (LocalPasswordsArg::Off, _) if self.oidc_issuer.is_none() => {
+                Err(ConfigError::Sso("--local-passwords off needs single sign-on (--oidc-issuer): otherwise nobody but the break-glass admin could sign in".to_owned()))
+            }
+            (LocalPasswordsArg::Off, Some(name)) if !name.trim().is_empty() => {
+                Ok(LocalPasswords::BreakGlassOnly(name.trim().to_owned()))
+            }
+            (LocalPasswordsArg::Off, _) => Err(ConfigError::Sso("--local-passwords off needs --break-glass-admin USERNAME (SEATBROKER_BREAK_GLASS_ADMIN): one admin who can still sign in when the provider is down".to_owned())),
+        }
+    }
+
+    /// The provider settings, or `None` without --oidc-issuer. The secret comes from
+    /// --oidc-client-secret-file or `env_secret` (SEATBROKER_OIDC_CLIENT_SECRET).
+    pub(crate) fn oidc_settings(
+        &self,
+        public_url: &str,
+        env_secret: Option<String>,
+    ) -> Result<Option<OidcSettings>, ConfigError> {
+        let Some(issuer) = &self.oidc_issuer else {
+            return Ok(None);
+        };
+        let issuer = issuer.trim().to_owned();
+        check_provider_url(&issuer)
+            .map_err(|reason| ConfigError::Sso(format!("--oidc-issuer {issuer:?}: {reason}")))?;
+        let client_id = self
+            .oidc_client_id
+            .as_deref()
+            .map(str::trim)
+            .filter(|id| !id.is_empty())
+            .ok_or_else(|| ConfigError::Sso("--oidc-issuer needs --oidc-client-id (SEATBROKER_OIDC_CLIENT_ID): the client id registered with the provider".to_owned()))?
+            .to_owned();
+        let secret = match (&self.oidc_client_secret_file, env_secret) {
+            (Some(_), Some(_)) => {
+                return Err(ConfigError::Sso(format!(
+                    "give the client secret once: --oidc-client-secret-file or {OIDC_CLIENT_SECRET_ENV}, not both"
+                )));
+            }
+            (Some(path), None) => std::fs::read_to_string(path)
+                .map_err(|source| ConfigError::Read {
+                    what: "OpenID Connect client secret file",
+                    path: path.clone(),
+                    source,
+                })?
+                .lines()
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_owned(),
+            (None, Some(secret)) => secret.trim().to_owned(),
+            (None, None) => {
+                return Err(ConfigError::Sso(format!(
+                    "--oidc-issuer needs the client secret: --oidc-client-secret-file FILE or {OIDC_CLIENT_SECRET_ENV}"
+                )));
+            }
+        };
+        if secret.is_empty() {
+            return Err(ConfigError::Sso(
+                "the OpenID Connect client secret is empty".to_owned(),
+            ));
+        }
+        let groups = |list: &[String]| -> Vec<String> {
+            list.iter()
+                .map(|g| g.trim().to_owned())
+                .filter(|g| !g.is_empty())
+                .collect()
+        };
+        let roles = RoleMapping {
+            claim: self.oidc_role_claim.trim().to_owned(),
+            admin: groups(&self.oidc_admin_groups),
+            viewer: groups(&self.oidc_viewer_groups),
+            default: match self.oidc_default_role {
+                DefaultRole::None => None,
+                DefaultRole::Viewer => Some(Role::Viewer),
+                DefaultRole::Admin => Some(Role::Admin),
+            },
+        };
+        if roles.admin.is_empty() && roles.viewer.is_empty() && roles.default.is_none() {
+            return Err(ConfigError::Sso("single sign-on would refuse everyone: give --oidc-admin-groups and/or --oidc-viewer-groups, or --oidc-default-role".to_owned()));
+        }
+        let mut scopes = vec!["openid".to_owned()];
+        for scope in groups(&self.oidc_scopes) {
+            if !scopes.contains(&scope) {
+                scopes.push(scope);
+            }
+        }
+        Ok(Some(OidcSettings {
+            issuer,
+            client_id,
+            client_secret: Secret::new(secret),
+            redirect_url: format!("{}{CALLBACK_PATH}", public_url.trim_end_matches('/')),
+            scopes,
+            username_claim: self.oidc_username_claim.trim().to_owned(),
+            roles,
+            display_name: self.oidc_display_name.clone(),
+        }))
+    }
 }
 
 /// Connection and resource limits: what a hostile client can hold.
@@ -238,6 +419,8 @@ pub enum ConfigError {
     },
     #[error("{path} holds no {what} in PEM format; give a PEM file with a `-----BEGIN` block")]
     NoPem { what: &'static str, path: PathBuf },
+    #[error("single sign-on: {0}")]
+    Sso(String),
     #[error("the TLS certificate {cert} and key {key} do not form a usable pair: {reason}")]
     Tls {
         cert: PathBuf,
@@ -271,6 +454,7 @@ impl ServeArgs {
         {
             return Err(ConfigError::WeakMetricsToken);
         }
+        self.sso.local_passwords()?;
         Ok(())
     }
 
@@ -304,7 +488,7 @@ mod tests {
         let mut full = vec!["seatbroker-platform", "serve", "--data-dir", "/tmp/x"];
         full.extend_from_slice(args);
         match Cli::try_parse_from(full).unwrap().command {
-            Command::Serve(args) => args,
+            Command::Serve(args) => *args,
             other => panic!("{other:?}"),
         }
     }
@@ -365,5 +549,97 @@ mod tests {
             "sqlite:///tmp/x/seatbroker.db?mode=rwc"
         );
         assert!(parse(&["--public-url", "ftp://x"]).validate().is_err());
+    }
+
+    #[test]
+    fn single_sign_on_settings_are_checked() {
+        let base = [
+            "--oidc-issuer",
+            "https://idp.example.com",
+            "--oidc-client-id",
+            "sb",
+            "--oidc-admin-groups",
+            "admins, ops",
+        ];
+        let secret = || Some("s3cret".to_owned());
+        let settings = parse(&base)
+            .sso
+            .oidc_settings("https://seats.example.com/", secret())
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            settings.redirect_url,
+            "https://seats.example.com/login/oidc/callback"
+        );
+        assert_eq!(settings.scopes, ["openid", "email", "profile"]);
+        assert_eq!(settings.roles.admin, ["admins", "ops"]);
+        assert_eq!(settings.roles.default, None);
+        assert_eq!(format!("{:?}", settings.client_secret), "[REDACTED]");
+        // Without an issuer nothing is configured.
+        assert!(
+            parse(&[])
+                .sso
+                .oidc_settings("http://x", None)
+                .unwrap()
+                .is_none()
+        );
+
+        let refused = |args: &[&str], secret: Option<String>, needle: &str| {
+            let error = parse(args)
+                .sso
+                .oidc_settings("https://seats.example.com", secret)
+                .unwrap_err()
+                .to_string();
+            assert!(error.contains(needle), "{args:?}: {error}");
+        };
+        refused(&base, None, "needs the client secret");
+        refused(&base, Some(" ".to_owned()), "empty");
+        refused(&base[..4], secret(), "would refuse everyone");
+        refused(
+            &[
+                "--oidc-issuer",
+                "https://idp.example.com",
+                "--oidc-default-role",
+                "viewer",
+            ],
+            secret(),
+            "needs --oidc-client-id",
+        );
+        let mut plain = base.to_vec();
+        plain[1] = "http://idp.example.com";
+        refused(&plain, secret(), "only to localhost");
+        let mut both = base.to_vec();
+        both.extend(["--oidc-client-secret-file", "/nonexistent"]);
+        refused(&both, secret(), "not both");
+        both.truncate(base.len());
+        both.extend(["--oidc-client-secret-file", "/nonexistent/secret"]);
+        refused(&both, None, "cannot read");
+    }
+
+    #[test]
+    fn local_passwords_off_needs_sso_and_a_break_glass_admin() {
+        let check = |args: &[&str]| parse(args).sso.local_passwords();
+        assert_eq!(check(&[]).unwrap(), LocalPasswords::On);
+        let sso = ["--oidc-issuer", "https://idp.example.com"];
+        let mut off = sso.to_vec();
+        off.extend(["--local-passwords", "off"]);
+        assert!(
+            check(&off)
+                .unwrap_err()
+                .to_string()
+                .contains("--break-glass-admin")
+        );
+        assert!(
+            check(&["--local-passwords", "off", "--break-glass-admin", "root"])
+                .unwrap_err()
+                .to_string()
+                .contains("needs single sign-on")
+        );
+        off.extend(["--break-glass-admin", "root"]);
+        assert_eq!(
+            check(&off).unwrap(),
+            LocalPasswords::BreakGlassOnly("root".to_owned())
+        );
+        assert!(parse(&off).validate().is_ok());
     }
 }

@@ -8,12 +8,15 @@
 //!   alone) over an [`AppState`] with [`WebSettings`];
 //! - the storage handle [`Store`] and the types its operations take and return (with
 //!   [`Price`] for licence prices);
-//! - console users: [`hash_password`], [`Role`], [`SessionUser`] and the login limits.
+//! - console users: [`hash_password`], [`Role`], [`SessionUser`] and the login limits;
+//! - single sign-on: [`Oidc`] over [`OidcSettings`] with a [`RoleMapping`], and
+//!   [`LocalPasswords`] (tests build a [`WebSettings`] with them).
 //!
 //! Inside: `store` (the only code that talks to the database), `api` (agent API), `web`
 //! (console), `reports` (pure report logic), `auth`, `config`, `server`, `conn`
 //! (connections: cap and timeouts), `guard` (per-route body limits, HSTS), `state`,
-//! `error`, `metrics`.
+//! `error`, `metrics`, `oidc` (single sign-on: provider client, ID token checks, role
+//! mapping).
 
 mod api;
 mod auth;
@@ -23,6 +26,7 @@ mod error;
 mod guard;
 mod licence;
 mod metrics;
+mod oidc;
 mod reports;
 mod server;
 mod state;
@@ -34,8 +38,12 @@ pub use auth::{
     LOGIN_WINDOW, MAX_CONCURRENT_HASHES, MAX_FAILURES_PER_IP, MAX_FAILURES_PER_USERNAME,
     MIN_PASSWORD_LEN, Role, SESSION_LIFETIME, SessionUser, hash_password,
 };
-pub use config::{AdminCommand, Cli, Command, DatabaseArgs, LimitArgs, LogFormat, ServeArgs};
+pub use config::{
+    AdminCommand, Cli, Command, DatabaseArgs, DefaultRole, LimitArgs, LocalPasswordsArg, LogFormat,
+    OIDC_CLIENT_SECRET_ENV, ServeArgs, SsoArgs,
+};
 pub use licence::{Period, Price};
+pub use oidc::{CALLBACK_PATH, LocalPasswords, Oidc, OidcSettings, RoleMapping};
 pub use reports::model::Health;
 pub use server::{ServeError, Server, app, open_store};
 pub use state::{ApiConfig, AppState};

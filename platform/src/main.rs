@@ -41,7 +41,7 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Serve(args) => {
             init_logging(args.log_format);
-            runtime.block_on(serve(args))
+            runtime.block_on(serve(*args))
         }
         Command::Admin { command } => {
             init_logging(LogFormat::Text);

@@ -30,6 +30,7 @@ use crate::config::{ConfigError, ServeArgs, Transport};
 use crate::conn::{self, ConnLimits};
 use crate::guard::{self, GuardSettings};
 use crate::metrics::{Metrics, RouteClass};
+use crate::oidc::Oidc;
 use crate::state::{ApiConfig, AppState};
 use crate::store::{Store, StoreError};
 use crate::web::{self, WebSettings, WebState};
@@ -388,10 +389,29 @@ impl Server {
                 "Serving plain HTTP on a non-loopback address: passwords and agent credentials cross the network unencrypted. Give --tls-cert and --tls-key, or put a TLS proxy in front and pass --behind-proxy."
             ),
         }
+        let public_url = args.public_url.as_deref().unwrap_or(&url);
+        let oidc = args
+            .sso
+            .oidc_settings(
+                public_url,
+                std::env::var(crate::config::OIDC_CLIENT_SECRET_ENV).ok(),
+            )?
+            .map(|settings| {
+                tracing::info!(
+                    issuer = %settings.issuer,
+                    redirect_url = %settings.redirect_url,
+                    "Single sign-on with OpenID Connect."
+                );
+                Oidc::new(settings).map(Arc::new)
+            })
+            .transpose()
+            .map_err(|e| ServeError::Io(io::Error::other(e.to_string())))?;
         let settings = WebSettings {
             secure_cookies: args.secure_cookies(),
             behind_proxy: args.behind_proxy,
             trusted_proxies: args.trusted_proxies.clone(),
+            oidc,
+            local_passwords: args.sso.local_passwords()?,
         };
         let limits = &args.limits;
         let guard = GuardSettings {

@@ -12,7 +12,8 @@
 //! - [`intake`](self::intake): receiving parts (idempotent, concurrency-safe) and applying
 //!   a complete snapshot atomically, with one approval check;
 //! - [`audit`](self::audit): the audit log every administrative action writes;
-//! - `web`: users, sessions, login limits and report queries (the console's own file).
+//! - `web`: users, sessions, login limits and report queries (the console's own file);
+//! - `sso`: single sign-on's sign-ins in progress and provider identities of users.
 //!
 //! Conventions every query follows (the Any driver supports only these types):
 //! timestamps are `TEXT` written by [`ts`] (RFC 3339, UTC, microseconds, fixed width, so
@@ -29,6 +30,7 @@ mod audit;
 mod intake;
 pub(crate) mod licences;
 mod sources;
+mod sso;
 mod tokens;
 mod web;
 
@@ -48,6 +50,7 @@ pub use intake::{
     ApplyReport, DecodeGate, IncompleteUploads, PartOutcome, PartRefusal, ReceivedPart,
 };
 pub use licences::{ExclusionRule, Organisation};
+pub(crate) use sso::{NO_PASSWORD, PendingLogin, SsoOutcome};
 pub(crate) use tokens::EnrollmentTokenRecord;
 pub use tokens::TokenState;
 

@@ -72,6 +72,11 @@ impl WebError {
         Self::new(StatusCode::NOT_FOUND, "not_found", message)
     }
 
+    /// A service the platform depends on (the identity provider) failed.
+    pub(crate) fn bad_gateway(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_GATEWAY, "bad_gateway", message)
+    }
+
     pub(crate) fn conflict(message: impl Into<String>) -> Self {
         Self::new(StatusCode::CONFLICT, "conflict", message)
     }

@@ -18,6 +18,8 @@ use super::session::{
 };
 use super::{WebError, WebState};
 use crate::auth::{self, SessionToken};
+use crate::oidc::LocalPasswords;
+use crate::store::NO_PASSWORD;
 
 #[derive(Debug, serde::Deserialize)]
 pub(crate) struct LoginForm {
@@ -67,6 +69,12 @@ fn login_response(
         next: safe_next(next).unwrap_or_default().to_owned(),
         username: username.to_owned(),
         error,
+        sso: state
+            .settings
+            .oidc
+            .as_ref()
+            .map(|oidc| oidc.settings.display_name.clone()),
+        passwords_on: state.settings.local_passwords == LocalPasswords::On,
     };
     let cookie = set_cookie(
         LOGIN_CSRF_COOKIE,
@@ -117,6 +125,20 @@ pub(crate) async fn login(
         return Err(WebError::csrf());
     }
     let username = form.username.trim().to_owned();
+    // With local passwords switched off, only the break-glass admin gets a password check.
+    let break_glass = match &state.settings.local_passwords {
+        LocalPasswords::On => false,
+        LocalPasswords::BreakGlassOnly(name) if *name == username => true,
+        LocalPasswords::BreakGlassOnly(_) => {
+            tracing::info!(user = %username, ip = ?ip, "Password login refused: local passwords are switched off.");
+            return login_response(
+                StatusCode::FORBIDDEN,
+                &state,
+                &username,
+                Some("Password sign-in is switched off on this platform: use the single sign-on button. Only the break-glass admin signs in with a password.".to_owned()),
+            );
+        }
+    };
     let user_key = format!("user:{}", username.to_lowercase());
     let ip_key = ip.map(|ip| format!("ip:{ip}"));
     let store = &state.store;
@@ -143,7 +165,11 @@ pub(crate) async fn login(
     }
 
     let user = store.user_for_login(&username).await?;
-    let hash = user.as_ref().map(|u| u.password_hash.clone());
+    // A user created by single sign-on has no password: checked like a missing user.
+    let hash = user
+        .as_ref()
+        .map(|u| u.password_hash.clone())
+        .filter(|hash| hash != NO_PASSWORD);
     let Some(matches) = auth::verify_password_bounded(form.password, hash)
         .await
         .map_err(WebError::internal)?
@@ -182,6 +208,29 @@ pub(crate) async fn login(
     store.clear_login_failures(&user_key).await?;
     if let Some(key) = &ip_key {
         store.release_login_attempt(key).await?;
+    }
+    if break_glass {
+        if !user.role.is_admin() {
+            tracing::warn!(user = %user.username, "Break-glass login refused: the user is not an admin.");
+            return login_response(
+                StatusCode::FORBIDDEN,
+                &state,
+                &username,
+                Some(
+                    "The break-glass account must be an admin; sign in with single sign-on."
+                        .to_owned(),
+                ),
+            );
+        }
+        tracing::warn!(user = %user.username, ip = ?ip, "Break-glass password login.");
+        store
+            .audit_event(
+                &user.username,
+                "user.break_glass_login",
+                &user.username,
+                &serde_json::json!({"ip": ip.map(|ip| ip.to_string())}),
+            )
+            .await?;
     }
     let token = SessionToken::generate();
     store

@@ -16,6 +16,7 @@ mod negotiate;
 mod pages;
 mod reports;
 mod session;
+mod sso;
 
 use std::sync::Arc;
 
@@ -24,6 +25,7 @@ use axum::http::{HeaderValue, header};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 
+use crate::oidc::{LocalPasswords, Oidc};
 use crate::store::Store;
 
 pub(crate) use error::WebError;
@@ -37,6 +39,10 @@ pub struct WebSettings {
     pub behind_proxy: bool,
     /// The proxies whose `X-Forwarded-For` is believed (with `behind_proxy`).
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// Single sign-on with this OpenID provider, when configured.
+    pub oidc: Option<Arc<Oidc>>,
+    /// Whether local passwords sign in (all, or only the break-glass admin's).
+    pub local_passwords: LocalPasswords,
 }
 
 /// What every console handler gets: the store, the settings and the agent API's limits
@@ -105,6 +111,8 @@ pub(crate) fn router(state: WebState) -> Router {
     Router::new()
         .route("/", get(reports::overview))
         .route("/login", get(login::login_page).post(login::login))
+        .route("/login/oidc", get(sso::start))
+        .route("/login/oidc/callback", get(sso::callback))
         .route("/logout", post(login::logout))
         .route("/static/console.css", get(stylesheet))
         .route("/favicon.svg", get(favicon))

@@ -57,6 +57,10 @@ pub(crate) struct LoginPage {
     pub(crate) next: String,
     pub(crate) username: String,
     pub(crate) error: Option<String>,
+    /// The single sign-on button's provider name, when single sign-on is configured.
+    pub(crate) sso: Option<String>,
+    /// Whether every local user signs in with a password (else only the break-glass admin).
+    pub(crate) passwords_on: bool,
 }
 
 #[derive(Template)]

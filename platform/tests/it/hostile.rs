@@ -75,7 +75,7 @@ fn serve_args(dir: &Path, extra: &[&str]) -> ServeArgs {
     ];
     full.extend_from_slice(extra);
     match <Cli as clap::Parser>::try_parse_from(full).unwrap().command {
-        Command::Serve(args) => args,
+        Command::Serve(args) => *args,
         other => panic!("{other:?}"),
     }
 }

@@ -137,6 +137,7 @@ mod browser;
 mod console;
 mod hostile;
 mod licences;
+mod oidc;
 mod processes;
 mod store;
 mod walkthrough;

@@ -1,0 +1,250 @@
+//! Single sign-on: `/login/oidc` sends the browser to the provider, `/login/oidc/callback`
+//! takes it back and signs the user in.
+//!
+//! The sign-in in progress lives in the database (`oidc_logins`, keyed by a hash of
+//! `state`), bound to the browser by a cookie, and is deleted by the first callback that
+//! names it: a replayed, forged or foreign `state` finds nothing. The callback then
+//! exchanges the code with the PKCE verifier, verifies the ID token (signature, issuer,
+//! audience, expiry, nonce), maps its claims to a username and a role, and creates the
+//! session.
+
+use axum::extract::{Query, State, rejection::QueryRejection};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use chrono::Duration;
+
+use super::session::{SESSION_COOKIE, cookie};
+use super::{WebError, WebState};
+use crate::auth::{self, SessionToken};
+use crate::oidc::{OidcError, username};
+use crate::reports::escape_html;
+use crate::store::{PendingLogin, SsoOutcome};
+
+/// The cookie that binds a sign-in in progress to the browser that started it.
+pub(crate) const SSO_COOKIE: &str = "seatbroker_sso";
+/// How long a started sign-in may take.
+pub(crate) const SIGN_IN_LIFETIME: Duration = Duration::minutes(10);
+
+/// `Set-Cookie` for the binding cookie. `SameSite=Lax`, unlike the session cookie: the
+/// provider sends the browser back with a cross-site navigation, which carries only Lax
+/// cookies.
+fn binding_cookie(value: &str, max_age_secs: i64, secure: bool) -> String {
+    format!(
+        "{SSO_COOKIE}={value}; Path=/login/oidc; Max-Age={max_age_secs}; HttpOnly; SameSite=Lax{}",
+        if secure { "; Secure" } else { "" }
+    )
+}
+
+fn provider_error(error: OidcError) -> WebError {
+    tracing::warn!(%error, "Single sign-on failed at the identity provider.");
+    WebError::bad_gateway(format!("Single sign-on failed: {error}."))
+}
+
+/// GET `/login/oidc`: records a sign-in and redirects to the provider.
+pub(crate) async fn start(State(state): State<WebState>) -> Result<Response, WebError> {
+    let Some(oidc) = state.settings.oidc.clone() else {
+        return Err(WebError::not_found(
+            "Single sign-on is not configured on this platform; sign in with your password.",
+        ));
+    };
+    let state_param = auth::random_token(24);
+    let nonce = auth::random_token(24);
+    let verifier = auth::random_token(32);
+    let binding = auth::random_token(24);
+    let url = oidc
+        .authorization_url(&state_param, &nonce, &verifier)
+        .await
+        .map_err(provider_error)?;
+    state
+        .store
+        .create_oidc_login(
+            &auth::sha256_hex(&state_param),
+            &auth::sha256_hex(&binding),
+            &nonce,
+            &verifier,
+            SIGN_IN_LIFETIME,
+        )
+        .await?;
+    let cookie = binding_cookie(
+        &binding,
+        SIGN_IN_LIFETIME.num_seconds(),
+        state.settings.secure_cookies,
+    );
+    Ok(([(header::SET_COOKIE, cookie)], Redirect::to(&url)).into_response())
+}
+
+#[derive(Debug, serde::Deserialize)]
+pub(crate) struct Callback {
+    state: Option<String>,
+    code: Option<String>,
+    error: Option<String>,
+    error_description: Option<String>,
+}
+
+/// A refusal after the provider vouched for someone: logged, audited, answered 403.
+async fn refuse(state: &WebState, who: &str, reason: String) -> Result<WebError, WebError> {
+    tracing::warn!(user = %who, %reason, "Single sign-on refused.");
+    state
+        .store
+        .audit_event(
+            who,
+            "user.sso_refused",
+            who,
+            &serde_json::json!({"reason": reason}),
+        )
+        .await?;
+    Ok(WebError::forbidden(format!("Sign-in refused: {reason}.")))
+}
+
+/// GET `/login/oidc/callback`: finishes the sign-in the provider sends back.
+pub(crate) async fn callback(
+    State(state): State<WebState>,
+    headers: HeaderMap,
+    query: Result<Query<Callback>, QueryRejection>,
+) -> Result<Response, WebError> {
+    let Some(oidc) = state.settings.oidc.clone() else {
+        return Err(WebError::not_found(
+            "Single sign-on is not configured on this platform.",
+        ));
+    };
+    let Query(query) = query.map_err(|e| {
+        WebError::bad_request(format!(
+            "The identity provider's answer cannot be read: {e}."
+        ))
+    })?;
+    let again = "Start again from the login page.";
+    let Some(state_param) = query.state.as_deref().filter(|s| !s.is_empty()) else {
+        return Err(WebError::bad_request(format!(
+            "The identity provider's answer has no state parameter. {again}"
+        )));
+    };
+    let Some(binding) = cookie(&headers, SSO_COOKIE).filter(|c| !c.is_empty()) else {
+        return Err(WebError::bad_request(format!(
+            "This browser has no sign-in in progress (its cookie is missing or expired): a sign-in must finish in the browser that started it. {again}"
+        )));
+    };
+    let pending = state
+        .store
+        .take_oidc_login(&auth::sha256_hex(state_param), &auth::sha256_hex(binding))
+        .await?;
+    let (nonce, verifier) = match pending {
+        PendingLogin::Found { nonce, verifier } => (nonce, verifier),
+        PendingLogin::Unknown => {
+            tracing::warn!("Single sign-on callback with an unknown or already used state.");
+            return Err(WebError::bad_request(format!(
+                "This sign-in was already used or was never started here: each sign-in works once. {again}"
+            )));
+        }
+        PendingLogin::OtherBrowser => {
+            tracing::warn!(
+                "Single sign-on callback from another browser than the one that started it."
+            );
+            return Err(WebError::bad_request(format!(
+                "This sign-in was started in another browser. {again}"
+            )));
+        }
+        PendingLogin::Expired => {
+            return Err(WebError::bad_request(format!(
+                "This sign-in took longer than {} minutes. {again}",
+                SIGN_IN_LIFETIME.num_minutes()
+            )));
+        }
+    };
+    if let Some(error) = &query.error {
+        let description = query.error_description.as_deref().unwrap_or("");
+        tracing::info!(%error, %description, "The identity provider did not sign the user in.");
+        return Err(WebError::forbidden(format!(
+            "The identity provider did not sign you in ({error}{}{description}).",
+            if description.is_empty() { "" } else { ": " }
+        )));
+    }
+    let Some(code) = query.code.as_deref().filter(|c| !c.is_empty()) else {
+        return Err(WebError::bad_request(format!(
+            "The identity provider's answer has no code. {again}"
+        )));
+    };
+    let id_token = oidc
+        .exchange(code, &verifier)
+        .await
+        .map_err(provider_error)?;
+    let issuer = oidc.settings.issuer.clone();
+    let claims = match oidc.verify(&id_token, &nonce, state.store.now()).await {
+        Ok(claims) => claims,
+        Err(error) if error.is_provider() => return Err(provider_error(error)),
+        Err(error) => return Err(refuse(&state, &issuer, error.to_string()).await?),
+    };
+    let subject = claims
+        .get("sub")
+        .and_then(serde_json::Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    let name = match username(&claims, &oidc.settings.username_claim) {
+        Ok(name) => name,
+        Err(error) => return Err(refuse(&state, &subject, error.to_string()).await?),
+    };
+    let role = match oidc.settings.roles.role(&claims) {
+        Ok(role) => role,
+        Err(error) => return Err(refuse(&state, &name, error.to_string()).await?),
+    };
+    let (user_id, name, role) = match state
+        .store
+        .sso_sign_in(&issuer, &subject, &name, role)
+        .await?
+    {
+        SsoOutcome::SignedIn {
+            user_id,
+            username,
+            role,
+            created,
+        } => {
+            tracing::info!(user = %username, %role, created, "Console sign-in with single sign-on.");
+            (user_id, username, role)
+        }
+        SsoOutcome::Disabled { username } => {
+            return Err(WebError::forbidden(format!(
+                "Sign-in refused: the console user {username} is disabled. Ask an admin to enable it."
+            )));
+        }
+        SsoOutcome::NameTaken => {
+            return Err(WebError::conflict(format!(
+                "Sign-in refused: a console user named {name} already exists and signs in with a password. Sign in with the password, or ask an admin to choose another --oidc-username-claim."
+            )));
+        }
+    };
+    let token = SessionToken::generate();
+    state
+        .store
+        .create_session(
+            &user_id,
+            &token.id_hash,
+            &token.csrf,
+            auth::SESSION_LIFETIME,
+        )
+        .await?;
+    let secure = state.settings.secure_cookies;
+    let session = super::session::set_cookie(
+        SESSION_COOKIE,
+        token.id.expose(),
+        "/",
+        auth::SESSION_LIFETIME.num_seconds(),
+        secure,
+    );
+    // The session cookie is SameSite=Strict, and this answer ends a navigation that began
+    // at the provider, so a redirect from here would not send it yet. A page of our own
+    // that moves on (no script: a meta refresh) starts a same-site navigation that does.
+    let page = format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta http-equiv=\"refresh\" content=\"0;url=/\"><title>Signed in · Seatbroker</title>\
+         <link rel=\"stylesheet\" href=\"/static/console.css\"></head><body><main>\
+         <h1>Signed in</h1><p>Signed in as {} ({role}). <a id=\"continue\" href=\"/\">Continue to the console</a></p>\
+         </main></body></html>",
+        escape_html(&name)
+    );
+    let mut response = (StatusCode::OK, Html(page)).into_response();
+    for value in [session, binding_cookie("", 0, secure)] {
+        if let Ok(value) = header::HeaderValue::from_str(&value) {
+            response.headers_mut().append(header::SET_COOKIE, value);
+        }
+    }
+    Ok(response)
+}
