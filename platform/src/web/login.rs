@@ -135,6 +135,7 @@ pub(crate) async fn login(
                 StatusCode::FORBIDDEN,
                 &state,
                 &username,
+                &form.next,
                 Some("Password sign-in is switched off on this platform: use the single sign-on button. Only the break-glass admin signs in with a password.".to_owned()),
             );
         }
@@ -216,6 +217,7 @@ pub(crate) async fn login(
                 StatusCode::FORBIDDEN,
                 &state,
                 &username,
+                &form.next,
                 Some(
                     "The break-glass account must be an admin; sign in with single sign-on."
                         .to_owned(),
