@@ -823,6 +823,8 @@ async fn with_local_passwords_off_only_the_break_glass_admin_uses_a_password() {
     let page = victor.login("victor", VIEWER_PASSWORD).await;
     assert_eq!(page.status, StatusCode::FORBIDDEN, "{}", page.body);
     assert!(page.body.contains("Password sign-in is switched off"));
+    // After a refusal the form stays open, next to its message.
+    assert!(page.body.contains("<details open>"), "{}", page.body);
 
     let mut alice = crate::console::Session::new(&platform.url);
     alice.login_ok("alice", ADMIN_PASSWORD).await;
