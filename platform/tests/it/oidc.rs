@@ -326,9 +326,9 @@ struct Browser {
 }
 
 impl Browser {
-    fn new(platform: &Platform) -> Browser {
+    fn new(platform: &str) -> Browser {
         Browser {
-            platform: platform.url.clone(),
+            platform: platform.to_owned(),
             http: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
                 .build()
@@ -474,7 +474,7 @@ async fn first_sign_in_creates_the_user_with_the_mapped_role_using_pkce(db: Test
         )
         .await;
 
-    let mut browser = Browser::new(&platform);
+    let mut browser = Browser::new(&platform.url);
     let login = browser.get("/login").await;
     assert!(
         login.body.contains("href=\"/login/oidc\""),
@@ -527,7 +527,7 @@ async fn first_sign_in_creates_the_user_with_the_mapped_role_using_pkce(db: Test
             serde_json::json!({"email": "ann@example.com", "groups": ["sb-viewers"]}),
         )
         .await;
-    let mut again = Browser::new(&platform);
+    let mut again = Browser::new(&platform.url);
     let (answer, _) = again.sign_in("ann").await;
     assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
     assert!(answer.body.contains("(viewer)"));
@@ -574,7 +574,7 @@ async fn unmapped_group_is_refused_or_given_the_default_role() {
         LocalPasswords::On,
     )
     .await;
-    let mut browser = Browser::new(&refusing);
+    let mut browser = Browser::new(&refusing.url);
     let (answer, _) = browser.sign_in("carl").await;
     assert_eq!(answer.status, StatusCode::FORBIDDEN, "{}", answer.body);
     assert!(
@@ -597,7 +597,7 @@ async fn unmapped_group_is_refused_or_given_the_default_role() {
         LocalPasswords::On,
     )
     .await;
-    let (answer, _) = Browser::new(&defaulting).sign_in("carl").await;
+    let (answer, _) = Browser::new(&defaulting.url).sign_in("carl").await;
     assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
     assert_eq!(
         user_role(&lenient.store, "carl@example.com")
@@ -628,7 +628,7 @@ async fn a_token_for_another_client_is_refused() {
     // The code is issued to, and redeemed by, another client of the same provider: its ID
     // token is genuine, signed by the provider, and meant for that client.
     proxy.tamper(Tamper::ClientId("someone-else".to_owned()));
-    let mut browser = Browser::new(&platform);
+    let mut browser = Browser::new(&platform.url);
     let authorization = browser
         .start()
         .await
@@ -662,7 +662,7 @@ async fn an_expired_token_is_refused() {
             serde_json::json!({"email": "ann@example.com", "groups": ["sb-admins"]}),
         )
         .await;
-    let mut browser = Browser::new(&platform);
+    let mut browser = Browser::new(&platform.url);
     let authorization = browser.start().await;
     let callback = browser.authorize(&authorization, "ann").await;
     db.clock.set(Utc::now() + chrono::Duration::minutes(3));
@@ -692,7 +692,7 @@ async fn a_tampered_token_is_refused() {
         .await;
     // Someone between the two promotes the viewer to admin in the token.
     proxy.tamper(Tamper::IdTokenGroups(vec!["sb-admins".to_owned()]));
-    let mut browser = Browser::new(&platform);
+    let mut browser = Browser::new(&platform.url);
     let (answer, _) = browser.sign_in("mallory").await;
     assert_eq!(answer.status, StatusCode::FORBIDDEN, "{}", answer.body);
     assert!(
@@ -732,7 +732,7 @@ async fn a_replayed_or_foreign_state_is_refused(db: TestDb) {
         .await;
 
     // The same callback twice: the second finds nothing, even with the same cookies.
-    let mut browser = Browser::new(&platform);
+    let mut browser = Browser::new(&platform.url);
     let authorization = browser.start().await;
     let binding = browser.cookies["seatbroker_sso"].clone();
     let callback = browser.authorize(&authorization, "ann").await;
@@ -746,8 +746,8 @@ async fn a_replayed_or_foreign_state_is_refused(db: TestDb) {
     assert_eq!(proxy.log.lock().unwrap().token_requests.len(), 1);
 
     // A callback carried to another browser (login CSRF) is refused, and burns the state.
-    let mut victim = Browser::new(&platform);
-    let mut attacker = Browser::new(&platform);
+    let mut victim = Browser::new(&platform.url);
+    let mut attacker = Browser::new(&platform.url);
     let authorization = attacker.start().await;
     let callback = attacker.authorize(&authorization, "ann").await;
     victim.start().await;
@@ -782,16 +782,16 @@ async fn rotated_provider_keys_are_fetched_again() {
     .await;
     let ann = serde_json::json!({"email": "ann@example.com", "groups": ["sb-admins"]});
     provider.user("ann", ann.clone()).await;
-    let (answer, _) = Browser::new(&platform).sign_in("ann").await;
+    let (answer, _) = Browser::new(&platform.url).sign_in("ann").await;
     assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
-    let (answer, _) = Browser::new(&platform).sign_in("ann").await;
+    let (answer, _) = Browser::new(&platform.url).sign_in("ann").await;
     assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
     assert_eq!(proxy.log.lock().unwrap().key_fetches, 1, "keys are cached");
 
     // A new provider process signs with a new key under the same issuer.
     let provider = provider.restart().await;
     provider.user("ann", ann).await;
-    let (answer, _) = Browser::new(&platform).sign_in("ann").await;
+    let (answer, _) = Browser::new(&platform.url).sign_in("ann").await;
     assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
     assert_eq!(
         proxy.log.lock().unwrap().key_fetches,
@@ -823,6 +823,8 @@ async fn with_local_passwords_off_only_the_break_glass_admin_uses_a_password() {
     let page = victor.login("victor", VIEWER_PASSWORD).await;
     assert_eq!(page.status, StatusCode::FORBIDDEN, "{}", page.body);
     assert!(page.body.contains("Password sign-in is switched off"));
+    // After a refusal the form stays open, next to its message.
+    assert!(page.body.contains("<details open>"), "{}", page.body);
 
     let mut alice = crate::console::Session::new(&platform.url);
     alice.login_ok("alice", ADMIN_PASSWORD).await;
@@ -848,4 +850,85 @@ async fn platform_with_viewer_break_glass(db: &TestDb) -> Platform {
         LocalPasswords::BreakGlassOnly("victor".to_owned()),
     )
     .await
+}
+
+/// The real binary, configured the way an operator does it: settings from the environment,
+/// the secret from `SEATBROKER_OIDC_CLIENT_SECRET`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_platform_binary_signs_in_with_settings_from_the_environment() {
+    use tokio::io::AsyncBufReadExt;
+    let provider = Provider::start(None).await;
+    provider
+        .user(
+            "ann",
+            serde_json::json!({"email": "ann@example.com", "groups": ["ops", "sb-viewers"]}),
+        )
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    let serve = |extra: &[&str]| {
+        let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_seatbroker-platform"));
+        command
+            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(dir.path())
+            .args(extra)
+            .env_remove("SEATBROKER_DATABASE_URL")
+            .env("SEATBROKER_LOG", "warn")
+            .env("SEATBROKER_OIDC_ISSUER", provider.url())
+            .env("SEATBROKER_OIDC_CLIENT_ID", CLIENT_ID)
+            .env(
+                "SEATBROKER_OIDC_CLIENT_SECRET",
+                "secret from the environment",
+            )
+            .env("SEATBROKER_OIDC_ADMIN_GROUPS", "sb-admins")
+            .env("SEATBROKER_OIDC_VIEWER_GROUPS", "sb-viewers,auditors")
+            .env("SEATBROKER_OIDC_DISPLAY_NAME", "Acme")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .kill_on_drop(true);
+        command
+    };
+
+    // Passwords off without a break-glass admin is a configuration error (exit 64).
+    let output = serve(&["--local-passwords", "off"]).output().await.unwrap();
+    assert_eq!(output.status.code(), Some(64));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("--break-glass-admin"), "{stderr}");
+
+    let mut child = serve(&["--local-passwords", "off", "--break-glass-admin", "admin"])
+        .spawn()
+        .unwrap();
+    let line = tokio::io::BufReader::new(child.stdout.take().unwrap())
+        .lines()
+        .next_line()
+        .await
+        .unwrap()
+        .expect("the platform printed its URL line");
+    let url = serde_json::from_str::<serde_json::Value>(&line).unwrap()["url"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut browser = Browser::new(&url);
+    let login = browser.get("/login").await;
+    assert!(login.body.contains("Sign in with Acme"), "{}", login.body);
+    assert!(login.body.contains("Break-glass admin sign-in"));
+    let authorization = browser.start().await;
+    assert_eq!(
+        query_param(&authorization, "redirect_uri"),
+        format!("{url}/login/oidc/callback")
+    );
+    assert_eq!(query_param(&authorization, "scope"), "openid email profile");
+    let (answer, _) = browser.sign_in("ann").await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    assert!(
+        answer
+            .body
+            .contains("Signed in as ann@example.com (viewer)"),
+        "{}",
+        answer.body
+    );
+    let overview = browser.get("/").await;
+    assert_eq!(overview.status, StatusCode::OK);
+    assert!(overview.body.contains("ann@example.com (viewer)"));
+    child.kill().await.unwrap();
 }
