@@ -13,6 +13,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use chrono::Duration;
 
+use super::login::safe_next;
 use super::session::{SESSION_COOKIE, cookie};
 use super::{WebError, WebState};
 use crate::auth::{self, SessionToken};
@@ -22,6 +23,9 @@ use crate::store::{PendingLogin, SsoOutcome};
 
 /// The cookie that binds a sign-in in progress to the browser that started it.
 pub(crate) const SSO_COOKIE: &str = "seatbroker_sso";
+/// The cookie that carries the console page asked for before the sign-in, so the callback
+/// can lead back to it (checked by [`safe_next`] both when set and when followed).
+pub(crate) const SSO_NEXT_COOKIE: &str = "seatbroker_sso_next";
 /// How long a started sign-in may take.
 pub(crate) const SIGN_IN_LIFETIME: Duration = Duration::minutes(10);
 
@@ -29,10 +33,31 @@ pub(crate) const SIGN_IN_LIFETIME: Duration = Duration::minutes(10);
 /// provider sends the browser back with a cross-site navigation, which carries only Lax
 /// cookies.
 fn binding_cookie(value: &str, max_age_secs: i64, secure: bool) -> String {
+    sign_in_cookie(SSO_COOKIE, value, max_age_secs, secure)
+}
+
+/// A cookie that lives only while a sign-in is in progress, sent only to `/login/oidc…`.
+fn sign_in_cookie(name: &str, value: &str, max_age_secs: i64, secure: bool) -> String {
     format!(
-        "{SSO_COOKIE}={value}; Path=/login/oidc; Max-Age={max_age_secs}; HttpOnly; SameSite=Lax{}",
+        "{name}={value}; Path=/login/oidc; Max-Age={max_age_secs}; HttpOnly; SameSite=Lax{}",
         if secure { "; Secure" } else { "" }
     )
+}
+
+/// `Set-Cookie` headers appended (not inserted: several cookies share the header name).
+fn with_cookies(mut response: Response, cookies: impl IntoIterator<Item = String>) -> Response {
+    for value in cookies {
+        if let Ok(value) = header::HeaderValue::from_str(&value) {
+            response.headers_mut().append(header::SET_COOKIE, value);
+        }
+    }
+    response
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(default)]
+pub(crate) struct StartQuery {
+    next: String,
 }
 
 fn provider_error(error: OidcError) -> WebError {
@@ -41,7 +66,12 @@ fn provider_error(error: OidcError) -> WebError {
 }
 
 /// GET `/login/oidc`: records a sign-in and redirects to the provider.
-pub(crate) async fn start(State(state): State<WebState>) -> Result<Response, WebError> {
+pub(crate) async fn start(
+    State(state): State<WebState>,
+    query: Result<Query<StartQuery>, QueryRejection>,
+) -> Result<Response, WebError> {
+    // An unreadable query string only loses the way back, never the sign-in.
+    let next = query.map(|Query(q)| q.next).unwrap_or_default();
     let Some(oidc) = state.settings.oidc.clone() else {
         return Err(WebError::not_found(
             "Single sign-on is not configured on this platform; sign in with your password.",
@@ -70,7 +100,16 @@ pub(crate) async fn start(State(state): State<WebState>) -> Result<Response, Web
         SIGN_IN_LIFETIME.num_seconds(),
         state.settings.secure_cookies,
     );
-    Ok(([(header::SET_COOKIE, cookie)], Redirect::to(&url)).into_response())
+    let secure = state.settings.secure_cookies;
+    let lifetime = SIGN_IN_LIFETIME.num_seconds();
+    // Percent-encoded so that no character of the path can end the cookie value.
+    let next = safe_next(&next)
+        .map(|next| sign_in_cookie(SSO_NEXT_COOKIE, &percent_encode(next), lifetime, secure))
+        .unwrap_or_else(|| sign_in_cookie(SSO_NEXT_COOKIE, "", 0, secure));
+    Ok(with_cookies(
+        Redirect::to(&url).into_response(),
+        [cookie, next],
+    ))
 }
 
 #[derive(Debug, serde::Deserialize)]
@@ -232,19 +271,82 @@ pub(crate) async fn callback(
     // The session cookie is SameSite=Strict, and this answer ends a navigation that began
     // at the provider, so a redirect from here would not send it yet. A page of our own
     // that moves on (no script: a meta refresh) starts a same-site navigation that does.
+    // Back to the page asked for before the sign-in, checked again: the cookie came from
+    // the browser.
+    let next = cookie(&headers, SSO_NEXT_COOKIE)
+        .and_then(percent_decode)
+        .filter(|next| safe_next(next).is_some())
+        .unwrap_or_else(|| "/".to_owned());
     let page = format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <meta http-equiv=\"refresh\" content=\"0;url=/\"><title>Signed in · Seatbroker</title>\
+         <meta http-equiv=\"refresh\" content=\"0;url={next}\"><title>Signed in · Seatbroker</title>\
          <link rel=\"stylesheet\" href=\"/static/console.css\"></head><body><main>\
-         <h1>Signed in</h1><p>Signed in as {} ({role}). <a id=\"continue\" href=\"/\">Continue to the console</a></p>\
+         <h1>Signed in</h1><p>Signed in as {} ({role}). <a id=\"continue\" href=\"{next}\">Continue to the console</a></p>\
          </main></body></html>",
-        escape_html(&name)
+        escape_html(&name),
+        next = escape_html(&next),
     );
-    let mut response = (StatusCode::OK, Html(page)).into_response();
-    for value in [session, binding_cookie("", 0, secure)] {
-        if let Ok(value) = header::HeaderValue::from_str(&value) {
-            response.headers_mut().append(header::SET_COOKIE, value);
+    Ok(with_cookies(
+        (StatusCode::OK, Html(page)).into_response(),
+        [
+            session,
+            binding_cookie("", 0, secure),
+            sign_in_cookie(SSO_NEXT_COOKIE, "", 0, secure),
+        ],
+    ))
+}
+
+/// Every byte outside unreserved characters and `/` as `%XX`: a cookie value can then hold
+/// any path and query.
+fn percent_encode(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'/' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// The inverse of [`percent_encode`]; `None` for a malformed escape or invalid UTF-8.
+fn percent_decode(value: &str) -> Option<String> {
+    let bytes = value.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
         }
     }
-    Ok(response)
+    String::from_utf8(out).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_way_back_survives_the_cookie() {
+        for next in [
+            "/reclaim?state=orphaned&application=Slack%20Pro",
+            "/people/p-1",
+            "/",
+        ] {
+            let encoded = percent_encode(next);
+            assert!(
+                !encoded.contains([';', ',', ' ', '&', '=', '"']),
+                "{encoded}"
+            );
+            assert_eq!(percent_decode(&encoded).as_deref(), Some(next));
+        }
+        assert_eq!(percent_decode("%zz"), None);
+        assert_eq!(percent_decode("%4"), None);
+    }
 }

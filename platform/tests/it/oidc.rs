@@ -556,6 +556,65 @@ async fn first_sign_in_creates_the_user_with_the_mapped_role_using_pkce(db: Test
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_in_returns_to_the_page_asked_for() {
+    let provider = Provider::start(None).await;
+    let proxy = Proxy::start(&provider).await;
+    let db = db().await;
+    let platform = platform(
+        db.store.clone(),
+        &proxy.url,
+        roles(None),
+        LocalPasswords::On,
+    )
+    .await;
+    provider
+        .user(
+            "ann",
+            serde_json::json!({"email": "ann@example.com", "groups": ["sb-viewers"]}),
+        )
+        .await;
+    let mut browser = Browser::new(&platform.url);
+    // The reclaim page without a session leads to the login, whose sign-on button keeps
+    // the way back.
+    let asked = browser.get("/reclaim?state=orphaned").await;
+    assert_eq!(asked.status, StatusCode::SEE_OTHER, "{asked:?}");
+    let login = browser.get(&asked.location).await;
+    let start = login
+        .body
+        .find("href=\"/login/oidc?next=")
+        .unwrap_or_else(|| panic!("no way back on the sign-on button: {}", login.body))
+        + "href=\"".len();
+    let link = &login.body[start..start + login.body[start..].find('"').unwrap()];
+    assert!(link.contains("reclaim%3Fstate%3Dorphaned"), "{link}");
+    let started = browser.get(link).await;
+    assert_eq!(started.status, StatusCode::SEE_OTHER, "{started:?}");
+    assert!(browser.cookies.contains_key("seatbroker_sso_next"));
+    let callback = browser.authorize(&started.location, "ann").await;
+    let signed_in = browser.get(&callback).await;
+    assert_eq!(signed_in.status, StatusCode::OK, "{}", signed_in.body);
+    assert!(
+        signed_in
+            .body
+            .contains("content=\"0;url=/reclaim?state=orphaned\""),
+        "{}",
+        signed_in.body
+    );
+    assert!(!browser.cookies.contains_key("seatbroker_sso_next"));
+
+    // Another site is never a way back: the sign-in then lands on the Overview.
+    let mut other = Browser::new(&platform.url);
+    let started = other.get("/login/oidc?next=//evil.example/").await;
+    assert!(!other.cookies.contains_key("seatbroker_sso_next"));
+    let callback = other.authorize(&started.location, "ann").await;
+    let signed_in = other.get(&callback).await;
+    assert!(
+        signed_in.body.contains("content=\"0;url=/\""),
+        "{}",
+        signed_in.body
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unmapped_group_is_refused_or_given_the_default_role() {
     let provider = Provider::start(None).await;
     let proxy = Proxy::start(&provider).await;
