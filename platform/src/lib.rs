@@ -13,12 +13,14 @@
 //! Inside: `store` (the only code that talks to the database), `api` (agent API), `web`
 //! (console), `reports` (pure report logic), `auth`, `config`, `server`, `conn`
 //! (connections: cap and timeouts), `guard` (per-route body limits, HSTS), `state`,
-//! `error`, `metrics`.
+//! `error`, `metrics`, `email` (scheduled reports: settings, the background sender,
+//! the messages).
 
 mod api;
 mod auth;
 mod config;
 mod conn;
+mod email;
 mod error;
 mod guard;
 mod licence;
@@ -34,6 +36,7 @@ pub use auth::{
     LOGIN_WINDOW, MAX_CONCURRENT_HASHES, MAX_FAILURES_PER_IP, MAX_FAILURES_PER_USERNAME,
     MIN_PASSWORD_LEN, Role, SESSION_LIFETIME, SessionUser, hash_password,
 };
+pub use email::{EmailSettings, Mailer, SmtpSecurity};
 pub use config::{AdminCommand, Cli, Command, DatabaseArgs, LimitArgs, LogFormat, ServeArgs};
 pub use licence::{Period, Price};
 pub use reports::model::Health;

@@ -12,6 +12,8 @@
 //! - [`intake`](self::intake): receiving parts (idempotent, concurrency-safe) and applying
 //!   a complete snapshot atomically, with one approval check;
 //! - [`audit`](self::audit): the audit log every administrative action writes;
+//! - [`email`](self::email): email subscriptions and the queue of sends, with the claims
+//!   that keep two processes from sending a digest twice;
 //! - `web`: users, sessions, login limits and report queries (the console's own file).
 //!
 //! Conventions every query follows (the Any driver supports only these types):
@@ -26,6 +28,7 @@
 
 mod agents;
 mod audit;
+pub(crate) mod email;
 mod intake;
 pub(crate) mod licences;
 mod sources;
@@ -44,6 +47,7 @@ use sqlx::{Any, AnyConnection, AnyPool, Transaction};
 pub(crate) use agents::AgentRecord;
 pub use agents::{EnrolledAgent, EnrollmentOutcome};
 pub(crate) use audit::AuditEntry;
+pub(crate) use email::{EmailSend, Frequency, Subscription};
 pub use intake::{ApplyReport, PartOutcome, PartRefusal, ReceivedPart};
 pub use licences::{ExclusionRule, Organisation};
 pub(crate) use tokens::EnrollmentTokenRecord;

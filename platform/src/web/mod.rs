@@ -8,6 +8,7 @@
 //! transaction.
 
 mod admin;
+mod email;
 mod error;
 mod format;
 mod licences;
@@ -27,6 +28,7 @@ use axum::routing::{get, post};
 use crate::store::Store;
 
 pub(crate) use error::WebError;
+pub(crate) use licences::reclaim_csv_text;
 
 /// Console settings that do not change while serving.
 #[derive(Debug, Clone, Default)]
@@ -37,6 +39,8 @@ pub struct WebSettings {
     pub behind_proxy: bool,
     /// The proxies whose `X-Forwarded-For` is believed (with `behind_proxy`).
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// The email sender, when SMTP is set up: the console queues messages and wakes it.
+    pub mailer: Option<crate::email::Mailer>,
 }
 
 /// What every console handler gets: the store and the settings. Nothing else: a request
@@ -117,6 +121,13 @@ pub(crate) fn router(state: WebState) -> Router {
         .route("/users/{username}/disable", post(admin::disable_user))
         .route("/users/{username}/enable", post(admin::enable_user))
         .route("/audit", get(admin::audit))
+        .route("/email", get(email::email))
+        .route("/email/subscriptions", post(email::add_subscription))
+        .route(
+            "/email/subscriptions/{id}/remove",
+            post(email::remove_subscription),
+        )
+        .route("/email/test", post(email::send_test))
         // The JSON API: the same handlers, always answering JSON.
         .route("/api/v1/reports/overview", get(reports::overview))
         .route("/api/v1/reports/licences", get(licences::licences_report))
