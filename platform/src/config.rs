@@ -16,6 +16,8 @@ pub struct Cli {
     pub command: Command,
 }
 
+// Parsed once at start: the size of the serve variant costs nothing worth a Box.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Serve the agent API and the console.
@@ -142,7 +144,12 @@ pub struct EmailArgs {
     )]
     pub smtp_security: crate::email::SmtpSecurity,
     /// SMTP user name, when the server wants a login. Needs --smtp-password-file.
-    #[arg(long, env = "SEATBROKER_SMTP_USER", value_name = "USER", requires = "smtp_password_file")]
+    #[arg(
+        long,
+        env = "SEATBROKER_SMTP_USER",
+        value_name = "USER",
+        requires = "smtp_password_file"
+    )]
     pub smtp_user: Option<String>,
     /// File whose first line is the SMTP password.
     #[arg(
@@ -327,7 +334,11 @@ impl ServeArgs {
             return Err(ConfigError::BadPublicUrl(url.clone()));
         }
         if let Some(host) = &self.email.smtp_host {
-            let from = self.email.email_from.as_deref().ok_or(ConfigError::NoEmailFrom)?;
+            let from = self
+                .email
+                .email_from
+                .as_deref()
+                .ok_or(ConfigError::NoEmailFrom)?;
             crate::email::check_mailbox(from)
                 .map_err(|e| ConfigError::BadEmailFrom(from.to_owned(), e.to_string()))?;
             let loopback = matches!(host.as_str(), "localhost" | "::1" | "[::1]")
@@ -445,21 +456,39 @@ mod tests {
         };
         check(&["--smtp-host", "smtp.example.com"], false);
         check(
-            &["--smtp-host", "smtp.example.com", "--email-from", "not an address"],
+            &[
+                "--smtp-host",
+                "smtp.example.com",
+                "--email-from",
+                "not an address",
+            ],
             false,
         );
         check(
-            &["--smtp-host", "smtp.example.com", "--email-from", "Seatbroker <sb@example.com>"],
+            &[
+                "--smtp-host",
+                "smtp.example.com",
+                "--email-from",
+                "Seatbroker <sb@example.com>",
+            ],
             true,
         );
         let plain = ["--smtp-security", "none", "--email-from", "sb@example.com"];
-        check(&[&["--smtp-host", "smtp.example.com"], &plain[..]].concat(), false);
+        check(
+            &[&["--smtp-host", "smtp.example.com"], &plain[..]].concat(),
+            false,
+        );
         check(&[&["--smtp-host", "127.0.0.1"], &plain[..]].concat(), true);
         check(&[&["--smtp-host", "localhost"], &plain[..]].concat(), true);
         // A user needs a password file and the other way round.
         assert!(
             Cli::try_parse_from([
-                "seatbroker-platform", "serve", "--data-dir", "/tmp/x", "--smtp-user", "u",
+                "seatbroker-platform",
+                "serve",
+                "--data-dir",
+                "/tmp/x",
+                "--smtp-user",
+                "u",
             ])
             .is_err()
         );

@@ -36,8 +36,8 @@ pub use auth::{
     LOGIN_WINDOW, MAX_CONCURRENT_HASHES, MAX_FAILURES_PER_IP, MAX_FAILURES_PER_USERNAME,
     MIN_PASSWORD_LEN, Role, SESSION_LIFETIME, SessionUser, hash_password,
 };
-pub use email::{EmailSettings, Mailer, SmtpSecurity};
 pub use config::{AdminCommand, Cli, Command, DatabaseArgs, LimitArgs, LogFormat, ServeArgs};
+pub use email::{EmailSettings, Mailer, SmtpSecurity};
 pub use licence::{Period, Price};
 pub use reports::model::Health;
 pub use server::{ServeError, Server, app, open_store};

@@ -27,8 +27,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::auth;
 use crate::config::{ConfigError, ServeArgs, Transport};
-use crate::email::{EmailSettings, Mailer};
 use crate::conn::{self, ConnLimits};
+use crate::email::{EmailSettings, Mailer};
 use crate::guard::{self, GuardSettings};
 use crate::metrics::{Metrics, RouteClass};
 use crate::state::{ApiConfig, AppState};
@@ -448,11 +448,7 @@ impl Server {
             shutdown.clone(),
         ));
         let sender = self.mailer.map(|mailer| {
-            tokio::spawn(mailer.run(
-                self.store.clone(),
-                self.metrics.clone(),
-                shutdown.clone(),
-            ))
+            tokio::spawn(mailer.run(self.store.clone(), self.metrics.clone(), shutdown.clone()))
         });
         conn::serve(
             self.listener,
@@ -484,7 +480,9 @@ fn email_settings(args: &ServeArgs, url: &str) -> Result<Option<EmailSettings>, 
     let public_url = args.public_url.as_deref().unwrap_or(url);
     let mut settings = EmailSettings::new(
         host.clone(),
-        email.smtp_port.unwrap_or(email.smtp_security.default_port()),
+        email
+            .smtp_port
+            .unwrap_or(email.smtp_security.default_port()),
         email.smtp_security,
         from,
         public_url,

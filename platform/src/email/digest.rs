@@ -160,10 +160,11 @@ pub(super) fn digest_text(
 }
 
 fn mailbox(text: &str) -> Result<Mailbox, EmailError> {
-    text.parse().map_err(|e: lettre::address::AddressError| EmailError::Address {
-        address: text.to_owned(),
-        reason: e.to_string(),
-    })
+    text.parse()
+        .map_err(|e: lettre::address::AddressError| EmailError::Address {
+            address: text.to_owned(),
+            reason: e.to_string(),
+        })
 }
 
 /// A digest for `send`, with the Reclaim CSV attached.

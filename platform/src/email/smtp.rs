@@ -23,14 +23,9 @@ pub(super) fn transport(
         SmtpSecurity::Starttls => Transport::starttls_relay(&settings.host)?,
         SmtpSecurity::None => Transport::builder_dangerous(&settings.host),
     };
-    let mut builder = builder
-        .port(settings.port)
-        .timeout(Some(settings.timeout));
+    let mut builder = builder.port(settings.port).timeout(Some(settings.timeout));
     if let Some((user, password)) = &settings.credentials {
-        builder = builder.credentials(Credentials::new(
-            user.clone(),
-            password.expose().to_owned(),
-        ));
+        builder = builder.credentials(Credentials::new(user.clone(), password.expose().to_owned()));
     }
     Ok(builder.build())
 }
@@ -41,8 +36,11 @@ fn describe(error: &lettre::transport::smtp::Error) -> String {
     let mut text = error.to_string();
     let mut source = std::error::Error::source(error);
     while let Some(inner) = source {
-        text.push_str(": ");
-        text.push_str(&inner.to_string());
+        let inner_text = inner.to_string();
+        if !text.contains(&inner_text) {
+            text.push_str(": ");
+            text.push_str(&inner_text);
+        }
         source = inner.source();
     }
     text
@@ -69,7 +67,9 @@ pub(super) async fn send_with_retry(
             Ok(_) => Ok(()),
             Err(error) => {
                 let text = describe(&error);
-                if let Err(store_error) = store.record_email_attempt(send_id, i64::from(n), &text).await
+                if let Err(store_error) = store
+                    .record_email_attempt(send_id, i64::from(n), &text)
+                    .await
                 {
                     tracing::warn!(send = %send_id, error = %store_error, "Cannot record a failed email attempt.");
                 }

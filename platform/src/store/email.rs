@@ -174,13 +174,12 @@ impl Store {
             created_at: now,
         };
         let mut tx = self.begin_write().await?;
-        let exists = sqlx::query(
-            "SELECT id FROM email_subscriptions WHERE address = $1 AND frequency = $2",
-        )
-        .bind(address)
-        .bind(frequency.as_str())
-        .fetch_optional(&mut *tx)
-        .await?;
+        let exists =
+            sqlx::query("SELECT id FROM email_subscriptions WHERE address = $1 AND frequency = $2")
+                .bind(address)
+                .bind(frequency.as_str())
+                .fetch_optional(&mut *tx)
+                .await?;
         if exists.is_some() {
             return Err(StoreError::InvalidState(format!(
                 "{address} already gets the {} digest.",
@@ -457,7 +456,9 @@ mod tests {
     use super::*;
 
     fn at(text: &str) -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339(text).unwrap().with_timezone(&Utc)
+        DateTime::parse_from_rfc3339(text)
+            .unwrap()
+            .with_timezone(&Utc)
     }
 
     #[test]
@@ -466,12 +467,36 @@ mod tests {
             assert_eq!(f.next_after(at(after)), at(expected), "{f:?} after {after}");
         };
         // 2025-06-02 is a Monday.
-        check(Frequency::Weekly, "2025-06-02T06:59:59Z", "2025-06-02T07:00:00Z");
-        check(Frequency::Weekly, "2025-06-02T07:00:00Z", "2025-06-09T07:00:00Z");
-        check(Frequency::Weekly, "2025-06-08T23:00:00Z", "2025-06-09T07:00:00Z");
-        check(Frequency::Monthly, "2025-06-01T06:00:00Z", "2025-06-01T07:00:00Z");
-        check(Frequency::Monthly, "2025-06-01T07:00:00Z", "2025-07-01T07:00:00Z");
-        check(Frequency::Monthly, "2025-12-15T00:00:00Z", "2026-01-01T07:00:00Z");
+        check(
+            Frequency::Weekly,
+            "2025-06-02T06:59:59Z",
+            "2025-06-02T07:00:00Z",
+        );
+        check(
+            Frequency::Weekly,
+            "2025-06-02T07:00:00Z",
+            "2025-06-09T07:00:00Z",
+        );
+        check(
+            Frequency::Weekly,
+            "2025-06-08T23:00:00Z",
+            "2025-06-09T07:00:00Z",
+        );
+        check(
+            Frequency::Monthly,
+            "2025-06-01T06:00:00Z",
+            "2025-06-01T07:00:00Z",
+        );
+        check(
+            Frequency::Monthly,
+            "2025-06-01T07:00:00Z",
+            "2025-07-01T07:00:00Z",
+        );
+        check(
+            Frequency::Monthly,
+            "2025-12-15T00:00:00Z",
+            "2026-01-01T07:00:00Z",
+        );
         assert_eq!(
             Frequency::Monthly.period_start(at("2025-03-01T07:00:00Z")),
             at("2025-02-01T07:00:00Z")

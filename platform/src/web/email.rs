@@ -50,7 +50,9 @@ impl Done {
     fn notice(&self) -> Option<String> {
         Some(
             match self.done.as_str() {
-                "subscribed" => "Subscription added: the first digest goes out at its next due time.",
+                "subscribed" => {
+                    "Subscription added: the first digest goes out at its next due time."
+                }
                 "unsubscribed" => "Subscription removed; what was sent stays on record below.",
                 "test_queued" => {
                     "Test email queued: it is sent in the background; its outcome appears below."

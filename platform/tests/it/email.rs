@@ -225,7 +225,12 @@ async fn digest_and_test_email_body(db: TestDb) {
     let f = setup(store).await;
     load(store, &f).await;
     store
-        .set_price("test", &f.entra, E3, &Price::parse("12.50", "EUR", "month").unwrap())
+        .set_price(
+            "test",
+            &f.entra,
+            E3,
+            &Price::parse("12.50", "EUR", "month").unwrap(),
+        )
         .await
         .unwrap();
     // A live enrollment token: a secret that must not leak into any message.
@@ -283,7 +288,11 @@ async fn digest_and_test_email_body(db: TestDb) {
     // t0 is Monday 2025-06-02 09:00: the first weekly digest is due a week later at 07:00.
     assert!(page.body.contains("2025-06-09 07:00 UTC"), "{}", page.body);
     let audit = store.list_audit(50, None).await.unwrap();
-    assert!(audit.iter().any(|e| e.action == "email.subscribe" && e.actor == "alice"));
+    assert!(
+        audit
+            .iter()
+            .any(|e| e.action == "email.subscribe" && e.actor == "alice")
+    );
     // Nothing is due yet.
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(smtp.messages().is_empty());
@@ -292,9 +301,16 @@ async fn digest_and_test_email_body(db: TestDb) {
     db.clock.set(at("2025-06-09T08:00:00Z"));
     let messages = smtp.wait_for(1).await;
     let all = settled(store).await;
-    assert_eq!(all.len(), 1, "one digest queued, not one per process: {all:?}");
+    assert_eq!(
+        all.len(),
+        1,
+        "one digest queued, not one per process: {all:?}"
+    );
     let (kind, address, status, attempts, error) = &all[0];
-    assert_eq!((kind.as_str(), address.as_str()), ("digest", "ops@example.com"));
+    assert_eq!(
+        (kind.as_str(), address.as_str()),
+        ("digest", "ops@example.com")
+    );
     assert_eq!(status, "sent");
     assert_eq!(*attempts, 2, "refused once, then sent");
     assert!(error.as_deref().unwrap_or("").contains("451"), "{error:?}");
@@ -330,10 +346,12 @@ async fn digest_and_test_email_body(db: TestDb) {
     assert_eq!(values(text, "Agents waiting for approval:"), ["0"]);
     assert!(text.contains(&format!("{PUBLIC_URL}/reclaim")), "{text}");
     assert!(text.contains(&format!("{PUBLIC_URL}/approvals")), "{text}");
-    assert!(digest["subject"].as_str().unwrap().contains(&format!(
-        "{} reclaimable seats",
-        orgs[0]["reclaimable"]
-    )));
+    assert!(
+        digest["subject"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("{} reclaimable seats", orgs[0]["reclaimable"]))
+    );
 
     // Its attachment is the Reclaim CSV.
     let csv = alice.get("/reclaim.csv").await;
@@ -343,7 +361,11 @@ async fn digest_and_test_email_body(db: TestDb) {
     assert_eq!(attachments[0]["filename"], "reclaim-2025-06-09.csv");
     assert_eq!(attachments[0]["content_type"], "text/csv");
     assert_eq!(attachments[0]["content"].as_str().unwrap(), csv.body);
-    assert!(csv.body.lines().count() > 1, "the CSV has rows: {}", csv.body);
+    assert!(
+        csv.body.lines().count() > 1,
+        "the CSV has rows: {}",
+        csv.body
+    );
 
     // No secret in it.
     let raw = digest["raw"].as_str().unwrap();
@@ -358,7 +380,10 @@ async fn digest_and_test_email_body(db: TestDb) {
     assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
     let messages = smtp.wait_for(2).await;
     assert_eq!(messages[1]["subject"], "Seatbroker test email");
-    assert_eq!(messages[1]["rcpt_tos"], serde_json::json!(["me@example.com"]));
+    assert_eq!(
+        messages[1]["rcpt_tos"],
+        serde_json::json!(["me@example.com"])
+    );
     assert!(!messages[1]["raw"].as_str().unwrap().contains(SMTP_PASSWORD));
     assert!(
         store
@@ -377,7 +402,10 @@ async fn digest_and_test_email_body(db: TestDb) {
     let all = settled(store).await;
     let failed = all.iter().find(|s| s.1 == "nobody@example.com").unwrap();
     assert_eq!((failed.2.as_str(), failed.3), ("failed", 1), "{failed:?}");
-    assert!(failed.4.as_deref().unwrap_or("").contains("550"), "{failed:?}");
+    assert!(
+        failed.4.as_deref().unwrap_or("").contains("550"),
+        "{failed:?}"
+    );
     let failures =
         one.state.metrics.email_send_failures() + two.state.metrics.email_send_failures();
     assert_eq!(failures, 1);
