@@ -122,6 +122,58 @@ pub struct ServeArgs {
     pub limits: LimitArgs,
     #[command(flatten)]
     pub sso: SsoArgs,
+    pub email: EmailArgs,
+}
+
+/// The SMTP server scheduled reports go through. Without --smtp-host no email is sent
+/// (subscriptions can still be managed).
+#[derive(Debug, Clone, Args)]
+pub struct EmailArgs {
+    /// SMTP server host name, e.g. `smtp.example.com`. Enables scheduled reports by email.
+    #[arg(long, env = "SEATBROKER_SMTP_HOST", value_name = "HOST")]
+    pub smtp_host: Option<String>,
+    /// SMTP port. Default: 587 for starttls, 465 for tls, 25 for none.
+    #[arg(long, env = "SEATBROKER_SMTP_PORT", value_name = "PORT")]
+    pub smtp_port: Option<u16>,
+    /// How the connection is protected: `starttls` (upgrade, required), `tls` (implicit
+    /// TLS) or `none` (plain; only to a server on this machine).
+    #[arg(
+        long,
+        env = "SEATBROKER_SMTP_SECURITY",
+        value_enum,
+        default_value = "starttls",
+        value_name = "MODE"
+    )]
+    pub smtp_security: crate::email::SmtpSecurity,
+    /// SMTP user name, when the server wants a login. Needs --smtp-password-file.
+    #[arg(
+        long,
+        env = "SEATBROKER_SMTP_USER",
+        value_name = "USER",
+        requires = "smtp_password_file"
+    )]
+    pub smtp_user: Option<String>,
+    /// File whose first line is the SMTP password.
+    #[arg(
+        long,
+        env = "SEATBROKER_SMTP_PASSWORD_FILE",
+        value_name = "FILE",
+        requires = "smtp_user"
+    )]
+    pub smtp_password_file: Option<PathBuf>,
+    /// The sender of reports, e.g. `Seatbroker <seatbroker@example.com>`. Needed with --smtp-host.
+    #[arg(long, env = "SEATBROKER_EMAIL_FROM", value_name = "MAILBOX")]
+    pub email_from: Option<String>,
+    /// Seconds between two looks at the schedule and the queue (the console also wakes the
+    /// sender at once when it queues a message).
+    #[arg(
+        long,
+        env = "SEATBROKER_EMAIL_POLL_SECS",
+        default_value_t = 60,
+        value_name = "SECS",
+        value_parser = clap::value_parser!(u64).range(1..=3600)
+    )]
+    pub email_poll_secs: u64,
 }
 
 /// The role of a single sign-on user whose groups map to no role.
@@ -417,6 +469,18 @@ pub enum ConfigError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error(
+        "--smtp-host is set but --email-from (SEATBROKER_EMAIL_FROM) is not: give the sender address, e.g. `Seatbroker <seatbroker@example.com>`"
+    )]
+    NoEmailFrom,
+    #[error("--email-from {0:?} is not a valid sender: {1}")]
+    BadEmailFrom(String, String),
+    #[error(
+        "--smtp-security none sends mail (and any SMTP password) unencrypted: it is only allowed to a server on this machine (localhost, 127.0.0.1, ::1), not {0:?}; use starttls or tls"
+    )]
+    PlainSmtp(String),
+    #[error("{path} (--smtp-password-file) is empty; put the SMTP password on its first line")]
+    EmptySmtpPassword { path: PathBuf },
     #[error("{path} holds no {what} in PEM format; give a PEM file with a `-----BEGIN` block")]
     NoPem { what: &'static str, path: PathBuf },
     #[error("single sign-on: {0}")]
@@ -448,6 +512,20 @@ impl ServeArgs {
             && !(url.starts_with("http://") || url.starts_with("https://"))
         {
             return Err(ConfigError::BadPublicUrl(url.clone()));
+        }
+        if let Some(host) = &self.email.smtp_host {
+            let from = self
+                .email
+                .email_from
+                .as_deref()
+                .ok_or(ConfigError::NoEmailFrom)?;
+            crate::email::check_mailbox(from)
+                .map_err(|e| ConfigError::BadEmailFrom(from.to_owned(), e.to_string()))?;
+            let loopback = matches!(host.as_str(), "localhost" | "::1" | "[::1]")
+                || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback());
+            if self.email.smtp_security == crate::email::SmtpSecurity::None && !loopback {
+                return Err(ConfigError::PlainSmtp(host.clone()));
+            }
         }
         if let Some(token) = &self.limits.metrics_token
             && token.trim().len() < 16
@@ -641,5 +719,51 @@ mod tests {
             LocalPasswords::BreakGlassOnly("root".to_owned())
         );
         assert!(parse(&off).validate().is_ok());
+    }
+
+    #[test]
+    fn smtp_settings_are_checked() {
+        let check = |args: &[&str], ok: bool| {
+            let result = parse(args).validate();
+            assert_eq!(result.is_ok(), ok, "{args:?}: {result:?}");
+        };
+        check(&["--smtp-host", "smtp.example.com"], false);
+        check(
+            &[
+                "--smtp-host",
+                "smtp.example.com",
+                "--email-from",
+                "not an address",
+            ],
+            false,
+        );
+        check(
+            &[
+                "--smtp-host",
+                "smtp.example.com",
+                "--email-from",
+                "Seatbroker <sb@example.com>",
+            ],
+            true,
+        );
+        let plain = ["--smtp-security", "none", "--email-from", "sb@example.com"];
+        check(
+            &[&["--smtp-host", "smtp.example.com"], &plain[..]].concat(),
+            false,
+        );
+        check(&[&["--smtp-host", "127.0.0.1"], &plain[..]].concat(), true);
+        check(&[&["--smtp-host", "localhost"], &plain[..]].concat(), true);
+        // A user needs a password file and the other way round.
+        assert!(
+            Cli::try_parse_from([
+                "seatbroker-platform",
+                "serve",
+                "--data-dir",
+                "/tmp/x",
+                "--smtp-user",
+                "u",
+            ])
+            .is_err()
+        );
     }
 }

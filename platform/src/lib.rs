@@ -16,12 +16,13 @@
 //! (console), `reports` (pure report logic), `auth`, `config`, `server`, `conn`
 //! (connections: cap and timeouts), `guard` (per-route body limits, HSTS), `state`,
 //! `error`, `metrics`, `oidc` (single sign-on: provider client, ID token checks, role
-//! mapping).
+//! mapping), `email` (scheduled reports: settings, the background sender, the messages).
 
 mod api;
 mod auth;
 mod config;
 mod conn;
+mod email;
 mod error;
 mod guard;
 mod licence;
@@ -42,6 +43,7 @@ pub use config::{
     AdminCommand, Cli, Command, DatabaseArgs, DefaultRole, LimitArgs, LocalPasswordsArg, LogFormat,
     OIDC_CLIENT_SECRET_ENV, ServeArgs, SsoArgs,
 };
+pub use email::{EmailSettings, Mailer, SmtpSecurity};
 pub use licence::{Period, Price};
 pub use oidc::{CALLBACK_PATH, LocalPasswords, Oidc, OidcSettings, RoleMapping};
 pub use reports::model::Health;

@@ -81,6 +81,8 @@ pub struct Metrics {
     connections_open: AtomicU64,
     /// Connections refused because `--max-connections` were open.
     connections_refused: AtomicU64,
+    /// Emails (digests, test messages) given up on after their retries.
+    email_send_failures: AtomicU64,
 }
 
 impl Metrics {
@@ -152,6 +154,16 @@ impl Metrics {
     /// Counts a connection refused at the connection limit.
     pub(crate) fn record_connection_refused(&self) {
         self.connections_refused.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts an email given up on after its retries.
+    pub(crate) fn record_email_send_failure(&self) {
+        self.email_send_failures.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Emails given up on so far by this process.
+    pub fn email_send_failures(&self) -> u64 {
+        self.email_send_failures.load(Ordering::Relaxed)
     }
 
     /// Snapshots applied so far by this process.
@@ -238,6 +250,11 @@ impl Metrics {
             out,
             "# HELP seatbroker_connections_refused_total Connections refused at the connection limit.\n# TYPE seatbroker_connections_refused_total counter\nseatbroker_connections_refused_total {}",
             load(&self.connections_refused)
+        );
+        let _ = writeln!(
+            out,
+            "# HELP seatbroker_email_send_failures_total Emails (digests, test messages) given up on after their retries.\n# TYPE seatbroker_email_send_failures_total counter\nseatbroker_email_send_failures_total {}",
+            load(&self.email_send_failures)
         );
         out.push_str("# HELP seatbroker_refusals_total Agent requests refused, by problem code.\n");
         out.push_str("# TYPE seatbroker_refusals_total counter\n");

@@ -28,6 +28,7 @@ use tokio_util::sync::CancellationToken;
 use crate::auth;
 use crate::config::{ConfigError, ServeArgs, Transport};
 use crate::conn::{self, ConnLimits};
+use crate::email::{EmailSettings, Mailer};
 use crate::guard::{self, GuardSettings};
 use crate::metrics::{Metrics, RouteClass};
 use crate::oidc::Oidc;
@@ -336,6 +337,8 @@ pub struct Server {
     store: Store,
     limits: ConnLimits,
     metrics: Arc<Metrics>,
+    /// The email sender, when SMTP is set up.
+    mailer: Option<Mailer>,
     /// Incomplete snapshots idle this long are dropped.
     incomplete_after: chrono::Duration,
     /// The one-time password of the first admin, when this start created it.
@@ -406,12 +409,14 @@ impl Server {
             })
             .transpose()
             .map_err(|e| ServeError::Io(io::Error::other(e.to_string())))?;
+        let mailer = email_settings(args, &url)?.map(Mailer::new);
         let settings = WebSettings {
             secure_cookies: args.secure_cookies(),
             behind_proxy: args.behind_proxy,
             trusted_proxies: args.trusted_proxies.clone(),
             oidc,
             local_passwords: args.sso.local_passwords()?,
+            mailer: mailer.clone(),
         };
         let limits = &args.limits;
         let guard = GuardSettings {
@@ -440,6 +445,7 @@ impl Server {
                 max_connections: limits.max_connections,
             },
             metrics,
+            mailer,
             incomplete_after: chrono::Duration::hours(
                 i64::try_from(limits.incomplete_snapshot_hours).unwrap_or(24),
             ),
@@ -467,6 +473,9 @@ impl Server {
             self.incomplete_after,
             shutdown.clone(),
         ));
+        let sender = self.mailer.map(|mailer| {
+            tokio::spawn(mailer.run(self.store.clone(), self.metrics.clone(), shutdown.clone()))
+        });
         conn::serve(
             self.listener,
             self.tls,
@@ -477,10 +486,47 @@ impl Server {
         )
         .await;
         let _ = sweeper.await;
+        if let Some(sender) = sender {
+            let _ = sender.await;
+        }
         self.store.close().await;
         tracing::info!("Seatbroker platform stopped.");
         Ok(())
     }
+}
+
+/// The email settings `args` describe (`None` without --smtp-host); links use the public URL,
+/// else the URL the platform answers on. Reads the SMTP password file.
+fn email_settings(args: &ServeArgs, url: &str) -> Result<Option<EmailSettings>, ConfigError> {
+    let email = &args.email;
+    let Some(host) = &email.smtp_host else {
+        return Ok(None);
+    };
+    let from = email.email_from.clone().ok_or(ConfigError::NoEmailFrom)?;
+    let public_url = args.public_url.as_deref().unwrap_or(url);
+    let mut settings = EmailSettings::new(
+        host.clone(),
+        email
+            .smtp_port
+            .unwrap_or(email.smtp_security.default_port()),
+        email.smtp_security,
+        from,
+        public_url,
+    );
+    settings.poll = Duration::from_secs(email.email_poll_secs);
+    if let (Some(user), Some(path)) = (&email.smtp_user, &email.smtp_password_file) {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            what: "SMTP password file",
+            path: path.clone(),
+            source,
+        })?;
+        let password = text.lines().next().unwrap_or("").to_owned();
+        if password.is_empty() {
+            return Err(ConfigError::EmptySmtpPassword { path: path.clone() });
+        }
+        settings.credentials = Some((user.clone(), Secret::new(password)));
+    }
+    Ok(Some(settings))
 }
 
 /// Drops incomplete snapshots idle for `after`, at start and then every tenth of `after`

@@ -12,6 +12,8 @@
 //! - [`intake`](self::intake): receiving parts (idempotent, concurrency-safe) and applying
 //!   a complete snapshot atomically, with one approval check;
 //! - [`audit`](self::audit): the audit log every administrative action writes;
+//! - [`email`](self::email): email subscriptions and the queue of sends, with the claims
+//!   that keep two processes from sending a digest twice;
 //! - `web`: users, sessions, login limits and report queries (the console's own file);
 //! - `sso`: single sign-on's sign-ins in progress and provider identities of users.
 //!
@@ -27,6 +29,7 @@
 
 mod agents;
 mod audit;
+pub(crate) mod email;
 mod intake;
 pub(crate) mod licences;
 mod sources;
@@ -46,6 +49,7 @@ use sqlx::{Any, AnyConnection, AnyPool, Transaction};
 pub(crate) use agents::AgentRecord;
 pub use agents::{EnrolledAgent, EnrollmentOutcome};
 pub(crate) use audit::AuditEntry;
+pub(crate) use email::{EmailSend, Frequency, Subscription};
 pub use intake::{
     ApplyReport, DecodeGate, IncompleteUploads, PartOutcome, PartRefusal, ReceivedPart,
 };

@@ -579,6 +579,62 @@ pub(crate) async fn reclaim(State(state): State<WebState>, page: Page<ReclaimFil
     )
 }
 
+/// The Reclaim CSV: every row given, codes kept. The console's export and the emailed
+/// digest's attachment are this one text.
+pub(crate) fn reclaim_csv_text(rows: &[ReclaimRow]) -> String {
+    let mut csv = CsvWriter::new();
+    csv.row([
+        "application",
+        "source_kind",
+        "licence",
+        "account_id",
+        "login",
+        "email",
+        "person_id",
+        "person_name",
+        "matched_by",
+        "state",
+        "reason",
+        "since",
+        "days",
+        "last_activity",
+        "hr_state",
+        "department",
+        "manager_id",
+        "manager_name",
+        "monthly_cost",
+        "currency",
+    ]);
+    let opt = |v: &Option<String>| v.clone().unwrap_or_default();
+    for r in rows {
+        csv.row([
+            r.application.clone(),
+            r.source_kind.clone(),
+            r.licence.clone(),
+            r.account_id.clone(),
+            opt(&r.login),
+            opt(&r.email),
+            opt(&r.person_id),
+            opt(&r.person_name),
+            opt(&r.matched_by),
+            r.state.clone(),
+            opt(&r.reason),
+            r.since.map(|d| d.to_string()).unwrap_or_default(),
+            r.days.map(|d| d.to_string()).unwrap_or_default(),
+            r.last_activity.map(|t| t.to_rfc3339()).unwrap_or_default(),
+            opt(&r.hr_state),
+            opt(&r.department),
+            opt(&r.manager_id),
+            opt(&r.manager_name),
+            r.monthly_cost
+                .map(|c| format!("{c:.2}"))
+                .unwrap_or_default(),
+            opt(&r.currency),
+        ]);
+    }
+    csv.finish()
+}
+
 /// `/reclaim.csv`: every row of the filtered reclaim list, codes kept.
 pub(crate) async fn reclaim_csv(
     State(state): State<WebState>,
@@ -595,58 +651,9 @@ pub(crate) async fn reclaim_csv(
                 .store
                 .report_reclaim(&page.query, EXPORT_LIMIT)
                 .await?;
-            let mut csv = CsvWriter::new();
-            csv.row([
-                "application",
-                "source_kind",
-                "licence",
-                "account_id",
-                "login",
-                "email",
-                "person_id",
-                "person_name",
-                "matched_by",
-                "state",
-                "reason",
-                "since",
-                "days",
-                "last_activity",
-                "hr_state",
-                "department",
-                "manager_id",
-                "manager_name",
-                "monthly_cost",
-                "currency",
-            ]);
-            let opt = |v: &Option<String>| v.clone().unwrap_or_default();
-            for r in &rows {
-                csv.row([
-                    r.application.clone(),
-                    r.source_kind.clone(),
-                    r.licence.clone(),
-                    r.account_id.clone(),
-                    opt(&r.login),
-                    opt(&r.email),
-                    opt(&r.person_id),
-                    opt(&r.person_name),
-                    opt(&r.matched_by),
-                    r.state.clone(),
-                    opt(&r.reason),
-                    r.since.map(|d| d.to_string()).unwrap_or_default(),
-                    r.days.map(|d| d.to_string()).unwrap_or_default(),
-                    r.last_activity.map(|t| t.to_rfc3339()).unwrap_or_default(),
-                    opt(&r.hr_state),
-                    opt(&r.department),
-                    opt(&r.manager_id),
-                    opt(&r.manager_name),
-                    r.monthly_cost
-                        .map(|c| format!("{c:.2}"))
-                        .unwrap_or_default(),
-                    opt(&r.currency),
-                ]);
-            }
+            let csv = reclaim_csv_text(&rows);
             let day = state.store.now().date_naive();
-            let mut response = csv.finish().into_response();
+            let mut response = csv.into_response();
             let headers = response.headers_mut();
             headers.insert(
                 axum::http::header::CONTENT_TYPE,

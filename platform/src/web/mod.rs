@@ -8,6 +8,7 @@
 //! transaction.
 
 mod admin;
+mod email;
 mod error;
 mod format;
 mod licences;
@@ -29,6 +30,7 @@ use crate::oidc::{LocalPasswords, Oidc};
 use crate::store::Store;
 
 pub(crate) use error::WebError;
+pub(crate) use licences::reclaim_csv_text;
 
 /// Console settings that do not change while serving.
 #[derive(Debug, Clone, Default)]
@@ -43,6 +45,8 @@ pub struct WebSettings {
     pub oidc: Option<Arc<Oidc>>,
     /// Whether local passwords sign in (all, or only the break-glass admin's).
     pub local_passwords: LocalPasswords,
+    /// The email sender, when SMTP is set up: the console queues messages and wakes it.
+    pub mailer: Option<crate::email::Mailer>,
 }
 
 /// What every console handler gets: the store, the settings and the agent API's limits
@@ -153,6 +157,13 @@ pub(crate) fn router(state: WebState) -> Router {
         .route("/users/{username}/disable", post(admin::disable_user))
         .route("/users/{username}/enable", post(admin::enable_user))
         .route("/audit", get(admin::audit))
+        .route("/email", get(email::email))
+        .route("/email/subscriptions", post(email::add_subscription))
+        .route(
+            "/email/subscriptions/{id}/remove",
+            post(email::remove_subscription),
+        )
+        .route("/email/test", post(email::send_test))
         // The JSON API: the same handlers, always answering JSON.
         .route("/api/v1/reports/overview", get(reports::overview))
         .route("/api/v1/reports/licences", get(licences::licences_report))

@@ -39,7 +39,7 @@ impl Layout {
     pub(crate) fn in_more(&self) -> bool {
         matches!(
             self.page,
-            "sources" | "exclusions" | "tokens" | "users" | "audit"
+            "sources" | "exclusions" | "tokens" | "users" | "email" | "audit"
         )
     }
 

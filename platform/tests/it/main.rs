@@ -135,6 +135,7 @@ macro_rules! on_both_backends {
 mod api;
 mod browser;
 mod console;
+mod email;
 mod hostile;
 mod licences;
 mod oidc;

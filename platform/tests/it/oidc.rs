@@ -1,5 +1,5 @@
 //! Single sign-on against a real OpenID provider: the Python package `oidc-provider-mock`
-//! (installed by `scripts/test` into `target/oidc-venv`; `SEATBROKER_OIDC_MOCK` names
+//! (installed by `scripts/test` into `target/test-venvs/oidc`; `SEATBROKER_OIDC_MOCK` names
 //! another executable). Between the platform and the provider sits a small proxy of this
 //! test that forwards everything, records the token requests and key fetches, and alters
 //! what the provider cannot produce itself: a token for another client, a tampered token.
@@ -37,11 +37,11 @@ fn mock_executable() -> std::path::PathBuf {
         return path.into();
     }
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../target/oidc-venv/bin/oidc-provider-mock");
+        .join("../target/test-venvs/oidc/bin/oidc-provider-mock");
     assert!(
         path.exists(),
         "the single sign-on tests need the OpenID provider `oidc-provider-mock` at {}: run scripts/test, \
-         which installs it (python3 -m venv target/oidc-venv && target/oidc-venv/bin/pip install oidc-provider-mock), \
+         which installs it (python3 -m venv target/test-venvs/oidc && target/test-venvs/oidc/bin/pip install oidc-provider-mock), \
          or set SEATBROKER_OIDC_MOCK to its executable",
         path.display()
     );
