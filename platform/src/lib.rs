@@ -40,7 +40,8 @@ pub use reports::model::Health;
 pub use server::{ServeError, Server, app, open_store};
 pub use state::{ApiConfig, AppState};
 pub use store::{
-    ApplyReport, Clock, EnrolledAgent, EnrollmentOutcome, ExclusionRule, Organisation, PartOutcome,
-    PartRefusal, ReceivedPart, Store, StoreError, TokenState, new_id, sqlite_url,
+    ApplyReport, Clock, CreatedReportToken, EnrolledAgent, EnrollmentOutcome, ExclusionRule,
+    Organisation, PartOutcome, PartRefusal, ReceivedPart, ReportTokenRecord, ReportTokenState,
+    Store, StoreError, TokenState, new_id, sqlite_url,
 };
 pub use web::WebSettings;

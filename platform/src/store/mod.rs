@@ -11,6 +11,7 @@
 //! - [`sources`](self::sources): source approval (as new / merge / reject), health listings;
 //! - [`intake`](self::intake): receiving parts (idempotent, concurrency-safe) and applying
 //!   a complete snapshot atomically, with one approval check;
+//! - [`report_tokens`](self::report_tokens): read-only bearer tokens for the report API;
 //! - [`audit`](self::audit): the audit log every administrative action writes;
 //! - `web`: users, sessions, login limits and report queries (the console's own file).
 //!
@@ -28,6 +29,7 @@ mod agents;
 mod audit;
 mod intake;
 pub(crate) mod licences;
+mod report_tokens;
 mod sources;
 mod tokens;
 mod web;
@@ -46,6 +48,7 @@ pub use agents::{EnrolledAgent, EnrollmentOutcome};
 pub(crate) use audit::AuditEntry;
 pub use intake::{ApplyReport, PartOutcome, PartRefusal, ReceivedPart};
 pub use licences::{ExclusionRule, Organisation};
+pub use report_tokens::{CreatedReportToken, ReportTokenRecord, ReportTokenState};
 pub(crate) use tokens::EnrollmentTokenRecord;
 pub use tokens::TokenState;
 

@@ -8,12 +8,14 @@
 //! transaction.
 
 mod admin;
+mod bearer;
 mod error;
 mod format;
 mod licences;
 mod login;
 mod negotiate;
 mod pages;
+mod report_tokens;
 mod reports;
 mod session;
 
@@ -113,6 +115,11 @@ pub(crate) fn router(state: WebState) -> Router {
         .route("/agents/{id}/rotate", post(admin::rotate_credential))
         .route("/tokens", get(admin::tokens).post(admin::create_token))
         .route("/tokens/{id}/revoke", post(admin::revoke_token))
+        .route(
+            "/report-tokens",
+            get(report_tokens::list).post(report_tokens::create),
+        )
+        .route("/report-tokens/{id}/revoke", post(report_tokens::revoke))
         .route("/users", get(admin::users).post(admin::create_user))
         .route("/users/{username}/disable", post(admin::disable_user))
         .route("/users/{username}/enable", post(admin::enable_user))

@@ -203,6 +203,23 @@ pub(crate) struct TokensPage {
     pub(crate) tokens: Vec<TokenView>,
 }
 
+#[derive(Debug)]
+pub(crate) struct ReportTokenView {
+    pub(crate) row: crate::store::ReportTokenRecord,
+    pub(crate) status: &'static str,
+    pub(crate) created: String,
+    pub(crate) expires: String,
+    pub(crate) last_used: String,
+}
+
+#[derive(Template)]
+#[template(path = "report_tokens.html")]
+pub(crate) struct ReportTokensPage {
+    pub(crate) layout: Layout,
+    pub(crate) created: Option<String>,
+    pub(crate) tokens: Vec<ReportTokenView>,
+}
+
 #[derive(Template)]
 #[template(path = "users.html")]
 pub(crate) struct UsersPage {

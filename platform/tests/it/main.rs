@@ -138,6 +138,7 @@ mod console;
 mod hostile;
 mod licences;
 mod processes;
+mod report_tokens;
 mod store;
 
 pub(crate) fn enroll_request(token: &Secret, sources: &[(&str, &str)]) -> EnrollRequest {
