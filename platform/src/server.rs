@@ -225,6 +225,14 @@ async fn metrics(State(state): State<ServerState>, headers: HeaderMap) -> Respon
     }
     let mut body = state.app.metrics.render_prometheus();
     body.push_str(&state.http.render_prometheus());
+    let gauges = match state.app.store.operator_gauges().await {
+        Ok(gauges) => Some(gauges),
+        Err(error) => {
+            tracing::warn!(%error, "Metrics: the database did not answer; its gauges are left out.");
+            None
+        }
+    };
+    body.push_str(&crate::metrics::render_operator(gauges.as_ref()));
     (
         [(
             header::CONTENT_TYPE,

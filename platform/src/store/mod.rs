@@ -12,6 +12,7 @@
 //! - [`intake`](self::intake): receiving parts (idempotent, concurrency-safe) and applying
 //!   a complete snapshot atomically, with one approval check;
 //! - [`report_tokens`](self::report_tokens): read-only bearer tokens for the report API;
+//! - [`operator`](self::operator): agents by state, sources by health, last applies, for `/metrics`;
 //! - [`audit`](self::audit): the audit log every administrative action writes;
 //! - `web`: users, sessions, login limits and report queries (the console's own file).
 //!
@@ -29,6 +30,7 @@ mod agents;
 mod audit;
 mod intake;
 pub(crate) mod licences;
+mod operator;
 mod report_tokens;
 mod sources;
 mod tokens;
@@ -48,6 +50,7 @@ pub use agents::{EnrolledAgent, EnrollmentOutcome};
 pub(crate) use audit::AuditEntry;
 pub use intake::{ApplyReport, PartOutcome, PartRefusal, ReceivedPart};
 pub use licences::{ExclusionRule, Organisation};
+pub(crate) use operator::OperatorGauges;
 pub use report_tokens::{CreatedReportToken, ReportTokenRecord, ReportTokenState};
 pub(crate) use tokens::EnrollmentTokenRecord;
 pub use tokens::TokenState;
