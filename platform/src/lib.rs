@@ -13,7 +13,7 @@
 //! Inside: `store` (the only code that talks to the database), `api` (agent API), `web`
 //! (console), `reports` (pure report logic), `auth`, `config`, `server`, `conn`
 //! (connections: cap and timeouts), `guard` (per-route body limits, HSTS), `state`,
-//! `error`, `metrics`.
+//! `error`, `metrics`, `openapi` (the document served at `/api/openapi.json`).
 
 mod api;
 mod auth;
@@ -23,6 +23,7 @@ mod error;
 mod guard;
 mod licence;
 mod metrics;
+mod openapi;
 mod reports;
 mod server;
 mod state;

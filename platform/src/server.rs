@@ -186,7 +186,7 @@ async fn track(State(state): State<ServerState>, request: Request, next: Next) -
             RouteClass::ReportApi
         } else if matches!(
             route.as_str(),
-            "/healthz" | "/metrics" | "/static/console.css" | "unmatched"
+            "/healthz" | "/metrics" | "/api/openapi.json" | "/static/console.css" | "unmatched"
         ) {
             RouteClass::Other
         } else {
@@ -243,6 +243,19 @@ async fn metrics(State(state): State<ServerState>, headers: HeaderMap) -> Respon
         .into_response()
 }
 
+/// `/api/openapi.json`: the OpenAPI 3.1 document of the agent and report APIs, open to
+/// anyone (it holds no data), the same text as `protocol/openapi.json`.
+async fn openapi_json() -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        crate::openapi::document_json(),
+    )
+        .into_response()
+}
+
 /// The whole platform's router: agent API, console, health and metrics, with the default
 /// request limits and an open `/metrics`.
 pub fn app(state: AppState, settings: WebSettings) -> Router {
@@ -264,6 +277,7 @@ fn router(
     let ops = Router::new()
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
+        .route("/api/openapi.json", get(openapi_json))
         .with_state(server_state.clone());
     crate::api::router()
         .with_state(state)

@@ -29,6 +29,7 @@ use axum::routing::{get, post};
 use crate::store::Store;
 
 pub(crate) use error::WebError;
+pub(crate) use session::SESSION_COOKIE as SESSION_COOKIE_NAME;
 
 /// Console settings that do not change while serving.
 #[derive(Debug, Clone, Default)]

@@ -137,6 +137,7 @@ mod browser;
 mod console;
 mod hostile;
 mod licences;
+mod openapi;
 mod operator_metrics;
 mod processes;
 mod report_tokens;
