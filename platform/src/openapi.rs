@@ -61,7 +61,14 @@ pub(crate) fn document_json() -> String {
         changes,
         exclusions,
     ),
-    components(schemas(Problem)),
+    components(schemas(
+        Problem,
+        docs::SeatStateFilter,
+        docs::SeatSort,
+        docs::Direction,
+        docs::ReclaimState,
+        docs::ReclaimSort
+    )),
     modifiers(&Security),
     tags(
         (name = "agent", description = "The agent API: enrollment, approval status, snapshot upload, heartbeat. See protocol/README.md."),
@@ -283,7 +290,7 @@ mod docs {
 /// Enroll with an enrollment token; the answer carries the agent credential, once.
 #[utoipa::path(
     post, path = "/api/agent/v1/enroll", tag = "agent",
-    params(("Seatbroker-Protocol" = Option<u32>, Header, description = "Protocol version; 1 when absent.")),
+    params(("Seatbroker-Protocol" = Option<u32>, Header, minimum = 1, maximum = 1, description = "Protocol version; 1 when absent. Outside the supported range: 400 `protocol_too_old` / `protocol_too_new`.")),
     request_body = EnrollRequest,
     responses(
         (status = 201, description = "Enrolled, pending approval.", body = EnrollResponse),
@@ -296,7 +303,7 @@ fn enroll() {}
 /// The approval state of the agent and its sources.
 #[utoipa::path(
     get, path = "/api/agent/v1/status", tag = "agent",
-    params(("Seatbroker-Protocol" = Option<u32>, Header, description = "Protocol version; 1 when absent.")),
+    params(("Seatbroker-Protocol" = Option<u32>, Header, minimum = 1, maximum = 1, description = "Protocol version; 1 when absent. Outside the supported range: 400 `protocol_too_old` / `protocol_too_new`.")),
     responses(
         (status = 200, description = "The agent's state and its sources'.", body = StatusResponse),
         (status = "4XX", description = "Refused; `code` says why.", body = Problem, content_type = "application/problem+json"),
@@ -309,7 +316,7 @@ fn status() {}
 /// The agent's health: collections, spool depth, last error.
 #[utoipa::path(
     post, path = "/api/agent/v1/heartbeat", tag = "agent",
-    params(("Seatbroker-Protocol" = Option<u32>, Header, description = "Protocol version; 1 when absent.")),
+    params(("Seatbroker-Protocol" = Option<u32>, Header, minimum = 1, maximum = 1, description = "Protocol version; 1 when absent. Outside the supported range: 400 `protocol_too_old` / `protocol_too_new`.")),
     request_body = Heartbeat,
     responses(
         (status = 200, description = "Recorded.", body = HeartbeatAck),
@@ -324,9 +331,9 @@ fn heartbeat() {}
 #[utoipa::path(
     put, path = "/api/agent/v1/snapshots/{snapshot_id}/parts/{part}", tag = "agent",
     params(
-        ("snapshot_id" = String, Path, description = "32 lowercase hex characters chosen by the agent."),
-        ("part" = u32, Path, description = "1-based part number."),
-        ("Seatbroker-Protocol" = Option<u32>, Header, description = "Protocol version; 1 when absent."),
+        ("snapshot_id" = String, Path, pattern = "^[A-Za-z0-9_-]{1,64}$", description = "The body's `snapshot_id`: 32 lowercase hex characters chosen by the agent."),
+        ("part" = u32, Path, minimum = 1, maximum = 1024, description = "1-based part number, the body's `part`."),
+        ("Seatbroker-Protocol" = Option<u32>, Header, minimum = 1, maximum = 1, description = "Protocol version; 1 when absent. Outside the supported range: 400 `protocol_too_old` / `protocol_too_new`."),
     ),
     request_body = UploadPart,
     responses(
@@ -491,7 +498,7 @@ fn person() {}
 /// Licence and HR changes in the last days.
 #[utoipa::path(
     get, path = "/api/v1/reports/changes", tag = "reports",
-    params(("days" = Option<i64>, Query, minimum = 1, maximum = 366, description = "30 when absent.")),
+    params(("days" = Option<String>, Query, pattern = "^(|[1-9]|[1-9][0-9]|[12][0-9]{2}|3[0-5][0-9]|36[0-6])$", description = "Whole days from 1 to 366; 30 when empty or absent.")),
     responses(
         (status = 200, description = "The changes.", body = docs::Changes),
         (status = "4XX", description = "Not signed in, or a bad number of days.", body = Problem, content_type = "application/problem+json"),
