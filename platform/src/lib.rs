@@ -16,7 +16,8 @@
 //! (console), `reports` (pure report logic), `auth`, `config`, `server`, `conn`
 //! (connections: cap and timeouts), `guard` (per-route body limits, HSTS), `state`,
 //! `error`, `metrics`, `oidc` (single sign-on: provider client, ID token checks, role
-//! mapping), `email` (scheduled reports: settings, the background sender, the messages).
+//! mapping), `email` (scheduled reports: settings, the background sender, the messages),
+//! `openapi` (the document served at `/api/openapi.json`).
 
 mod api;
 mod auth;
@@ -28,6 +29,7 @@ mod guard;
 mod licence;
 mod metrics;
 mod oidc;
+mod openapi;
 mod reports;
 mod server;
 mod state;
@@ -50,8 +52,8 @@ pub use reports::model::Health;
 pub use server::{ServeError, Server, app, open_store};
 pub use state::{ApiConfig, AppState};
 pub use store::{
-    ApplyReport, Clock, DecodeGate, EnrolledAgent, EnrollmentOutcome, ExclusionRule,
-    IncompleteUploads, Organisation, PartOutcome, PartRefusal, ReceivedPart, Store, StoreError,
-    TokenState, new_id, sqlite_url,
+    ApplyReport, Clock, CreatedReportToken, DecodeGate, EnrolledAgent, EnrollmentOutcome,
+    ExclusionRule, IncompleteUploads, Organisation, PartOutcome, PartRefusal, ReceivedPart,
+    ReportTokenRecord, ReportTokenState, Store, StoreError, TokenState, new_id, sqlite_url,
 };
 pub use web::WebSettings;

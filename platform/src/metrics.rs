@@ -12,6 +12,9 @@ use std::time::Duration;
 
 use seatbroker_protocol::ErrorCode;
 
+use crate::reports::model::Health;
+use crate::store::OperatorGauges;
+
 /// Which kind of endpoint a request hit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum RouteClass {
@@ -197,7 +200,7 @@ impl Metrics {
                 );
             }
         }
-        let simple: [(&str, &str, &AtomicU64); 7] = [
+        let simple: [(&str, &str, &AtomicU64); 8] = [
             (
                 "seatbroker_parts_accepted_total",
                 "Snapshot parts stored.",
@@ -233,6 +236,11 @@ impl Metrics {
                 "Agent heartbeats received.",
                 &self.heartbeats,
             ),
+            (
+                "seatbroker_email_send_failures_total",
+                "Emails (digests, test messages) given up on after their retries.",
+                &self.email_send_failures,
+            ),
         ];
         for (name, help, counter) in simple {
             let _ = writeln!(
@@ -250,11 +258,6 @@ impl Metrics {
             out,
             "# HELP seatbroker_connections_refused_total Connections refused at the connection limit.\n# TYPE seatbroker_connections_refused_total counter\nseatbroker_connections_refused_total {}",
             load(&self.connections_refused)
-        );
-        let _ = writeln!(
-            out,
-            "# HELP seatbroker_email_send_failures_total Emails (digests, test messages) given up on after their retries.\n# TYPE seatbroker_email_send_failures_total counter\nseatbroker_email_send_failures_total {}",
-            load(&self.email_send_failures)
         );
         out.push_str("# HELP seatbroker_refusals_total Agent requests refused, by problem code.\n");
         out.push_str("# TYPE seatbroker_refusals_total counter\n");
@@ -291,6 +294,88 @@ impl Metrics {
     }
 }
 
+/// Agent states always rendered (0 when none), so an alert on one never sees "no data".
+const AGENT_STATES: [&str; 4] = ["pending", "approved", "rejected", "revoked"];
+
+fn health_label(health: Health) -> &'static str {
+    match health {
+        Health::Healthy => "healthy",
+        Health::Stale => "stale",
+        Health::AwaitingFirstUpload => "awaiting_first_upload",
+        Health::Revoked => "revoked",
+    }
+}
+
+/// Escapes a label value (backslash, quote, line feed) for the text format.
+fn label_value(value: &str) -> String {
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+/// The gauges read from the database at scrape time; `None` when it did not answer
+/// (then only `seatbroker_database_up 0`).
+pub(crate) fn render_operator(gauges: Option<&OperatorGauges>) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "# HELP seatbroker_database_up Whether the database answered this scrape's queries.\n# TYPE seatbroker_database_up gauge\nseatbroker_database_up {}",
+        u8::from(gauges.is_some())
+    );
+    let Some(gauges) = gauges else {
+        return out;
+    };
+    out.push_str("# HELP seatbroker_agents Enrolled agents by state.\n");
+    out.push_str("# TYPE seatbroker_agents gauge\n");
+    let mut states: Vec<(&str, i64)> = AGENT_STATES.iter().map(|s| (*s, 0)).collect();
+    for (state, n) in &gauges.agents_by_state {
+        match states.iter_mut().find(|(s, _)| s == state) {
+            Some((_, count)) => *count += n,
+            // A state this release does not know is still counted, under its own name.
+            None => states.push((state.as_str(), *n)),
+        }
+    }
+    for (state, n) in states {
+        let _ = writeln!(
+            out,
+            "seatbroker_agents{{state=\"{}\"}} {n}",
+            label_value(state)
+        );
+    }
+    out.push_str("# HELP seatbroker_sources Sources by health (stale: no upload for twice the collection interval).\n");
+    out.push_str("# TYPE seatbroker_sources gauge\n");
+    for (health, n) in &gauges.sources_by_health {
+        let _ = writeln!(
+            out,
+            "seatbroker_sources{{health=\"{}\"}} {n}",
+            health_label(*health)
+        );
+    }
+    let _ = writeln!(
+        out,
+        "# HELP seatbroker_sources_stale Sources whose uploads stopped (no upload for twice their interval).\n# TYPE seatbroker_sources_stale gauge\nseatbroker_sources_stale {}",
+        gauges.sources_with(Health::Stale)
+    );
+    out.push_str("# HELP seatbroker_source_last_apply_timestamp_seconds When each source's last snapshot was applied (Unix time).\n");
+    out.push_str("# TYPE seatbroker_source_last_apply_timestamp_seconds gauge\n");
+    for (source, kind, at) in &gauges.last_apply {
+        let _ = writeln!(
+            out,
+            "seatbroker_source_last_apply_timestamp_seconds{{source=\"{}\",kind=\"{}\"}} {}",
+            label_value(source),
+            label_value(kind),
+            at.timestamp()
+        );
+    }
+    let _ = writeln!(
+        out,
+        "# HELP seatbroker_source_last_apply_omitted Sources without a last-apply series because of the series cap.\n# TYPE seatbroker_source_last_apply_omitted gauge\nseatbroker_source_last_apply_omitted {}",
+        gauges.last_apply_omitted
+    );
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -314,5 +399,39 @@ mod tests {
         assert!(text.contains("seatbroker_apply_seconds_bucket{le=\"0.05\"} 1"));
         assert!(text.contains("seatbroker_apply_seconds_count 1"));
         assert!(text.contains("seatbroker_seats_applied_total 1000"));
+        assert!(text.contains("seatbroker_email_send_failures_total 0"));
+        metrics.record_email_send_failure();
+        assert!(
+            metrics
+                .render_prometheus()
+                .contains("seatbroker_email_send_failures_total 1")
+        );
+    }
+
+    #[test]
+    fn renders_operator_gauges_with_every_known_state() {
+        let at = chrono::DateTime::parse_from_rfc3339("2026-01-02T03:04:05Z")
+            .unwrap()
+            .with_timezone(&chrono::Utc);
+        let gauges = OperatorGauges {
+            agents_by_state: vec![("approved".into(), 2), ("odd\"state".into(), 1)],
+            sources_by_health: vec![(Health::Healthy, 1), (Health::Stale, 3)],
+            last_apply: vec![("src_1".into(), "humaans".into(), at)],
+            last_apply_omitted: 0,
+        };
+        let text = render_operator(Some(&gauges));
+        for line in [
+            "seatbroker_database_up 1",
+            "seatbroker_agents{state=\"pending\"} 0",
+            "seatbroker_agents{state=\"approved\"} 2",
+            "seatbroker_agents{state=\"odd\\\"state\"} 1",
+            "seatbroker_sources{health=\"stale\"} 3",
+            "seatbroker_sources_stale 3",
+            "seatbroker_source_last_apply_timestamp_seconds{source=\"src_1\",kind=\"humaans\"} 1767323045",
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line} missing in\n{text}");
+        }
+        let down = render_operator(None);
+        assert_eq!(down.lines().last(), Some("seatbroker_database_up 0"));
     }
 }

@@ -190,6 +190,7 @@ async fn track(State(state): State<ServerState>, request: Request, next: Next) -
             route.as_str(),
             "/healthz"
                 | "/metrics"
+                | "/api/openapi.json"
                 | "/static/console.css"
                 | "/favicon.svg"
                 | "/favicon.ico"
@@ -232,12 +233,33 @@ async fn metrics(State(state): State<ServerState>, headers: HeaderMap) -> Respon
     }
     let mut body = state.app.metrics.render_prometheus();
     body.push_str(&state.http.render_prometheus());
+    let gauges = match state.app.store.operator_gauges().await {
+        Ok(gauges) => Some(gauges),
+        Err(error) => {
+            tracing::warn!(%error, "Metrics: the database did not answer; its gauges are left out.");
+            None
+        }
+    };
+    body.push_str(&crate::metrics::render_operator(gauges.as_ref()));
     (
         [(
             header::CONTENT_TYPE,
             HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
         )],
         body,
+    )
+        .into_response()
+}
+
+/// `/api/openapi.json`: the OpenAPI 3.1 document of the agent and report APIs, open to
+/// anyone (it holds no data), the same text as `protocol/openapi.json`.
+async fn openapi_json() -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        crate::openapi::document_json(),
     )
         .into_response()
 }
@@ -263,6 +285,7 @@ fn router(
     let ops = Router::new()
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
+        .route("/api/openapi.json", get(openapi_json))
         .with_state(server_state.clone());
     crate::api::router()
         .with_state(state)

@@ -3,6 +3,7 @@ use serde::{Deserialize, Serialize};
 use crate::{AgentState, Secret, SourceKind, SourceStatus};
 
 /// `POST /api/agent/v1/enroll`: an agent introduces itself with an enrollment token.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EnrollRequest {
     /// The protocol version the agent speaks.
@@ -22,6 +23,7 @@ pub struct EnrollRequest {
 }
 
 /// A data source as the agent describes it.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SourceDescriptor {
     /// The source's name in the agent's configuration; unique per agent.
@@ -38,6 +40,7 @@ pub struct SourceDescriptor {
 }
 
 /// The platform's answer to an enrollment.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EnrollResponse {
     pub agent_id: String,

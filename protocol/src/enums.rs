@@ -66,6 +66,26 @@ macro_rules! wire_enum {
                 Ok(Self::from_wire(&value))
             }
         }
+
+        /// A string: the known values are listed, and any other is allowed (a receiver
+        /// keeps a value it does not know).
+        #[cfg(feature = "openapi")]
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                let known: &[&str] = &[$($wire),+];
+                utoipa::openapi::ObjectBuilder::new()
+                    .schema_type(utoipa::openapi::schema::Type::String)
+                    .description(Some(format!(
+                        "One of `{}`; a later version may send another value, which a receiver keeps as it is.",
+                        known.join("`, `")
+                    )))
+                    .examples(known.iter().take(1).map(|v| serde_json::Value::from(*v)))
+                    .into()
+            }
+        }
+
+        #[cfg(feature = "openapi")]
+        impl utoipa::ToSchema for $name {}
     };
 }
 

@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 use crate::CollectionOutcome;
 
 /// `POST /api/agent/v1/heartbeat`: the agent's health.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Heartbeat {
     pub agent_version: String,
@@ -17,6 +18,7 @@ pub struct Heartbeat {
 }
 
 /// Health of one source.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SourceHealth {
     pub local_name: String,
@@ -27,6 +29,7 @@ pub struct SourceHealth {
 }
 
 /// The result of the last collection of a source.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CollectionReport {
     pub at: DateTime<Utc>,
@@ -38,6 +41,7 @@ pub struct CollectionReport {
 }
 
 /// How much the agent has waiting in its spool.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SpoolDepth {
     pub snapshots: u64,
@@ -45,6 +49,7 @@ pub struct SpoolDepth {
 }
 
 /// The platform's answer to a heartbeat.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HeartbeatAck {
     pub received_at: DateTime<Utc>,

@@ -2,6 +2,7 @@ use serde::{Deserialize, Serialize};
 
 /// The rules the usage engine applies (DESIGN.md §2.2). A plain value: the agent reads it
 /// from its configuration today, and the platform can send it in a status response.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct UsagePolicy {

@@ -7,6 +7,7 @@ use crate::ErrorCode;
 /// An RFC 9457 problem details body (`application/problem+json`), the body of every error
 /// response. `code` is the stable, machine-readable part; `title` and `detail` are for
 /// people and may change wording between versions.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Problem {
     /// A URI naming the problem type; `about:blank` unless a code has its own page.
@@ -34,6 +35,7 @@ pub struct Problem {
     pub supported: Option<VersionRange>,
     /// Members this version does not know, kept so nothing is lost when relaying a problem.
     #[serde(flatten)]
+    #[cfg_attr(feature = "openapi", schema(ignore))]
     pub extensions: BTreeMap<String, serde_json::Value>,
 }
 
@@ -42,6 +44,7 @@ fn about_blank() -> String {
 }
 
 /// An inclusive range of protocol versions.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VersionRange {
     pub min: u32,

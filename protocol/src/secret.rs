@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 /// A secret string (token, credential). Serializes as the plain string, but `Debug` and
 /// `Display` print `[REDACTED]`, so a secret cannot leak through logs or error messages by
 /// accident. Call [`Secret::expose`] where the value is really needed.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct Secret(String);

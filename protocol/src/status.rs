@@ -3,6 +3,7 @@ use serde::{Deserialize, Serialize};
 use crate::{AgentState, SourceState, UsagePolicy};
 
 /// `GET /api/agent/v1/status`: the approval state of the agent and each of its sources.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StatusResponse {
     pub agent_id: String,
@@ -21,6 +22,7 @@ pub struct StatusResponse {
 }
 
 /// The state of one of the agent's sources.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SourceStatus {
     /// The name in the agent's configuration.

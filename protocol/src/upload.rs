@@ -15,6 +15,7 @@ use crate::{PayloadEncoding, SnapshotPayload, UploadOutcome, limits};
 /// platform concatenates the chunks in part order, checks `snapshot_checksum`, decompresses
 /// and applies the snapshot. Every field but `part`, `part_checksum` and `payload` is the
 /// same in all parts of a snapshot.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UploadPart {
     /// Agent-generated id of the snapshot; the idempotency key.
@@ -39,6 +40,7 @@ pub struct UploadPart {
 
 /// The platform's acknowledgement of a part. Refusals are not acknowledgements: they come
 /// as a 4xx `application/problem+json` body whose `code` gives the reason.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UploadAck {
     pub snapshot_id: String,

@@ -5,7 +5,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 
 /// How fresh a source's figures are.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Health {
     /// Uploads arrive on schedule.
@@ -67,7 +67,7 @@ pub(crate) fn health(
 }
 
 /// One source on the overview page.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct OverviewRow {
     pub source_id: String,
     pub name: String,
@@ -105,7 +105,7 @@ pub struct OverviewRow {
 }
 
 /// Filters and order of the inactive-seats report.
-#[derive(Debug, Clone, Default, serde::Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, serde::Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(default)]
 pub(crate) struct SeatFilter {
     /// Source id; empty = all.
@@ -201,7 +201,7 @@ impl SeatFilter {
 }
 
 /// One row of the inactive-seats report.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub(crate) struct SeatRow {
     pub source_id: String,
     pub source_name: String,
@@ -224,6 +224,7 @@ pub(crate) struct SeatRow {
     /// whose licence is in use, which the console prefers to the heuristic. `null`
     /// otherwise. In JSON: `"<application> <day>"`.
     #[serde(serialize_with = "app_activity_summary")]
+    #[schema(value_type = Option<String>)]
     pub app_activity: Option<AppActivity>,
 }
 
@@ -283,7 +284,7 @@ pub(crate) struct SeatFilterChoices {
 }
 
 /// One day of the trends report (summed over the selected sources).
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, utoipa::ToSchema)]
 pub(crate) struct TrendPoint {
     pub day: NaiveDate,
     pub active: i64,
@@ -304,7 +305,7 @@ pub(crate) struct DailyRow {
 }
 
 /// Seat counts for one department.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, utoipa::ToSchema)]
 pub(crate) struct DepartmentRow {
     /// Empty for people without a department.
     pub department: String,
@@ -320,14 +321,14 @@ pub(crate) struct DepartmentRow {
 }
 
 /// Count of findings of one kind.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub(crate) struct FindingCount {
     pub kind: String,
     pub count: i64,
 }
 
 /// One data-quality finding about one person.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub(crate) struct FindingRow {
     pub source_id: String,
     pub source_name: String,
@@ -358,7 +359,7 @@ impl FindingCount {
 }
 
 /// An agent on the sources & agents page.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub(crate) struct AgentRow {
     pub agent_id: String,
     pub host_name: String,
@@ -377,7 +378,7 @@ pub(crate) struct AgentRow {
 }
 
 /// One of an agent's configured sources.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub(crate) struct LinkRow {
     pub link_id: String,
     pub agent_id: String,

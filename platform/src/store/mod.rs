@@ -11,6 +11,8 @@
 //! - [`sources`](self::sources): source approval (as new / merge / reject), health listings;
 //! - [`intake`](self::intake): receiving parts (idempotent, concurrency-safe) and applying
 //!   a complete snapshot atomically, with one approval check;
+//! - [`report_tokens`](self::report_tokens): read-only bearer tokens for the report API;
+//! - [`operator`](self::operator): agents by state, sources by health, last applies, for `/metrics`;
 //! - [`audit`](self::audit): the audit log every administrative action writes;
 //! - [`email`](self::email): email subscriptions and the queue of sends, with the claims
 //!   that keep two processes from sending a digest twice;
@@ -32,6 +34,8 @@ mod audit;
 pub(crate) mod email;
 mod intake;
 pub(crate) mod licences;
+mod operator;
+mod report_tokens;
 mod sources;
 mod sso;
 mod tokens;
@@ -54,6 +58,8 @@ pub use intake::{
     ApplyReport, DecodeGate, IncompleteUploads, PartOutcome, PartRefusal, ReceivedPart,
 };
 pub use licences::{ExclusionRule, Organisation};
+pub(crate) use operator::OperatorGauges;
+pub use report_tokens::{CreatedReportToken, ReportTokenRecord, ReportTokenState};
 pub(crate) use sso::{NO_PASSWORD, PendingLogin, SsoOutcome};
 pub(crate) use tokens::EnrollmentTokenRecord;
 pub use tokens::TokenState;

@@ -27,7 +27,7 @@ pub(crate) struct Done {
 }
 
 impl Done {
-    fn notice(&self) -> Option<String> {
+    pub(super) fn notice(&self) -> Option<String> {
         let text = match self.done.as_str() {
             "agent_approved" => "Agent approved. Now decide on each of its sources.",
             "agent_rejected" => "Agent rejected: it cannot upload.",
@@ -43,6 +43,7 @@ impl Done {
                 "Source revoked for that agent: its uploads are refused; the history stays."
             }
             "token_revoked" => "Enrollment token revoked; agents already enrolled keep working.",
+            "report_token_revoked" => "Report token revoked: it can no longer read reports.",
             "user_created" => "User saved.",
             "user_disabled" => "User disabled and signed out.",
             "user_enabled" => "User enabled.",
@@ -52,12 +53,17 @@ impl Done {
     }
 }
 
-fn done(path: &str, what: &str) -> Response {
+pub(super) fn done(path: &str, what: &str) -> Response {
     Redirect::to(&href(path, &[("done", what)])).into_response()
 }
 
 /// A store refusal (e.g. approving a source of a rejected agent) as a page that says why.
-fn refused(user: &SessionUser, page: &'static str, back: &str, error: StoreError) -> Response {
+pub(super) fn refused(
+    user: &SessionUser,
+    page: &'static str,
+    back: &str,
+    error: StoreError,
+) -> Response {
     let error = WebError::from(error);
     let status = error.status();
     if status.is_server_error() {

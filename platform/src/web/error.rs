@@ -47,6 +47,11 @@ impl WebError {
         self
     }
 
+    /// A report API request whose `Authorization` header is not a usable report token.
+    pub(crate) fn invalid_token(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "invalid_token", message).json()
+    }
+
     pub(crate) fn forbidden(message: impl Into<String>) -> Self {
         Self::new(StatusCode::FORBIDDEN, "forbidden", message)
     }
@@ -137,6 +142,13 @@ impl IntoResponse for WebError {
                 header::CONTENT_TYPE,
                 header::HeaderValue::from_static(seatbroker_protocol::PROBLEM_JSON),
             );
+            if self.status == StatusCode::UNAUTHORIZED {
+                // The JSON API takes a session cookie or a report token.
+                response.headers_mut().insert(
+                    header::WWW_AUTHENTICATE,
+                    header::HeaderValue::from_static("Bearer realm=\"seatbroker-reports\""),
+                );
+            }
             return response;
         }
         if self.status == StatusCode::UNAUTHORIZED {

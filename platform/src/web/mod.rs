@@ -8,6 +8,7 @@
 //! transaction.
 
 mod admin;
+mod bearer;
 mod email;
 mod error;
 mod format;
@@ -15,6 +16,7 @@ mod licences;
 mod login;
 mod negotiate;
 mod pages;
+mod report_tokens;
 mod reports;
 mod session;
 mod sso;
@@ -31,6 +33,7 @@ use crate::store::Store;
 
 pub(crate) use error::WebError;
 pub(crate) use licences::reclaim_csv_text;
+pub(crate) use session::SESSION_COOKIE as SESSION_COOKIE_NAME;
 
 /// Console settings that do not change while serving.
 #[derive(Debug, Clone, Default)]
@@ -153,6 +156,11 @@ pub(crate) fn router(state: WebState) -> Router {
         .route("/agents/{id}/rotate", post(admin::rotate_credential))
         .route("/tokens", get(admin::tokens).post(admin::create_token))
         .route("/tokens/{id}/revoke", post(admin::revoke_token))
+        .route(
+            "/report-tokens",
+            get(report_tokens::list).post(report_tokens::create),
+        )
+        .route("/report-tokens/{id}/revoke", post(report_tokens::revoke))
         .route("/users", get(admin::users).post(admin::create_user))
         .route("/users/{username}/disable", post(admin::disable_user))
         .route("/users/{username}/enable", post(admin::enable_user))

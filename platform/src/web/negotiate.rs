@@ -13,7 +13,8 @@ use super::session::CurrentUser;
 use super::{WebError, WebState};
 use crate::auth::SessionUser;
 
-/// A page request: the signed-in user, the format the client wants and the parsed query
+/// A page request: the signed-in user (or, on `/api/v1/reports/*` with an `Authorization`
+/// header, the report token's reader: see `bearer.rs`), the format the client wants and the parsed query
 /// string. Rejections (no session, a query string that does not parse) come in that format.
 #[derive(Debug)]
 pub(crate) struct Page<Q> {
@@ -27,9 +28,14 @@ impl<Q: DeserializeOwned + Send> FromRequestParts<WebState> for Page<Q> {
 
     async fn from_request_parts(parts: &mut Parts, state: &WebState) -> Result<Self, WebError> {
         let format = Format::of(&parts.headers, parts.uri.path());
-        let CurrentUser(user) = CurrentUser::from_request_parts(parts, state)
-            .await
-            .map_err(|e| format.error(e))?;
+        let user = if super::bearer::wants_report_token(parts) {
+            super::bearer::report_token_user(parts, state).await?
+        } else {
+            let CurrentUser(user) = CurrentUser::from_request_parts(parts, state)
+                .await
+                .map_err(|e| format.error(e))?;
+            user
+        };
         let Query(query) = Query::<Q>::from_request_parts(parts, state)
             .await
             .map_err(|e| format.error(WebError::bad_request(format!("Bad query string: {e}"))))?;

@@ -39,7 +39,7 @@ impl Layout {
     pub(crate) fn in_more(&self) -> bool {
         matches!(
             self.page,
-            "sources" | "exclusions" | "tokens" | "users" | "email" | "audit"
+            "sources" | "exclusions" | "tokens" | "report-tokens" | "users" | "email" | "audit"
         )
     }
 
@@ -232,6 +232,23 @@ pub(crate) struct TokensPage {
     pub(crate) layout: Layout,
     pub(crate) created: Option<String>,
     pub(crate) tokens: Vec<TokenView>,
+}
+
+#[derive(Debug)]
+pub(crate) struct ReportTokenView {
+    pub(crate) row: crate::store::ReportTokenRecord,
+    pub(crate) status: &'static str,
+    pub(crate) created: String,
+    pub(crate) expires: String,
+    pub(crate) last_used: String,
+}
+
+#[derive(Template)]
+#[template(path = "report_tokens.html")]
+pub(crate) struct ReportTokensPage {
+    pub(crate) layout: Layout,
+    pub(crate) created: Option<String>,
+    pub(crate) tokens: Vec<ReportTokenView>,
 }
 
 #[derive(Template)]

@@ -139,7 +139,10 @@ mod email;
 mod hostile;
 mod licences;
 mod oidc;
+mod openapi;
+mod operator_metrics;
 mod processes;
+mod report_tokens;
 mod store;
 mod walkthrough;
 
