@@ -26,6 +26,7 @@
 
 mod agents;
 mod audit;
+mod bulk;
 mod intake;
 pub(crate) mod licences;
 mod sources;
