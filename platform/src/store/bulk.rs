@@ -93,37 +93,23 @@ pub(crate) fn to_json<T: serde::Serialize>(rows: &[T]) -> Result<String, StoreEr
 /// wrote are refreshed, in its transaction.
 pub(crate) const ANALYZE_AFTER_ROWS: usize = 10_000;
 
-/// After an apply that added or removed many rows (a first load), refreshes the planner's
-/// statistics of `tables` inside the transaction (they commit with it). Without them,
-/// tables filled by a first load look empty to PostgreSQL until autovacuum gets to them,
-/// and it picks nested loops that do not finish (the Reclaim query with a manager filter
-/// ran for minutes); SQLite plans by guesses instead of row counts. On SQLite the
-/// statistics are sampled (`analysis_limit`), so this costs milliseconds, not a full read.
+/// After an apply that added or removed many rows (a first load), refreshes PostgreSQL's
+/// planner statistics of `tables` inside the transaction (they commit with it). Without
+/// them, tables filled by a first load look empty until autovacuum gets to them, and the
+/// planner picks nested loops that do not finish (the Reclaim query with a manager filter
+/// ran for minutes). SQLite is left without statistics on purpose: with sampled ones
+/// (`analysis_limit`) its planner turned a bulk `UPDATE ... FROM json_each(...)` into a
+/// nested scan that did not finish, and its guesses serve the licence queries.
 pub(crate) async fn analyze_after_large_write(
     conn: &mut AnyConnection,
     backend: Backend,
     rows_added_or_removed: usize,
     tables: &[&str],
 ) -> Result<(), StoreError> {
-    if rows_added_or_removed < ANALYZE_AFTER_ROWS {
-        return Ok(());
-    }
-    match backend {
-        Backend::Postgres => {
-            sqlx::query(&format!("ANALYZE {}", tables.join(", ")))
-                .execute(&mut *conn)
-                .await?;
-        }
-        Backend::Sqlite => {
-            sqlx::query("PRAGMA analysis_limit = 1000")
-                .execute(&mut *conn)
-                .await?;
-            for table in tables {
-                sqlx::query(&format!("ANALYZE {table}"))
-                    .execute(&mut *conn)
-                    .await?;
-            }
-        }
+    if backend == Backend::Postgres && rows_added_or_removed >= ANALYZE_AFTER_ROWS {
+        sqlx::query(&format!("ANALYZE {}", tables.join(", ")))
+            .execute(&mut *conn)
+            .await?;
     }
     Ok(())
 }

@@ -12,6 +12,8 @@
 //! - [`intake`](self::intake): receiving parts (idempotent, concurrency-safe) and applying
 //!   a complete snapshot atomically, with one approval check;
 //! - [`audit`](self::audit): the audit log every administrative action writes;
+//! - [`bulk`](self::bulk): many rows in one statement (a JSON parameter to write, one JSON
+//!   aggregate to read), for the licence sync's hundreds of thousands of rows;
 //! - `web`: users, sessions, login limits and report queries (the console's own file).
 //!
 //! Conventions every query follows (the Any driver supports only these types):

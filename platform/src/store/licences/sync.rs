@@ -37,21 +37,6 @@ struct AccountRow {
     matched_address: Option<String>,
 }
 
-impl AccountRow {
-    /// Whether `self` and `other` differ in nothing but their last activity.
-    fn same_but_activity(&self, other: &AccountRow) -> bool {
-        self.login == other.login
-            && self.email == other.email
-            && self.aliases == other.aliases
-            && self.enabled == other.enabled
-            && self.account_type == other.account_type
-            && self.created == other.created
-            && self.person_id == other.person_id
-            && self.matched_by == other.matched_by
-            && self.matched_address == other.matched_address
-    }
-}
-
 /// A licence's stored columns.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct LicenceRow {
@@ -438,31 +423,19 @@ impl Store {
             licences: licences.len(),
             ..SyncReport::default()
         };
-        // An account whose only change is its last activity (most accounts, most uploads)
-        // gets a narrow update instead of a rewrite of every column.
-        let mut upserts: Vec<(&String, &AccountRow)> = Vec::new();
-        let mut activity: Vec<(&str, Option<&str>)> = Vec::new();
-        for (id, row) in &accounts {
-            match current_accounts.get(id) {
-                Some(current) if current == row => {}
-                Some(current) if current.same_but_activity(row) => {
-                    activity.push((id.as_str(), row.last_activity.as_deref()));
-                }
-                _ => upserts.push((id, row)),
-            }
-        }
+        let mut upserts: Vec<(&String, &AccountRow)> = accounts
+            .iter()
+            .filter(|(id, row)| current_accounts.get(*id) != Some(*row))
+            .collect();
         upserts.sort_by(|a, b| a.0.cmp(b.0));
-        activity.sort_unstable();
         let removed: Vec<&String> = current_accounts
             .keys()
             .filter(|id| !accounts.contains_key(*id))
             .collect();
-        report.accounts_written = upserts.len() + activity.len();
+        report.accounts_written = upserts.len();
         report.accounts_removed = removed.len();
         laps("diff accounts");
         self.write_accounts(conn, source_id, when.at, &upserts, &removed)
-            .await?;
-        self.write_activity(conn, source_id, when.at, &activity)
             .await?;
         laps("write accounts");
 
@@ -596,30 +569,6 @@ impl Store {
                 query = query.bind(id.as_str());
             }
             query.execute(&mut *conn).await?;
-        }
-        Ok(())
-    }
-
-    /// Stores the last activity of accounts that changed in nothing else.
-    async fn write_activity(
-        &self,
-        conn: &mut AnyConnection,
-        source_id: &str,
-        at: &str,
-        activity: &[(&str, Option<&str>)],
-    ) -> Result<(), StoreError> {
-        let sql = format!(
-            "UPDATE app_accounts SET last_activity = j.c1, updated_at = $3 FROM ({}) AS j \
-             WHERE app_accounts.source_id = $2 AND app_accounts.account_id = j.c0",
-            json_rows(self.backend(), 1, &[Col::Text, Col::Text])
-        );
-        for chunk in activity.chunks(BULK_ROWS) {
-            sqlx::query::<Any>(&sql)
-                .bind(to_json(chunk)?)
-                .bind(source_id)
-                .bind(at)
-                .execute(&mut *conn)
-                .await?;
         }
         Ok(())
     }
