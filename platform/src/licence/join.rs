@@ -170,7 +170,7 @@ impl ExclusionRules {
     }
 
     /// The reason code when a rule excludes `account`.
-    fn excludes(&self, account: &Account<'_>) -> Option<&'static str> {
+    pub(crate) fn excludes(&self, account: &Account<'_>) -> Option<&'static str> {
         if self.account_types.contains(account.account_type) {
             return Some(if account.account_type == "guest" {
                 "guest_account"
@@ -241,10 +241,8 @@ impl Decision {
     }
 }
 
-fn excluded(account: &Account<'_>, rules: &ExclusionRules) -> Option<Decision> {
-    rules
-        .excludes(account)
-        .map(|reason| Decision::new(SeatLicenceState::Excluded, reason, None))
+fn excluded(exclusion: Option<&'static str>) -> Option<Decision> {
+    exclusion.map(|reason| Decision::new(SeatLicenceState::Excluded, reason, None))
 }
 
 fn orphaned(person: Option<&HrPerson>) -> Option<Decision> {
@@ -300,6 +298,8 @@ fn by_activity(activity: &Activity<'_>) -> Decision {
 }
 
 /// The state of one licence held by `account`, whose matched person (if any) is `person`.
+/// The store calls [`classify_known`], which takes the exclusion looked up once per account.
+#[cfg(test)]
 pub(crate) fn classify(
     account: &Account<'_>,
     person: Option<&HrPerson>,
@@ -307,7 +307,25 @@ pub(crate) fn classify(
     activity: &Activity<'_>,
     rules: &ExclusionRules,
 ) -> Decision {
-    excluded(account, rules)
+    classify_known(
+        rules.excludes(account),
+        account,
+        person,
+        hr_complete,
+        activity,
+    )
+}
+
+/// [`classify`] with the account's exclusion already looked up
+/// ([`ExclusionRules::excludes`]), for callers classifying every licence of an account.
+pub(crate) fn classify_known(
+    exclusion: Option<&'static str>,
+    account: &Account<'_>,
+    person: Option<&HrPerson>,
+    hr_complete: bool,
+    activity: &Activity<'_>,
+) -> Decision {
+    excluded(exclusion)
         .or_else(|| orphaned(person))
         .or_else(|| disabled_holding(account, activity))
         .or_else(|| unidentified(person, hr_complete))

@@ -14,6 +14,8 @@
 //! - [`report_tokens`](self::report_tokens): read-only bearer tokens for the report API;
 //! - [`operator`](self::operator): agents by state, sources by health, last applies, for `/metrics`;
 //! - [`audit`](self::audit): the audit log every administrative action writes;
+//! - [`bulk`](self::bulk): many rows in one statement (a JSON parameter to write, one JSON
+//!   aggregate to read), for the licence sync's hundreds of thousands of rows;
 //! - [`email`](self::email): email subscriptions and the queue of sends, with the claims
 //!   that keep two processes from sending a digest twice;
 //! - `web`: users, sessions, login limits and report queries (the console's own file);
@@ -32,6 +34,7 @@
 mod agents;
 mod audit;
 pub(crate) mod email;
+mod bulk;
 mod intake;
 pub(crate) mod licences;
 mod operator;

@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 use seatbroker_protocol::{SeatReason, SeatRecord, SeatState, SnapshotPayload, StateCounts};
 use sqlx::{Any, AnyConnection, Row};
 
+use crate::store::bulk::analyze_after_large_write;
 use crate::store::{Store, StoreError, day, ts};
 
 /// What applying a snapshot did.
@@ -219,6 +220,14 @@ impl Store {
         laps.lap("load current seats and diff");
         self.write_seats(conn, target, &diff, &mut laps).await?;
         self.write_history(conn, target, &diff, &mut laps).await?;
+        analyze_after_large_write(
+            conn,
+            self.backend(),
+            diff.added + diff.removed.len(),
+            &["seats_current", "seat_history"],
+        )
+        .await?;
+        laps.lap("analyze");
         let findings = self.write_day(conn, target, payload, &mut laps).await?;
         self.finish(conn, target, payload).await?;
         Ok(ApplyReport {

@@ -15,7 +15,10 @@ use seatbroker_protocol::{LicenceSnapshot, LicenceState, SeatReason, SeatState};
 use sqlx::{Any, AnyConnection, Row};
 
 use crate::licence::join::{Activity, Decision};
-use crate::licence::{Account, ExclusionRules, HrPerson, People, classify, match_account};
+use crate::licence::{Account, ExclusionRules, HrPerson, People, classify_known, match_account};
+use crate::store::bulk::{
+    BULK_ROWS, Col, analyze_after_large_write, fetch_json_rows, json_agg, json_rows, to_json,
+};
 use crate::store::intake::{in_list, values_list};
 use crate::store::{Backend, Store, StoreError, day, parse_day, ts};
 
@@ -68,7 +71,11 @@ pub(crate) struct SyncAt<'a> {
 }
 
 /// The HR side of the organisation an app source belongs to.
-async fn load_people(conn: &mut AnyConnection, source_id: &str) -> Result<People, StoreError> {
+async fn load_people(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    source_id: &str,
+) -> Result<People, StoreError> {
     let hr = sqlx::query(
         "SELECT h.id, h.last_snapshot_at, h.private_access FROM sources a \
          JOIN organisations o ON o.id = a.organisation_id \
@@ -85,22 +92,29 @@ async fn load_people(conn: &mut AnyConnection, source_id: &str) -> Result<People
         .try_get::<Option<String>, _>("last_snapshot_at")?
         .is_some();
     let private = hr.try_get::<Option<i64>, _>("private_access")? == Some(1);
-    let rows = sqlx::query(
-        "SELECT person_id, work_email, state, reason, since FROM seats_current WHERE source_id = $1",
-    )
-    .bind(&hr_id)
-    .fetch_all(&mut *conn)
-    .await?;
+    let sql = format!(
+        "SELECT {} AS rows FROM seats_current WHERE source_id = $1",
+        json_agg(
+            backend,
+            &["person_id", "work_email", "state", "reason", "since"]
+        )
+    );
+    type PersonTuple = (
+        String,
+        Option<String>,
+        String,
+        Option<String>,
+        Option<String>,
+    );
+    let rows: Vec<PersonTuple> = fetch_json_rows(conn, &sql, &[&hr_id]).await?;
     let mut people = Vec::with_capacity(rows.len());
-    for row in &rows {
+    for (person_id, work_email, state, reason, since) in rows {
         people.push(HrPerson {
-            person_id: row.try_get("person_id")?,
-            work_email: row.try_get("work_email")?,
-            state: SeatState::from_wire(&row.try_get::<String, _>("state")?),
-            reason: row
-                .try_get::<Option<String>, _>("reason")?
-                .map(|r| SeatReason::from_wire(&r)),
-            since: opt_day(row.try_get("since")?)?,
+            person_id,
+            work_email,
+            state: SeatState::from_wire(&state),
+            reason: reason.map(|r| SeatReason::from_wire(&r)),
+            since: opt_day(since)?,
         });
     }
     Ok(People::new(people, uploaded && private))
@@ -123,25 +137,56 @@ pub(crate) async fn load_rules(conn: &mut AnyConnection) -> Result<ExclusionRule
     ))
 }
 
+/// An account as [`load_accounts`] reads it: id, login, email, aliases (JSON or empty),
+/// enabled, account type, created, last activity, person, matched by, matched address.
+type AccountTuple = (
+    String,
+    Option<String>,
+    Option<String>,
+    String,
+    i64,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+);
+
 async fn load_accounts(
     conn: &mut AnyConnection,
+    backend: Backend,
     source_id: &str,
 ) -> Result<HashMap<String, AccountRow>, StoreError> {
-    let rows = sqlx::query(
-        "SELECT account_id, login, email, aliases, enabled, account_type, created, last_activity, \
-         person_id, matched_by, matched_address FROM app_accounts WHERE source_id = $1",
-    )
-    .bind(source_id)
-    .fetch_all(&mut *conn)
-    .await?;
+    let sql = format!(
+        "SELECT {} AS rows FROM app_accounts WHERE source_id = $1",
+        json_agg(
+            backend,
+            &[
+                "account_id",
+                "login",
+                "email",
+                "aliases",
+                "enabled",
+                "account_type",
+                "created",
+                "last_activity",
+                "person_id",
+                "matched_by",
+                "matched_address",
+            ]
+        )
+    );
+    let rows: Vec<AccountTuple> = fetch_json_rows(conn, &sql, &[source_id]).await?;
     let mut out = HashMap::with_capacity(rows.len());
-    for row in &rows {
-        let aliases: String = row.try_get("aliases")?;
+    for row in rows {
+        let (account_id, login, email, aliases, enabled, account_type, created, last_activity) =
+            (row.0, row.1, row.2, row.3, row.4, row.5, row.6, row.7);
         out.insert(
-            row.try_get("account_id")?,
+            account_id,
             AccountRow {
-                login: row.try_get("login")?,
-                email: row.try_get("email")?,
+                login,
+                email,
                 aliases: if aliases.is_empty() {
                     Vec::new()
                 } else {
@@ -149,13 +194,13 @@ async fn load_accounts(
                         StoreError::Corrupt(format!("stored account aliases: {error}"))
                     })?
                 },
-                enabled: row.try_get::<i64, _>("enabled")? != 0,
-                account_type: row.try_get("account_type")?,
-                created: row.try_get("created")?,
-                last_activity: row.try_get("last_activity")?,
-                person_id: row.try_get("person_id")?,
-                matched_by: row.try_get("matched_by")?,
-                matched_address: row.try_get("matched_address")?,
+                enabled: enabled != 0,
+                account_type,
+                created,
+                last_activity,
+                person_id: row.8,
+                matched_by: row.9,
+                matched_address: row.10,
             },
         );
     }
@@ -164,29 +209,55 @@ async fn load_accounts(
 
 type LicenceKey = (String, String);
 
+/// A licence as [`load_licences`] reads it: account, pool, assigned, activity state,
+/// activity reason, activity since, state, reason, since.
+type LicenceTuple = (
+    String,
+    String,
+    Option<String>,
+    String,
+    Option<String>,
+    Option<String>,
+    String,
+    Option<String>,
+    Option<String>,
+);
+
 async fn load_licences(
     conn: &mut AnyConnection,
+    backend: Backend,
     source_id: &str,
 ) -> Result<HashMap<LicenceKey, LicenceRow>, StoreError> {
-    let rows = sqlx::query(
-        "SELECT account_id, pool_id, assigned, activity_state, activity_reason, activity_since, \
-         state, reason, since FROM licences_current WHERE source_id = $1",
-    )
-    .bind(source_id)
-    .fetch_all(&mut *conn)
-    .await?;
+    let sql = format!(
+        "SELECT {} AS rows FROM licences_current WHERE source_id = $1",
+        json_agg(
+            backend,
+            &[
+                "account_id",
+                "pool_id",
+                "assigned",
+                "activity_state",
+                "activity_reason",
+                "activity_since",
+                "state",
+                "reason",
+                "since",
+            ]
+        )
+    );
+    let rows: Vec<LicenceTuple> = fetch_json_rows(conn, &sql, &[source_id]).await?;
     let mut out = HashMap::with_capacity(rows.len());
-    for row in &rows {
+    for row in rows {
         out.insert(
-            (row.try_get("account_id")?, row.try_get("pool_id")?),
+            (row.0, row.1),
             LicenceRow {
-                assigned: row.try_get("assigned")?,
-                activity_state: row.try_get("activity_state")?,
-                activity_reason: row.try_get("activity_reason")?,
-                activity_since: row.try_get("activity_since")?,
-                state: row.try_get("state")?,
-                reason: row.try_get("reason")?,
-                since: row.try_get("since")?,
+                assigned: row.2,
+                activity_state: row.3,
+                activity_reason: row.4,
+                activity_since: row.5,
+                state: row.6,
+                reason: row.7,
+                since: row.8,
             },
         );
     }
@@ -240,7 +311,10 @@ fn join(
     people: &People,
     rules: &ExclusionRules,
 ) -> Result<(), StoreError> {
-    let mut matched: HashMap<String, Option<usize>> = HashMap::with_capacity(accounts.len());
+    // Per account: the matched person and the exclusion rule, looked up once for all its
+    // licences.
+    let mut matched: HashMap<String, (Option<usize>, Option<&'static str>)> =
+        HashMap::with_capacity(accounts.len());
     for (account_id, row) in accounts.iter_mut() {
         let account = Account {
             account_id,
@@ -251,15 +325,18 @@ fn join(
             account_type: &row.account_type,
         };
         let found = match_account(&account, people);
+        let exclusion = rules.excludes(&account);
         row.person_id = found
             .as_ref()
             .map(|m| people.get(m.person).person_id.clone());
         row.matched_by = found.as_ref().map(|m| m.by.as_str().to_owned());
         row.matched_address = found.as_ref().map(|m| m.address.clone());
-        matched.insert(account_id.clone(), found.map(|m| m.person));
+        matched.insert(account_id.clone(), (found.map(|m| m.person), exclusion));
     }
     for ((account_id, _), licence) in licences.iter_mut() {
-        let Some(row) = accounts.get(account_id) else {
+        let (Some(row), Some((person, exclusion))) =
+            (accounts.get(account_id), matched.get(account_id))
+        else {
             continue;
         };
         let account = Account {
@@ -270,17 +347,14 @@ fn join(
             enabled: row.enabled,
             account_type: &row.account_type,
         };
-        let person = matched
-            .get(account_id)
-            .copied()
-            .flatten()
-            .map(|i| people.get(i));
+        let person = person.map(|i| people.get(i));
         let activity_state = LicenceState::from_wire(&licence.activity_state);
         let Decision {
             state,
             reason,
             since,
-        } = classify(
+        } = classify_known(
+            *exclusion,
             &account,
             person,
             people.complete,
@@ -289,7 +363,6 @@ fn join(
                 reason: licence.activity_reason.as_deref(),
                 since: opt_day(licence.activity_since.clone())?,
             },
-            rules,
         );
         licence.state = state.as_str().to_owned();
         licence.reason = reason;
@@ -324,16 +397,26 @@ impl Store {
         incoming: Option<&LicenceSnapshot>,
         when: SyncAt<'_>,
     ) -> Result<SyncReport, StoreError> {
+        let mut lap = std::time::Instant::now();
+        let mut laps = |name: &str| {
+            tracing::debug!(source = %source_id, phase = name, ms = lap.elapsed().as_millis() as u64, "Sync phase done.");
+            lap = std::time::Instant::now();
+        };
         self.lock_source(conn, source_id).await?;
-        let people = load_people(conn, source_id).await?;
+        let backend = self.backend();
+        let people = load_people(conn, backend, source_id).await?;
         let rules = load_rules(conn).await?;
-        let current_accounts = load_accounts(conn, source_id).await?;
-        let current_licences = load_licences(conn, source_id).await?;
+        laps("people");
+        let current_accounts = load_accounts(conn, backend, source_id).await?;
+        laps("accounts");
+        let current_licences = load_licences(conn, backend, source_id).await?;
+        laps("licences");
         let (mut accounts, mut licences) = match incoming {
             Some(snapshot) => incoming_rows(snapshot),
             None => (current_accounts.clone(), current_licences.clone()),
         };
         join(&mut accounts, &mut licences, &people, &rules)?;
+        laps("join");
 
         let mut report = SyncReport {
             accounts: accounts.len(),
@@ -351,8 +434,10 @@ impl Store {
             .collect();
         report.accounts_written = upserts.len();
         report.accounts_removed = removed.len();
+        laps("diff accounts");
         self.write_accounts(conn, source_id, when.at, &upserts, &removed)
             .await?;
+        laps("write accounts");
 
         let mut licence_upserts: Vec<(&LicenceKey, &LicenceRow)> = licences
             .iter()
@@ -385,8 +470,26 @@ impl Store {
             &licences_removed,
         )
         .await?;
+        laps("write licences");
         self.write_licence_history(conn, source_id, when, &closing, &changed)
             .await?;
+        laps("write history");
+        let added = upserts
+            .iter()
+            .filter(|(id, _)| !current_accounts.contains_key(*id))
+            .count()
+            + licence_upserts
+                .iter()
+                .filter(|(key, _)| !current_licences.contains_key(*key))
+                .count();
+        analyze_after_large_write(
+            conn,
+            backend,
+            added + removed.len() + licences_removed.len(),
+            &["app_accounts", "licences_current", "licence_history"],
+        )
+        .await?;
+        laps("analyze");
         Ok(report)
     }
 
@@ -398,41 +501,63 @@ impl Store {
         upserts: &[(&String, &AccountRow)],
         removed: &[&String],
     ) -> Result<(), StoreError> {
-        for chunk in upserts.chunks(self.batch_rows(14)) {
-            let sql = format!(
-                "INSERT INTO app_accounts (source_id, account_id, login, email, aliases, enabled, account_type, \
-                 created, last_activity, person_id, matched_by, matched_address, first_seen, updated_at) VALUES {} \
-                 ON CONFLICT (source_id, account_id) DO UPDATE SET login = excluded.login, email = excluded.email, \
-                 aliases = excluded.aliases, enabled = excluded.enabled, account_type = excluded.account_type, \
-                 created = excluded.created, last_activity = excluded.last_activity, person_id = excluded.person_id, \
-                 matched_by = excluded.matched_by, matched_address = excluded.matched_address, \
-                 updated_at = excluded.updated_at",
-                values_list(chunk.len(), 14, 0)
-            );
-            let mut query = sqlx::query::<Any>(&sql);
-            for (account_id, row) in chunk {
-                let aliases = if row.aliases.is_empty() {
-                    String::new()
-                } else {
-                    serde_json::to_string(&row.aliases).unwrap_or_default()
-                };
-                query = query
-                    .bind(source_id)
-                    .bind(account_id.as_str())
-                    .bind(row.login.as_deref())
-                    .bind(row.email.as_deref())
-                    .bind(aliases)
-                    .bind(i64::from(row.enabled))
-                    .bind(row.account_type.as_str())
-                    .bind(row.created.as_deref())
-                    .bind(row.last_activity.as_deref())
-                    .bind(row.person_id.as_deref())
-                    .bind(row.matched_by.as_deref())
-                    .bind(row.matched_address.as_deref())
-                    .bind(at)
-                    .bind(at);
-            }
-            query.execute(&mut *conn).await?;
+        let sql = format!(
+            "INSERT INTO app_accounts (source_id, account_id, login, email, aliases, enabled, account_type, \
+             created, last_activity, person_id, matched_by, matched_address, first_seen, updated_at) \
+             SELECT $2, c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, $3, $3 FROM ({}) AS j WHERE true \
+             ON CONFLICT (source_id, account_id) DO UPDATE SET login = excluded.login, email = excluded.email, \
+             aliases = excluded.aliases, enabled = excluded.enabled, account_type = excluded.account_type, \
+             created = excluded.created, last_activity = excluded.last_activity, person_id = excluded.person_id, \
+             matched_by = excluded.matched_by, matched_address = excluded.matched_address, \
+             updated_at = excluded.updated_at",
+            json_rows(
+                self.backend(),
+                1,
+                &[
+                    Col::Text,
+                    Col::Text,
+                    Col::Text,
+                    Col::Text,
+                    Col::Int,
+                    Col::Text,
+                    Col::Text,
+                    Col::Text,
+                    Col::Text,
+                    Col::Text,
+                    Col::Text,
+                ]
+            )
+        );
+        for chunk in upserts.chunks(BULK_ROWS) {
+            let rows: Vec<_> = chunk
+                .iter()
+                .map(|(account_id, row)| {
+                    let aliases = if row.aliases.is_empty() {
+                        String::new()
+                    } else {
+                        serde_json::to_string(&row.aliases).unwrap_or_default()
+                    };
+                    (
+                        account_id.as_str(),
+                        row.login.as_deref(),
+                        row.email.as_deref(),
+                        aliases,
+                        i64::from(row.enabled),
+                        row.account_type.as_str(),
+                        row.created.as_deref(),
+                        row.last_activity.as_deref(),
+                        row.person_id.as_deref(),
+                        row.matched_by.as_deref(),
+                        row.matched_address.as_deref(),
+                    )
+                })
+                .collect();
+            sqlx::query::<Any>(&sql)
+                .bind(to_json(&rows)?)
+                .bind(source_id)
+                .bind(at)
+                .execute(&mut *conn)
+                .await?;
         }
         for chunk in removed.chunks(self.batch_rows(1)) {
             let sql = format!(
@@ -456,33 +581,39 @@ impl Store {
         upserts: &[(&LicenceKey, &LicenceRow)],
         removed: &[&LicenceKey],
     ) -> Result<(), StoreError> {
-        for chunk in upserts.chunks(self.batch_rows(12)) {
-            let sql = format!(
-                "INSERT INTO licences_current (source_id, account_id, pool_id, assigned, activity_state, \
-                 activity_reason, activity_since, state, reason, since, first_seen, updated_at) VALUES {} \
-                 ON CONFLICT (source_id, account_id, pool_id) DO UPDATE SET assigned = excluded.assigned, \
-                 activity_state = excluded.activity_state, activity_reason = excluded.activity_reason, \
-                 activity_since = excluded.activity_since, state = excluded.state, reason = excluded.reason, \
-                 since = excluded.since, updated_at = excluded.updated_at",
-                values_list(chunk.len(), 12, 0)
-            );
-            let mut query = sqlx::query::<Any>(&sql);
-            for ((account_id, pool_id), row) in chunk {
-                query = query
-                    .bind(source_id)
-                    .bind(account_id.as_str())
-                    .bind(pool_id.as_str())
-                    .bind(row.assigned.as_deref())
-                    .bind(row.activity_state.as_str())
-                    .bind(row.activity_reason.as_deref())
-                    .bind(row.activity_since.as_deref())
-                    .bind(row.state.as_str())
-                    .bind(row.reason.as_deref())
-                    .bind(row.since.as_deref())
-                    .bind(at)
-                    .bind(at);
-            }
-            query.execute(&mut *conn).await?;
+        let sql = format!(
+            "INSERT INTO licences_current (source_id, account_id, pool_id, assigned, activity_state, \
+             activity_reason, activity_since, state, reason, since, first_seen, updated_at) \
+             SELECT $2, c0, c1, c2, c3, c4, c5, c6, c7, c8, $3, $3 FROM ({}) AS j WHERE true \
+             ON CONFLICT (source_id, account_id, pool_id) DO UPDATE SET assigned = excluded.assigned, \
+             activity_state = excluded.activity_state, activity_reason = excluded.activity_reason, \
+             activity_since = excluded.activity_since, state = excluded.state, reason = excluded.reason, \
+             since = excluded.since, updated_at = excluded.updated_at",
+            json_rows(self.backend(), 1, &[Col::Text; 9])
+        );
+        for chunk in upserts.chunks(BULK_ROWS) {
+            let rows: Vec<_> = chunk
+                .iter()
+                .map(|((account_id, pool_id), row)| {
+                    (
+                        account_id.as_str(),
+                        pool_id.as_str(),
+                        row.assigned.as_deref(),
+                        row.activity_state.as_str(),
+                        row.activity_reason.as_deref(),
+                        row.activity_since.as_deref(),
+                        row.state.as_str(),
+                        row.reason.as_deref(),
+                        row.since.as_deref(),
+                    )
+                })
+                .collect();
+            sqlx::query::<Any>(&sql)
+                .bind(to_json(&rows)?)
+                .bind(source_id)
+                .bind(at)
+                .execute(&mut *conn)
+                .await?;
         }
         // Grouped by pool, so each statement is an IN list on the primary key's prefix.
         let mut by_pool: HashMap<&str, Vec<&str>> = HashMap::new();
@@ -516,54 +647,49 @@ impl Store {
         closing: &[&LicenceKey],
         opened: &[(&LicenceKey, &LicenceRow)],
     ) -> Result<(), StoreError> {
-        if !closing.is_empty() {
-            // Close by row id (the primary key): the open rows of the source, read once.
-            let open = sqlx::query(
-                "SELECT id, account_id, pool_id FROM licence_history WHERE source_id = $1 AND valid_to IS NULL",
-            )
-            .bind(source_id)
-            .fetch_all(&mut *conn)
-            .await?;
-            let mut open_id: HashMap<(String, String), i64> = HashMap::with_capacity(open.len());
-            for row in &open {
-                open_id.insert(
-                    (row.try_get("account_id")?, row.try_get("pool_id")?),
-                    row.try_get("id")?,
-                );
-            }
-            let ids: Vec<i64> = closing
+        // Close the open rows of the closing licences: each (account, pool) pair is looked
+        // up through `licence_history_licence`.
+        let sql = format!(
+            "UPDATE licence_history SET valid_to = $3 WHERE source_id = $2 AND valid_to IS NULL \
+             AND (account_id, pool_id) IN (SELECT c0, c1 FROM ({}) AS j)",
+            json_rows(self.backend(), 1, &[Col::Text, Col::Text])
+        );
+        for chunk in closing.chunks(BULK_ROWS) {
+            let rows: Vec<_> = chunk
                 .iter()
-                .filter_map(|key| open_id.get(*key).copied())
+                .map(|(account_id, pool_id)| (account_id.as_str(), pool_id.as_str()))
                 .collect();
-            for chunk in ids.chunks(self.batch_rows(1)) {
-                let sql = format!(
-                    "UPDATE licence_history SET valid_to = $1 WHERE id IN ({})",
-                    in_list(chunk.len(), 1)
-                );
-                let mut query = sqlx::query::<Any>(&sql).bind(when.at);
-                for id in chunk {
-                    query = query.bind(*id);
-                }
-                query.execute(&mut *conn).await?;
-            }
+            sqlx::query::<Any>(&sql)
+                .bind(to_json(&rows)?)
+                .bind(source_id)
+                .bind(when.at)
+                .execute(&mut *conn)
+                .await?;
         }
-        for chunk in opened.chunks(self.batch_rows(7)) {
-            let sql = format!(
-                "INSERT INTO licence_history (source_id, account_id, pool_id, state, reason, valid_from, snapshot_id) VALUES {}",
-                values_list(chunk.len(), 7, 0)
-            );
-            let mut query = sqlx::query::<Any>(&sql);
-            for ((account_id, pool_id), row) in chunk {
-                query = query
-                    .bind(source_id)
-                    .bind(account_id.as_str())
-                    .bind(pool_id.as_str())
-                    .bind(row.state.as_str())
-                    .bind(row.reason.as_deref())
-                    .bind(when.at)
-                    .bind(when.cause);
-            }
-            query.execute(&mut *conn).await?;
+        let sql = format!(
+            "INSERT INTO licence_history (source_id, account_id, pool_id, state, reason, valid_from, snapshot_id) \
+             SELECT $2, c0, c1, c2, c3, $3, $4 FROM ({}) AS j",
+            json_rows(self.backend(), 1, &[Col::Text; 4])
+        );
+        for chunk in opened.chunks(BULK_ROWS) {
+            let rows: Vec<_> = chunk
+                .iter()
+                .map(|((account_id, pool_id), row)| {
+                    (
+                        account_id.as_str(),
+                        pool_id.as_str(),
+                        row.state.as_str(),
+                        row.reason.as_deref(),
+                    )
+                })
+                .collect();
+            sqlx::query::<Any>(&sql)
+                .bind(to_json(&rows)?)
+                .bind(source_id)
+                .bind(when.at)
+                .bind(when.cause)
+                .execute(&mut *conn)
+                .await?;
         }
         Ok(())
     }
