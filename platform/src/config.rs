@@ -122,6 +122,7 @@ pub struct ServeArgs {
     pub limits: LimitArgs,
     #[command(flatten)]
     pub sso: SsoArgs,
+    #[command(flatten)]
     pub email: EmailArgs,
 }
 

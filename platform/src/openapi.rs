@@ -216,6 +216,18 @@ mod docs {
     pub(super) struct Sources {
         pub(super) sources: Vec<OverviewRow>,
         pub(super) agents: Vec<AgentRow>,
+        pub(super) incomplete_limits: IncompleteLimits,
+    }
+
+    /// The bounds every agent's `incomplete_uploads` is held to (the serve limits).
+    #[derive(ToSchema)]
+    pub(super) struct IncompleteLimits {
+        /// Parts of incomplete snapshots an agent may have stored; more are refused with 429.
+        pub(super) max_parts_per_agent: u64,
+        /// The same in bytes (every part counts as the largest a part may be).
+        pub(super) max_bytes_per_agent: u64,
+        /// Hours without a part after which an incomplete snapshot is dropped.
+        pub(super) expire_after_hours: u64,
     }
 
     /// Per organisation: licence states, unassigned and reclaimable seats, savings and

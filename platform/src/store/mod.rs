@@ -33,8 +33,8 @@
 
 mod agents;
 mod audit;
-pub(crate) mod email;
 mod bulk;
+pub(crate) mod email;
 mod intake;
 pub(crate) mod licences;
 mod operator;

@@ -59,5 +59,7 @@ pub(crate) async fn report_token_user(
         role: Role::Viewer,
         csrf: String::new(),
         session_hash: String::new(),
+        // A token reads reports; it has no navigation to put a badge in.
+        pending_approvals: 0,
     })
 }

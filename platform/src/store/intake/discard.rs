@@ -8,7 +8,7 @@ use sqlx::{AnyConnection, Row};
 use crate::store::{Store, StoreError, parse_opt_ts, ts};
 
 /// An agent's incomplete snapshots, and what the expiry job dropped of its.
-#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, utoipa::ToSchema)]
 pub struct IncompleteUploads {
     /// Snapshots still receiving parts.
     pub snapshots: u64,
