@@ -39,7 +39,7 @@ use super::write::{ApplyReport, Target};
 use crate::store::licences::SyncAt;
 use crate::store::{Backend, Store, StoreError};
 
-/// Snapshots decoded at once by one process.
+/// Snapshots decoded at once by one process (by one store: a process has one).
 const MAX_CONCURRENT_DECODES: usize = 2;
 
 /// Whether a source kind sends application licences (schema 2) rather than HR people.
@@ -115,19 +115,45 @@ impl DecodeGate {
 }
 
 /// Per-process state of decoding, shared by a store's clones: which snapshots a request is
-/// applying (a second request for one waits for the first), and the test gate.
-#[derive(Debug, Default)]
+/// applying (a second request for one waits for the first), the decode slots, and the test
+/// gate. It belongs to the store, not to the process image: two stores in one process (tests)
+/// do not share slots, so one store's held decode never starves another's.
+#[derive(Debug)]
 pub(crate) struct Decodes {
     busy: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    slots: Arc<tokio::sync::Semaphore>,
     gate: Option<Arc<DecodeGate>>,
+}
+
+impl Default for Decodes {
+    fn default() -> Self {
+        Self {
+            busy: Mutex::default(),
+            slots: Arc::new(tokio::sync::Semaphore::new(MAX_CONCURRENT_DECODES)),
+            gate: None,
+        }
+    }
 }
 
 impl Decodes {
     pub(crate) fn with_gate(gate: Arc<DecodeGate>) -> Self {
         Self {
-            busy: Mutex::default(),
             gate: Some(gate),
+            ..Self::default()
         }
+    }
+
+    /// A decode slot: at most [`MAX_CONCURRENT_DECODES`] per store (one store per process).
+    /// It is held from before the parts are read until the payload is written (or dropped),
+    /// so neither compressed parts nor decoded payloads of more snapshots than that are in
+    /// memory at once, whatever the number of requests waiting; requests without a slot hold
+    /// nothing.
+    async fn slot(&self) -> Result<Slot, StoreError> {
+        let permit =
+            self.slots.clone().acquire_owned().await.map_err(|error| {
+                StoreError::Corrupt(format!("snapshot decoding stopped: {error}"))
+            })?;
+        Ok(Arc::new(permit))
     }
 
     /// Waits until no other request of this process applies `snapshot_id`, and holds it.
@@ -293,21 +319,8 @@ async fn claim(
     Ok(Ok(snap))
 }
 
-/// A decode slot: at most [`MAX_CONCURRENT_DECODES`] per process. It is held from before
-/// the parts are read until the payload is written (or dropped), so neither compressed parts
-/// nor decoded payloads of more snapshots than that are in memory at once, whatever the
-/// number of requests waiting; requests without a slot hold nothing.
-type Slot = Arc<tokio::sync::SemaphorePermit<'static>>;
-
-async fn slot() -> Result<Slot, StoreError> {
-    static DECODING: tokio::sync::Semaphore =
-        tokio::sync::Semaphore::const_new(MAX_CONCURRENT_DECODES);
-    let permit = DECODING
-        .acquire()
-        .await
-        .map_err(|error| StoreError::Corrupt(format!("snapshot decoding stopped: {error}")))?;
-    Ok(Arc::new(permit))
-}
+/// A held decode slot ([`Decodes::slot`]), shared with the blocking decode task.
+type Slot = Arc<tokio::sync::OwnedSemaphorePermit>;
 
 /// Step 2: reads the parts and decodes them (off the async runtime), then validates the
 /// payload. No transaction is open meanwhile; the parts of a complete snapshot never
@@ -377,7 +390,7 @@ impl Store {
                 Err(result) => return Ok(result),
             }
         };
-        let slot = slot().await?;
+        let slot = self.decodes.slot().await?;
         let decoded = match seen.refusal() {
             Some(refusal) => Err(refusal),
             None => decode(self, snapshot_id, &seen, &slot).await?,
