@@ -398,7 +398,7 @@ fn inactive_seats() {}
     get, path = "/api/v1/reports/trends", tag = "reports",
     params(
         ("source" = Option<String>, Query, description = "A source id; all when absent."),
-        ("months" = Option<i64>, Query, minimum = 0, maximum = 4294967295.0, description = "3, 6 or 12; any other number means 3."),
+        ("months" = Option<i64>, Query, minimum = 0, maximum = 4294967295.0, description = "3, 6 or 12 (the default is 3); any other number is refused with 400."),
     ),
     responses(
         (status = 200, description = "One point per day.", body = docs::Trends),
