@@ -24,7 +24,7 @@ use super::discard::discard;
 use super::refusal::{self, PartRefusal};
 use super::write::ApplyReport;
 use crate::store::sources::{LINK_COLUMNS, LinkRecord, link_from_row};
-use crate::store::{Store, StoreError, parse_ts, ts};
+use crate::store::{Backend, Store, StoreError, parse_ts, ts};
 
 /// An acknowledged part.
 #[derive(Debug, Clone, PartialEq)]
@@ -114,14 +114,26 @@ async fn resolve_link(
     Ok(found)
 }
 
+/// A snapshot's stored description and state, if it exists.
+///
+/// On PostgreSQL the row is locked (`FOR UPDATE`): an apply in progress holds it from its
+/// claim to its commit, so a part arriving meanwhile (an agent's retry of its last part)
+/// waits and then reads `applied`, instead of reading `receiving` and storing its part
+/// after the apply has deleted the snapshot's parts. SQLite's write transactions are
+/// serialised already.
 async fn load_meta(
     conn: &mut AnyConnection,
+    backend: Backend,
     snapshot_id: &str,
 ) -> Result<Option<(SnapshotMeta, String)>, StoreError> {
-    let row = sqlx::query(
+    let lock = match backend {
+        Backend::Postgres => " FOR UPDATE",
+        Backend::Sqlite => "",
+    };
+    let row = sqlx::query(&format!(
         "SELECT agent_id, link_id, sequence, collected_at, part_count, encoding, snapshot_checksum, state \
-         FROM snapshots WHERE id = $1",
-    )
+         FROM snapshots WHERE id = $1{lock}",
+    ))
     .bind(snapshot_id)
     .fetch_optional(&mut *conn)
     .await?;
@@ -174,7 +186,7 @@ impl Store {
             encoding: part.encoding.as_str().to_owned(),
             snapshot_checksum: part.snapshot_checksum.clone(),
         };
-        let mut existing = load_meta(&mut tx, &part.snapshot_id).await?;
+        let mut existing = load_meta(&mut tx, self.backend(), &part.snapshot_id).await?;
         if existing.is_none() {
             if let Some(refusal) = refusal::stale(part.sequence, link.last_applied_sequence) {
                 return Ok(PartOutcome::Refused(refusal));
@@ -195,7 +207,7 @@ impl Store {
             .bind(ts(now))
             .execute(&mut *tx)
             .await?;
-            existing = load_meta(&mut tx, &part.snapshot_id).await?;
+            existing = load_meta(&mut tx, self.backend(), &part.snapshot_id).await?;
         }
         let Some((stored, state)) = existing else {
             return Err(StoreError::Corrupt(format!(
