@@ -11,6 +11,8 @@ pub(crate) mod join;
 pub(crate) mod money;
 pub(crate) mod state;
 
-pub(crate) use join::{Account, ExclusionRules, HrPerson, People, classify_known, match_account};
+pub(crate) use join::{
+    Account, ExclusionRules, HrPerson, People, classify_known, match_account, normalise,
+};
 pub use money::{Period, Price};
 pub(crate) use state::SeatLicenceState;

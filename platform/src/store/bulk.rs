@@ -113,3 +113,13 @@ pub(crate) async fn analyze_after_large_write(
     }
     Ok(())
 }
+
+/// A subquery yielding the strings of the JSON array bound at `$param` (for `IN (...)`).
+pub(crate) fn json_texts(backend: Backend, param: usize) -> String {
+    match backend {
+        Backend::Sqlite => format!("SELECT value FROM json_each(${param})"),
+        Backend::Postgres => {
+            format!("SELECT jsonb_array_elements_text(CAST(CAST(${param} AS TEXT) AS jsonb))")
+        }
+    }
+}

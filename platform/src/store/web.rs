@@ -814,7 +814,7 @@ impl Store {
         Ok((starts, ends))
     }
 
-    /// What the licence history chart is made of, from `licence_history` of the approved
+    /// What the licence history chart is made of, from `licence_periods` of the approved
     /// application sources (or `source`): per day, how many licence rows in use and how
     /// many reclaimable (orphaned, disabled, never used, idle) were opened and closed.
     /// Returns (day, in use opened, reclaimable opened) and the same for closings.
@@ -834,7 +834,7 @@ impl Store {
                  CAST(SUM(CASE WHEN h.state = 'in_use' THEN 1 ELSE 0 END) AS BIGINT) AS in_use, \
                  CAST(SUM(CASE WHEN h.state IN ('orphaned', 'disabled_holding', 'never_used', 'idle') \
                           THEN 1 ELSE 0 END) AS BIGINT) AS reclaimable \
-                 FROM licence_history h JOIN sources s ON s.id = h.source_id \
+                 FROM licence_periods h JOIN sources s ON s.id = h.source_id \
                  WHERE s.state = 'approved' AND h.{column} IS NOT NULL{filter} \
                  GROUP BY SUBSTR(h.{column}, 1, 10) ORDER BY 1"
             );

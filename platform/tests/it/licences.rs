@@ -490,6 +490,12 @@ async fn licence_join_body(db: TestDb) {
         before.contains(&("a07".to_owned(), "excluded".to_owned())),
         "{before:?}"
     );
+    // A first load opens one period per licence, on its own row: no closed one yet.
+    let history_rows = format!(
+        "SELECT CAST(COUNT(*) AS BIGINT) FROM licence_history WHERE source_id = '{}'",
+        f.entra
+    );
+    assert_eq!(count(store, &history_rows).await, 0);
 
     // The HR upload recomputes the join in its own transaction.
     applied(
@@ -501,6 +507,9 @@ async fn licence_join_body(db: TestDb) {
     )
     .await;
     assert_eq!(states(store, &f.entra).await, expected(false));
+    // The HR upload moved some licences out of the state they were first seen in: one
+    // closed period each.
+    assert!(count(store, &history_rows).await > 0);
     let matches: Vec<(String, Option<String>, Option<String>)> = sqlx::query(
         "SELECT account_id, person_id, matched_by FROM app_accounts WHERE source_id = $1 ORDER BY account_id",
     )
@@ -530,7 +539,7 @@ async fn licence_join_body(db: TestDb) {
     // The same content again: idempotent, storage does not grow.
     let history = |store: &Store| {
         let sql = format!(
-            "SELECT CAST(COUNT(*) AS BIGINT) FROM licence_history WHERE source_id = '{}'",
+            "SELECT CAST(COUNT(*) AS BIGINT) FROM licence_periods WHERE source_id = '{}'",
             f.entra
         );
         let store = store.clone();
@@ -563,7 +572,7 @@ async fn licence_join_body(db: TestDb) {
         "{now:?}"
     );
     assert_eq!(history(store).await, rows + 1);
-    let open_a01 = count(store, &format!("SELECT CAST(COUNT(*) AS BIGINT) FROM licence_history WHERE source_id = '{}' AND account_id = 'a01' AND valid_to IS NULL", f.entra)).await;
+    let open_a01 = count(store, &format!("SELECT CAST(COUNT(*) AS BIGINT) FROM licence_periods WHERE source_id = '{}' AND account_id = 'a01' AND valid_to IS NULL", f.entra)).await;
     assert_eq!(open_a01, 1);
 
     // Ed's disabled account loses its licence: reclaimed, its history row closed.
@@ -582,7 +591,7 @@ async fn licence_join_body(db: TestDb) {
             .any(|(a, _)| a == "a06")
     );
     let a06 = sqlx::query(
-        "SELECT state, valid_to FROM licence_history WHERE source_id = $1 AND account_id = 'a06'",
+        "SELECT state, valid_to FROM licence_periods WHERE source_id = $1 AND account_id = 'a06'",
     )
     .bind(&f.entra)
     .fetch_all(store.pool())
@@ -1152,4 +1161,153 @@ async fn prefer_app_activity_body(db: TestDb) {
         .unwrap();
     assert_eq!(hr["never_verified_contradicted"], 0, "{overview}");
     assert!(!alice.get("/").await.body.contains("of them signed in"));
+}
+
+/// A timestamp as the store writes it (fixed width, microseconds).
+fn stored_ts(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+}
+
+/// (account, person, matched by, pool, state, reason) of every account of `source`.
+async fn joined(store: &Store, source: &str) -> Vec<[Option<String>; 6]> {
+    sqlx::query(
+        "SELECT a.account_id, a.person_id, a.matched_by, l.pool_id, l.state, l.reason \
+         FROM app_accounts a LEFT JOIN licences_current l \
+         ON l.source_id = a.source_id AND l.account_id = a.account_id \
+         WHERE a.source_id = $1 ORDER BY a.account_id, l.pool_id",
+    )
+    .bind(source)
+    .fetch_all(store.pool())
+    .await
+    .unwrap()
+    .iter()
+    .map(|r| std::array::from_fn(|i| r.get::<Option<String>, _>(i)))
+    .collect()
+}
+
+/// A rule that excludes nobody, added and removed: each recomputes every account's join.
+async fn full_rejoin(store: &Store) {
+    store
+        .add_exclusion_rule("alice", "login_pattern", "nobody-at-all-*@none.invalid")
+        .await
+        .unwrap();
+    let rule = store
+        .list_exclusion_rules()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|r| r.value.starts_with("nobody-at-all"))
+        .unwrap();
+    store
+        .remove_exclusion_rule("alice", &rule.id)
+        .await
+        .unwrap();
+}
+
+// An HR upload recomputes only the accounts it can move, and an app upload only the accounts
+// whose fingerprint changed: the result must equal recomputing every account.
+on_both_backends!(scoped_joins_equal_a_full_join, scoped_joins_body);
+async fn scoped_joins_body(db: TestDb) {
+    let store = &db.store;
+    let f = setup(store).await;
+    load(store, &f).await;
+    let account = |rows: &[[Option<String>; 6]], id: &str| {
+        rows.iter()
+            .find(|r| r[0].as_deref() == Some(id))
+            .cloned()
+            .unwrap_or_else(|| panic!("{id} in {rows:?}"))
+    };
+
+    // Addresses appear and disappear: a new person takes a03's email (a03 matched Cy by an
+    // alias, and Cy did not change), Ed's email moves away from a06, a10 and a11, Bo leaves,
+    // and a new person owns the address a09 had nobody for.
+    let mut people = hr_people(false);
+    people.retain(|p| p.person_id != "p2");
+    for p in &mut people {
+        if p.person_id == "p6" {
+            p.work_email = Some("edward@acme.test".to_owned());
+        }
+    }
+    people.push(person("p7", "X@other.test", SeatState::Active, None));
+    people.push(person(
+        "p8",
+        "nobody@acme.test",
+        SeatState::Offboarded,
+        Some(SeatReason::Offboarded),
+    ));
+    applied(
+        store,
+        &f.agent_id,
+        &payload("hr", "acme", t0() + Duration::hours(1), people),
+        &f.hr,
+        2,
+    )
+    .await;
+    let scoped = joined(store, &f.entra).await;
+    let a03 = account(&scoped, "a03");
+    assert_eq!(
+        (a03[1].as_deref(), a03[2].as_deref()),
+        (Some("p7"), Some("email"))
+    );
+    assert_eq!(account(&scoped, "a10")[4].as_deref(), Some("unidentified"));
+    // Bo left: a02 matches nobody; its disabled account still comes first.
+    let a02 = account(&scoped, "a02");
+    assert_eq!(
+        (a02[1].as_deref(), a02[4].as_deref()),
+        (None, Some("disabled_holding"))
+    );
+    let a09 = account(&scoped, "a09");
+    assert_eq!(
+        (a09[1].as_deref(), a09[4].as_deref()),
+        (Some("p8"), Some("orphaned"))
+    );
+    full_rejoin(store).await;
+    assert_eq!(joined(store, &f.entra).await, scoped);
+
+    // Only Ana's account signed in again: its last activity is written, nothing else.
+    let licence_rows = |store: &Store| {
+        let sql = format!(
+            "SELECT CAST(COUNT(*) AS BIGINT) FROM licences_current WHERE source_id = '{}' \
+             AND updated_at > '{}'",
+            f.entra,
+            stored_ts(t0() + Duration::hours(1))
+        );
+        let store = store.clone();
+        async move { count(&store, &sql).await }
+    };
+    let before = licence_rows(store).await;
+    let mut signed_in = entra(t0() + Duration::hours(2), false);
+    let at = t0() + Duration::hours(2);
+    for a in &mut signed_in.licences.as_mut().unwrap().accounts {
+        if a.account_id == "a01" {
+            a.last_activity = Some(at);
+        }
+    }
+    applied(store, &f.agent_id, &signed_in, &f.entra, 2).await;
+    assert_eq!(licence_rows(store).await, before);
+    let last: Option<String> = sqlx::query(
+        "SELECT last_activity FROM app_accounts WHERE source_id = $1 AND account_id = 'a01'",
+    )
+    .bind(&f.entra)
+    .fetch_one(store.pool())
+    .await
+    .unwrap()
+    .get(0);
+    assert_eq!(last, Some(stored_ts(at)));
+    assert_eq!(joined(store, &f.entra).await, scoped);
+
+    // One licence of one account changes: that account is joined again, and still agrees
+    // with a full join.
+    let mut changed = entra(t0() + Duration::hours(3), false);
+    for a in &mut changed.licences.as_mut().unwrap().accounts {
+        if a.account_id == "a05" {
+            a.licences[0].state = LicenceState::InUse;
+            a.licences[0].reason = Some(LicenceReason::RecentActivity);
+        }
+    }
+    applied(store, &f.agent_id, &changed, &f.entra, 3).await;
+    let after = joined(store, &f.entra).await;
+    assert_eq!(account(&after, "a05")[4].as_deref(), Some("in_use"));
+    full_rejoin(store).await;
+    assert_eq!(joined(store, &f.entra).await, after);
 }

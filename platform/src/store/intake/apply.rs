@@ -395,6 +395,7 @@ impl Store {
             Some(refusal) => Err(refusal),
             None => decode(self, snapshot_id, &seen, &slot).await?,
         };
+        tracing::debug!(snapshot = %snapshot_id, phase = "decode", ms = started.elapsed().as_millis() as u64, "Apply phase done.");
 
         let mut tx = self.begin_write().await?;
         let snap = match claim(&mut tx, snapshot_id, &seen.snapshot_checksum).await? {
@@ -426,18 +427,20 @@ impl Store {
         let mut report = if is_app_kind(&snap.kind) {
             self.write_app_snapshot(&mut tx, &target, &payload).await?
         } else {
-            let report = self.write_snapshot(&mut tx, &target, &payload).await?;
+            let (report, change) = self.write_snapshot(&mut tx, &target, &payload).await?;
             // The HR side moved: the join of its organisation's app sources follows, in
             // this transaction.
             let when = SyncAt {
                 at: &snap.collected_at,
                 cause: snapshot_id,
             };
-            self.rejoin_organisation_of(&mut tx, &snap.source_id, when)
+            self.rejoin_organisation_of(&mut tx, &snap.source_id, &change, when)
                 .await?;
             report
         };
+        let committing = Instant::now();
         tx.commit().await?;
+        tracing::debug!(snapshot = %snapshot_id, phase = "commit", ms = committing.elapsed().as_millis() as u64, "Apply phase done.");
         drop(slot);
         report.duration = started.elapsed();
         tracing::info!(

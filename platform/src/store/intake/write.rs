@@ -18,8 +18,10 @@ use std::time::{Duration, Instant};
 use seatbroker_protocol::{SeatReason, SeatRecord, SeatState, SnapshotPayload, StateCounts};
 use sqlx::{Any, AnyConnection, Row};
 
-use crate::store::bulk::analyze_after_large_write;
-use crate::store::{Store, StoreError, day, ts};
+use crate::licence::normalise;
+use crate::store::bulk::{analyze_after_large_write, fetch_json_rows, json_agg};
+use crate::store::licences::PeopleChange;
+use crate::store::{Backend, Store, StoreError, day, ts};
 
 /// What applying a snapshot did.
 #[derive(Debug, Clone, PartialEq)]
@@ -101,37 +103,104 @@ struct SeatDiff<'a> {
     removed: Vec<String>,
     /// People seen for the first time.
     added: usize,
+    /// What the join of the organisation's app sources has to look at again.
+    join: PeopleChange,
 }
 
-/// Phase 1: the source's current seats, by person id.
+impl SeatDiff<'_> {
+    /// Notes a person the join reads differently now: `old` and `new` are their rows
+    /// before and after (either absent).
+    fn note_for_join(&mut self, person_id: &str, old: Option<&SeatRow>, new: Option<&SeatRow>) {
+        fn joined(
+            row: Option<&SeatRow>,
+        ) -> Option<(Option<&str>, &str, Option<&str>, Option<&str>)> {
+            row.map(|r| {
+                (
+                    r.work_email.as_deref(),
+                    r.state.as_str(),
+                    r.reason.as_deref(),
+                    r.since.as_deref(),
+                )
+            })
+        }
+        if joined(old) == joined(new) {
+            return;
+        }
+        self.join.people.insert(person_id.to_owned());
+        let email = |row: Option<&SeatRow>| {
+            row.and_then(|r| r.work_email.as_deref())
+                .map(normalise)
+                .filter(|e| !e.is_empty())
+        };
+        let (before, after) = (email(old), email(new));
+        if before != after {
+            self.join.addresses.extend(before);
+            self.join.addresses.extend(after);
+        }
+    }
+}
+
+/// Phase 1: the source's current seats, by person id, read as one JSON value
+/// ([`fetch_json_rows`]) rather than a row at a time.
 async fn load_current(
     conn: &mut AnyConnection,
+    backend: Backend,
     source_id: &str,
 ) -> Result<HashMap<String, SeatRow>, StoreError> {
-    let rows = sqlx::query(
-        "SELECT person_id, name, work_email, status, start_date, end_date, job_title, department, \
-         manager_id, is_verified, state, reason, since FROM seats_current WHERE source_id = $1",
-    )
-    .bind(source_id)
-    .fetch_all(&mut *conn)
-    .await?;
+    let sql = format!(
+        "SELECT {} AS rows FROM seats_current WHERE source_id = $1",
+        json_agg(
+            backend,
+            &[
+                "person_id",
+                "name",
+                "work_email",
+                "status",
+                "start_date",
+                "end_date",
+                "job_title",
+                "department",
+                "manager_id",
+                "CAST(is_verified AS BIGINT)",
+                "state",
+                "reason",
+                "since",
+            ]
+        )
+    );
+    type Stored = (
+        String,
+        Option<String>,
+        Option<String>,
+        String,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<i64>,
+        String,
+        Option<String>,
+        Option<String>,
+    );
+    let rows: Vec<Stored> = fetch_json_rows(conn, &sql, &[source_id]).await?;
     let mut current = HashMap::with_capacity(rows.len());
-    for row in &rows {
+    for row in rows {
         current.insert(
-            row.try_get("person_id")?,
+            row.0,
             SeatRow {
-                name: row.try_get("name")?,
-                work_email: row.try_get("work_email")?,
-                status: row.try_get("status")?,
-                start_date: row.try_get("start_date")?,
-                end_date: row.try_get("end_date")?,
-                job_title: row.try_get("job_title")?,
-                department: row.try_get("department")?,
-                manager_id: row.try_get("manager_id")?,
-                is_verified: row.try_get("is_verified")?,
-                state: row.try_get("state")?,
-                reason: row.try_get("reason")?,
-                since: row.try_get("since")?,
+                name: row.1,
+                work_email: row.2,
+                status: row.3,
+                start_date: row.4,
+                end_date: row.5,
+                job_title: row.6,
+                department: row.7,
+                manager_id: row.8,
+                is_verified: row.9,
+                state: row.10,
+                reason: row.11,
+                since: row.12,
             },
         );
     }
@@ -145,12 +214,14 @@ fn diff_seats(mut current: HashMap<String, SeatRow>, payload: &SnapshotPayload) 
         let new = SeatRow::from_record(seat);
         match current.remove(&seat.person_id) {
             None => {
+                diff.note_for_join(&seat.person_id, None, Some(&new));
                 diff.added += 1;
                 diff.opened
                     .push((&seat.person_id, new.state.clone(), new.reason.clone()));
                 diff.upserts.push((&seat.person_id, new));
             }
             Some(old) if old != new => {
+                diff.note_for_join(&seat.person_id, Some(&old), Some(&new));
                 if old.state != new.state || old.reason != new.reason {
                     diff.closed.push(&seat.person_id);
                     diff.opened
@@ -166,6 +237,9 @@ fn diff_seats(mut current: HashMap<String, SeatRow>, payload: &SnapshotPayload) 
     // anyone knows, so they keep their last known seat instead of leaving and coming back.
     for unreadable in &payload.collection.unparsable_person_ids {
         current.remove(unreadable);
+    }
+    for (person_id, old) in &current {
+        diff.note_for_join(person_id, Some(old), None);
     }
     diff.removed = current.into_keys().collect();
     diff
@@ -210,13 +284,25 @@ impl Store {
         conn: &mut AnyConnection,
         target: &Target<'_>,
         payload: &SnapshotPayload,
-    ) -> Result<ApplyReport, StoreError> {
+    ) -> Result<(ApplyReport, PeopleChange), StoreError> {
         let mut laps = Laps {
             snapshot_id: target.snapshot_id,
             phase: Instant::now(),
         };
-        let current = load_current(conn, target.source_id).await?;
-        let diff = diff_seats(current, payload);
+        // The HR side is complete for the join once it has uploaded with private access
+        // (`licences::sync`); when that moves, every account's join may.
+        let before =
+            sqlx::query("SELECT last_snapshot_at, private_access FROM sources WHERE id = $1")
+                .bind(target.source_id)
+                .fetch_one(&mut *conn)
+                .await?;
+        let was_complete = before
+            .try_get::<Option<String>, _>("last_snapshot_at")?
+            .is_some()
+            && before.try_get::<Option<i64>, _>("private_access")? == Some(1);
+        let current = load_current(conn, self.backend(), target.source_id).await?;
+        let mut diff = diff_seats(current, payload);
+        diff.join.everything = was_complete != payload.collection.private_access;
         laps.lap("load current seats and diff");
         self.write_seats(conn, target, &diff, &mut laps).await?;
         self.write_history(conn, target, &diff, &mut laps).await?;
@@ -230,7 +316,7 @@ impl Store {
         laps.lap("analyze");
         let findings = self.write_day(conn, target, payload, &mut laps).await?;
         self.finish(conn, target, payload).await?;
-        Ok(ApplyReport {
+        let report = ApplyReport {
             snapshot_id: target.snapshot_id.to_owned(),
             source_id: target.source_id.to_owned(),
             people: payload.seats.len(),
@@ -240,7 +326,8 @@ impl Store {
             removed: diff.removed.len(),
             findings,
             duration: Duration::ZERO,
-        })
+        };
+        Ok((report, diff.join))
     }
 
     /// Phase 3: upserts new and changed seats, deletes the removed ones.
@@ -528,6 +615,62 @@ pub(crate) fn in_list(count: usize, offset: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn row(email: Option<&str>, state: &str) -> SeatRow {
+        SeatRow {
+            name: Some("Ana".to_owned()),
+            work_email: email.map(str::to_owned),
+            status: "active".to_owned(),
+            start_date: None,
+            end_date: None,
+            job_title: None,
+            department: None,
+            manager_id: None,
+            is_verified: None,
+            state: state.to_owned(),
+            reason: None,
+            since: None,
+        }
+    }
+
+    #[test]
+    fn the_join_hears_of_what_it_reads() {
+        let mut diff = SeatDiff::default();
+        // A new name or department is nothing to the join.
+        let mut renamed = row(Some("ana@acme.test"), "active");
+        renamed.name = Some("Ana Silva".to_owned());
+        diff.note_for_join(
+            "p1",
+            Some(&row(Some("ana@acme.test"), "active")),
+            Some(&renamed),
+        );
+        assert_eq!(diff.join, PeopleChange::default());
+        // A state change names the person, no address.
+        diff.note_for_join(
+            "p2",
+            Some(&row(Some("bo@acme.test"), "active")),
+            Some(&row(Some("bo@acme.test"), "offboarded")),
+        );
+        assert!(diff.join.people.contains("p2") && diff.join.addresses.is_empty());
+        // A changed email gives both addresses, normalised; a new and a gone person theirs.
+        diff.note_for_join(
+            "p3",
+            Some(&row(Some("cy@acme.test"), "active")),
+            Some(&row(Some(" Cy.New@Acme.test"), "active")),
+        );
+        diff.note_for_join("p4", None, Some(&row(Some("di@acme.test"), "pre_hire")));
+        diff.note_for_join("p5", Some(&row(None, "active")), None);
+        let mut addresses: Vec<&str> = diff.join.addresses.iter().map(String::as_str).collect();
+        addresses.sort_unstable();
+        assert_eq!(
+            addresses,
+            ["cy.new@acme.test", "cy@acme.test", "di@acme.test"]
+        );
+        let mut people: Vec<&str> = diff.join.people.iter().map(String::as_str).collect();
+        people.sort_unstable();
+        assert_eq!(people, ["p2", "p3", "p4", "p5"]);
+        assert!(!diff.join.everything);
+    }
 
     #[test]
     fn values_lists_number_placeholders_in_order() {

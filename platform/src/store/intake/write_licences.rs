@@ -9,7 +9,7 @@ use seatbroker_protocol::SnapshotPayload;
 use sqlx::AnyConnection;
 
 use super::write::{ApplyReport, Target};
-use crate::store::licences::SyncAt;
+use crate::store::licences::{Scope, SyncAt};
 use crate::store::{Store, StoreError};
 
 impl Store {
@@ -31,7 +31,7 @@ impl Store {
             cause: target.snapshot_id,
         };
         let sync = self
-            .sync_source(conn, target.source_id, Some(licences), when)
+            .sync_source(conn, target.source_id, Scope::Snapshot(licences), when)
             .await?;
         self.write_pools(conn, target.source_id, licences).await?;
         let n = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);

@@ -23,7 +23,7 @@ pub(crate) use report::{
     AppFigures, Changes, OrganisationFigures, PersonDetail, ReclaimFilter, ReclaimRow,
     recent_app_activity,
 };
-pub(crate) use sync::SyncAt;
+pub(crate) use sync::{PeopleChange, Scope, SyncAt};
 
 use super::{Store, StoreError, audit, new_id, ts};
 use crate::licence::Price;

@@ -444,12 +444,10 @@ impl Store {
         }
         if !filter.new_since.is_empty() {
             // The day the seat entered its state: the agent's or the join's since-day, else
-            // the day the platform first saw it so (its open history row).
+            // the day the platform first saw it so (its open period's start).
             args.push(filter.new_since.clone());
             clauses.push(format!(
-                "COALESCE(l.since, (SELECT MIN(SUBSTR(lh.valid_from, 1, 10)) FROM licence_history lh \
-                 WHERE lh.source_id = l.source_id AND lh.account_id = l.account_id \
-                 AND lh.pool_id = l.pool_id AND lh.valid_to IS NULL)) >= ${}",
+                "COALESCE(l.since, SUBSTR(l.state_from, 1, 10)) >= ${}",
                 args.len()
             ));
         }
@@ -758,11 +756,12 @@ impl Store {
         since: &str,
         limit: usize,
     ) -> Result<Changes, StoreError> {
-        // A change is a history row opened or closed in the period; its predecessor (the row
-        // closed when it opened) gives the state before.
+        // A change is a period opened or closed in the time asked for; its predecessor (the
+        // period closed when it opened) gives the state before. Open periods live on
+        // `licences_current`; `licence_periods` is the union of both.
         let opened = sqlx::query(
             "SELECT h.source_id, h.account_id, h.pool_id, h.state, h.valid_from AS at, prev.state AS before \
-             FROM licence_history h LEFT JOIN licence_history prev ON prev.source_id = h.source_id \
+             FROM licence_periods h LEFT JOIN licence_history prev ON prev.source_id = h.source_id \
                AND prev.account_id = h.account_id AND prev.pool_id = h.pool_id AND prev.valid_to = h.valid_from \
              WHERE h.valid_from >= $1",
         )
@@ -773,7 +772,9 @@ impl Store {
             "SELECT h.source_id, h.account_id, h.pool_id, h.state AS before, h.valid_to AS at \
              FROM licence_history h WHERE h.valid_to IS NOT NULL AND h.valid_to >= $1 AND NOT EXISTS \
              (SELECT 1 FROM licence_history n WHERE n.source_id = h.source_id AND n.account_id = h.account_id \
-              AND n.pool_id = h.pool_id AND n.valid_from = h.valid_to)",
+              AND n.pool_id = h.pool_id AND n.valid_from = h.valid_to) AND NOT EXISTS \
+             (SELECT 1 FROM licences_current n WHERE n.source_id = h.source_id AND n.account_id = h.account_id \
+              AND n.pool_id = h.pool_id AND n.state_from = h.valid_to)",
         )
         .bind(since)
         .fetch_all(self.pool())

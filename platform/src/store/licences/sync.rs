@@ -4,20 +4,25 @@
 //! One function serves both sides of the join: [`sync_source`] loads the source's stored
 //! accounts and licences, takes the incoming snapshot's (an app upload) or the stored ones
 //! (an HR upload or a rule change: only the join moves), matches and classifies every
-//! licence, and writes only what differs. `licence_history` gets a row only when a
-//! licence's joined state or reason changes, so storage grows with changes, not uploads,
-//! and running it twice changes nothing.
+//! licence, and writes only what differs. A licence's current joined state is an open
+//! period kept on its `licences_current` row (`state_from`, `state_cause`);
+//! `licence_history` gets a closed row only when that state or reason changes or the
+//! licence disappears, so storage grows with changes, not uploads, a first load writes one
+//! row per licence, and running it twice changes nothing.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
-use chrono::NaiveDate;
-use seatbroker_protocol::{LicenceSnapshot, LicenceState, SeatReason, SeatState};
+use chrono::{Datelike, NaiveDate};
+use seatbroker_protocol::{AccountRecord, LicenceSnapshot, LicenceState, SeatReason, SeatState};
 use sqlx::{Any, AnyConnection, Row};
 
 use crate::licence::join::{Activity, Decision};
-use crate::licence::{Account, ExclusionRules, HrPerson, People, classify_known, match_account};
+use crate::licence::{
+    Account, ExclusionRules, HrPerson, People, classify_known, match_account, normalise,
+};
 use crate::store::bulk::{
-    BULK_ROWS, Col, analyze_after_large_write, fetch_json_rows, json_agg, json_rows, to_json,
+    BULK_ROWS, Col, analyze_after_large_write, fetch_json_rows, json_agg, json_rows, json_texts,
+    to_json,
 };
 use crate::store::intake::{in_list, values_list};
 use crate::store::{Backend, Store, StoreError, day, parse_day, ts};
@@ -35,6 +40,60 @@ struct AccountRow {
     person_id: Option<String>,
     matched_by: Option<String>,
     matched_address: Option<String>,
+    /// [`fingerprint`] of what the agent sent for the account and its licences, last
+    /// activity left out: an upload whose fingerprint for an account is unchanged leaves
+    /// that account's licences and their join as they are.
+    fingerprint: String,
+}
+
+/// A hash of an account's fields and its licences as the agent sent them, without the
+/// account's last activity (which moves on most uploads and is written on its own): 64-bit
+/// FNV-1a over the length-prefixed fields, as 16 hex digits. Stable across releases and
+/// processes (no random seed); a collision would only delay one account's update to the
+/// next upload that changes it.
+fn fingerprint(account: &AccountRecord) -> String {
+    struct Fnv(u64);
+    impl Fnv {
+        fn bytes(&mut self, bytes: &[u8]) {
+            for b in bytes {
+                self.0 ^= u64::from(*b);
+                self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
+            }
+        }
+        /// A text field, length first (absent: a length no text has).
+        fn text(&mut self, value: Option<&str>) {
+            let len = value.map_or(u64::MAX, |v| v.len() as u64);
+            self.bytes(&len.to_le_bytes());
+            self.bytes(value.map_or(&[][..], str::as_bytes));
+        }
+        fn number(&mut self, value: Option<i64>) {
+            self.bytes(&[u8::from(value.is_some())]);
+            self.bytes(&value.unwrap_or(0).to_le_bytes());
+        }
+    }
+    let mut h = Fnv(0xcbf2_9ce4_8422_2325);
+    h.text(Some(&account.account_id));
+    h.text(account.login.as_deref());
+    h.text(account.email.as_deref());
+    h.number(Some(account.aliases.len() as i64));
+    for alias in &account.aliases {
+        h.text(Some(alias));
+    }
+    h.number(Some(i64::from(account.enabled)));
+    h.text(Some(account.account_type.as_str()));
+    h.number(account.created.map(|t| t.timestamp_micros()));
+    let mut held: Vec<_> = account.licences.iter().collect();
+    held.sort_by(|a, b| a.pool_id.cmp(&b.pool_id));
+    h.number(Some(held.len() as i64));
+    let day = |d: Option<NaiveDate>| d.map(|d| i64::from(d.num_days_from_ce()));
+    for licence in held {
+        h.text(Some(&licence.pool_id));
+        h.number(day(licence.assigned));
+        h.text(Some(licence.state.as_str()));
+        h.text(licence.reason.as_ref().map(|r| r.as_str()));
+        h.number(day(licence.since));
+    }
+    format!("{:016x}", h.0)
 }
 
 /// A licence's stored columns.
@@ -47,6 +106,10 @@ struct LicenceRow {
     state: String,
     reason: Option<String>,
     since: Option<String>,
+    /// When the platform first saw the licence in its current (state, reason): the open
+    /// period's start, and the snapshot (or `rule:<id>` / `approval`) that opened it.
+    state_from: String,
+    state_cause: String,
 }
 
 /// What one sync changed.
@@ -59,6 +122,32 @@ pub(crate) struct SyncReport {
     /// Licences whose joined state or reason changed (new ones included).
     pub(crate) state_changes: usize,
     pub(crate) licences_removed: usize,
+}
+
+/// What an HR upload changed that the join reads (see [`Scope::People`]).
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub(crate) struct PeopleChange {
+    /// The HR side's completeness moved (its first upload, private access granted or
+    /// lost): every account's join may change.
+    pub(crate) everything: bool,
+    /// People who appeared or left, or whose state, reason, since-day or work email changed.
+    pub(crate) people: HashSet<String>,
+    /// Normalised work emails that appeared or disappeared (both the old and the new one of
+    /// a changed email): an account holding one may now match someone else.
+    pub(crate) addresses: HashSet<String>,
+}
+
+/// Which of an app source's accounts a sync recomputes.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Scope<'a> {
+    /// An upload of the app source: its accounts whose fingerprint changed, the new and the
+    /// removed ones.
+    Snapshot(&'a LicenceSnapshot),
+    /// Every account (an exclusion rule changed).
+    Everything,
+    /// After an HR upload: the accounts matched to a changed person, the unmatched ones,
+    /// and those holding a changed address.
+    People(&'a PeopleChange),
 }
 
 /// Where a sync's writes are dated and attributed.
@@ -138,7 +227,8 @@ pub(crate) async fn load_rules(conn: &mut AnyConnection) -> Result<ExclusionRule
 }
 
 /// An account as [`load_accounts`] reads it: id, login, email, aliases (JSON or empty),
-/// enabled, account type, created, last activity, person, matched by, matched address.
+/// enabled, account type, created, last activity, person, matched by, matched address,
+/// fingerprint.
 type AccountTuple = (
     String,
     Option<String>,
@@ -151,12 +241,44 @@ type AccountTuple = (
     Option<String>,
     Option<String>,
     Option<String>,
+    String,
 );
+
+/// Which of a source's stored rows a sync reads: all, or those of some accounts.
+#[derive(Debug, Clone, Copy)]
+enum Rows<'a> {
+    All,
+    Of(&'a [&'a String]),
+}
+
+/// Runs `select` (a `SELECT ... WHERE source_id = $1` built by [`json_agg`]) for all of the
+/// source's rows, or for the accounts named, [`BULK_ROWS`] ids per statement.
+async fn fetch_rows<T: serde::de::DeserializeOwned>(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    select: &str,
+    source_id: &str,
+    rows: Rows<'_>,
+) -> Result<Vec<T>, StoreError> {
+    match rows {
+        Rows::All => fetch_json_rows(conn, select, &[source_id]).await,
+        Rows::Of(ids) => {
+            let sql = format!("{select} AND account_id IN ({})", json_texts(backend, 2));
+            let mut out = Vec::new();
+            for chunk in ids.chunks(BULK_ROWS) {
+                let list = to_json(chunk)?;
+                out.extend(fetch_json_rows::<T>(conn, &sql, &[source_id, &list]).await?);
+            }
+            Ok(out)
+        }
+    }
+}
 
 async fn load_accounts(
     conn: &mut AnyConnection,
     backend: Backend,
     source_id: &str,
+    which: Rows<'_>,
 ) -> Result<HashMap<String, AccountRow>, StoreError> {
     let sql = format!(
         "SELECT {} AS rows FROM app_accounts WHERE source_id = $1",
@@ -174,10 +296,11 @@ async fn load_accounts(
                 "person_id",
                 "matched_by",
                 "matched_address",
+                "fingerprint",
             ]
         )
     );
-    let rows: Vec<AccountTuple> = fetch_json_rows(conn, &sql, &[source_id]).await?;
+    let rows: Vec<AccountTuple> = fetch_rows(conn, backend, &sql, source_id, which).await?;
     let mut out = HashMap::with_capacity(rows.len());
     for row in rows {
         let (account_id, login, email, aliases, enabled, account_type, created, last_activity) =
@@ -201,8 +324,87 @@ async fn load_accounts(
                 person_id: row.8,
                 matched_by: row.9,
                 matched_address: row.10,
+                fingerprint: row.11,
             },
         );
+    }
+    Ok(out)
+}
+
+/// The fingerprint and last activity of each of a source's stored accounts.
+async fn load_fingerprints(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    source_id: &str,
+) -> Result<HashMap<String, (String, Option<String>)>, StoreError> {
+    let sql = format!(
+        "SELECT {} AS rows FROM app_accounts WHERE source_id = $1",
+        json_agg(backend, &["account_id", "fingerprint", "last_activity"])
+    );
+    let rows: Vec<(String, String, Option<String>)> =
+        fetch_json_rows(conn, &sql, &[source_id]).await?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, fp, last)| (id, (fp, last)))
+        .collect())
+}
+
+/// The accounts of `source_id` whose join an HR change can move: matched to a changed
+/// person, matched to nobody (their state depends on the HR side's completeness too), or
+/// holding an address that appeared or disappeared.
+async fn affected_accounts(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    source_id: &str,
+    change: &PeopleChange,
+) -> Result<Vec<String>, StoreError> {
+    let people: Vec<&String> = change.people.iter().collect();
+    if change.addresses.is_empty() {
+        let sql = format!(
+            "SELECT {} AS rows FROM app_accounts WHERE source_id = $1 \
+             AND (person_id IS NULL OR person_id IN ({}))",
+            json_agg(backend, &["account_id"]),
+            json_texts(backend, 2)
+        );
+        let rows: Vec<(String,)> =
+            fetch_json_rows(conn, &sql, &[source_id, &to_json(&people)?]).await?;
+        return Ok(rows.into_iter().map(|(id,)| id).collect());
+    }
+    let sql = format!(
+        "SELECT {} AS rows FROM app_accounts WHERE source_id = $1",
+        json_agg(
+            backend,
+            &["account_id", "person_id", "email", "login", "aliases"]
+        )
+    );
+    type Addresses = (
+        String,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        String,
+    );
+    let rows: Vec<Addresses> = fetch_json_rows(conn, &sql, &[source_id]).await?;
+    let mut out = Vec::new();
+    for (account_id, person_id, email, login, aliases) in rows {
+        let aliases: Vec<String> = if aliases.is_empty() {
+            Vec::new()
+        } else {
+            serde_json::from_str(&aliases)
+                .map_err(|error| StoreError::Corrupt(format!("stored account aliases: {error}")))?
+        };
+        let holds_changed_address = email
+            .iter()
+            .chain(login.iter())
+            .chain(aliases.iter())
+            .any(|a| change.addresses.contains(&normalise(a)));
+        let affected = match &person_id {
+            None => true,
+            Some(person) => change.people.contains(person),
+        };
+        if affected || holds_changed_address {
+            out.push(account_id);
+        }
     }
     Ok(out)
 }
@@ -210,7 +412,7 @@ async fn load_accounts(
 type LicenceKey = (String, String);
 
 /// A licence as [`load_licences`] reads it: account, pool, assigned, activity state,
-/// activity reason, activity since, state, reason, since.
+/// activity reason, activity since, state, reason, since, state from, state cause.
 type LicenceTuple = (
     String,
     String,
@@ -221,12 +423,15 @@ type LicenceTuple = (
     String,
     Option<String>,
     Option<String>,
+    String,
+    String,
 );
 
 async fn load_licences(
     conn: &mut AnyConnection,
     backend: Backend,
     source_id: &str,
+    which: Rows<'_>,
 ) -> Result<HashMap<LicenceKey, LicenceRow>, StoreError> {
     let sql = format!(
         "SELECT {} AS rows FROM licences_current WHERE source_id = $1",
@@ -242,10 +447,12 @@ async fn load_licences(
                 "state",
                 "reason",
                 "since",
+                "state_from",
+                "state_cause",
             ]
         )
     );
-    let rows: Vec<LicenceTuple> = fetch_json_rows(conn, &sql, &[source_id]).await?;
+    let rows: Vec<LicenceTuple> = fetch_rows(conn, backend, &sql, source_id, which).await?;
     let mut out = HashMap::with_capacity(rows.len());
     for row in rows {
         out.insert(
@@ -258,33 +465,42 @@ async fn load_licences(
                 state: row.6,
                 reason: row.7,
                 since: row.8,
+                state_from: row.9,
+                state_cause: row.10,
             },
         );
     }
     Ok(out)
 }
 
-/// The accounts and licences of an incoming snapshot, not yet joined.
+/// An incoming account's row, not yet joined.
+fn account_row(account: &AccountRecord, fingerprint: String) -> AccountRow {
+    AccountRow {
+        login: account.login.clone(),
+        email: account.email.clone(),
+        aliases: account.aliases.clone(),
+        enabled: account.enabled,
+        account_type: account.account_type.as_str().to_owned(),
+        created: account.created.map(ts),
+        last_activity: account.last_activity.map(ts),
+        person_id: None,
+        matched_by: None,
+        matched_address: None,
+        fingerprint,
+    }
+}
+
+/// The rows of incoming accounts (with their fingerprints) and of their licences, not yet
+/// joined.
 fn incoming_rows(
-    snapshot: &LicenceSnapshot,
+    changed: Vec<(&AccountRecord, String)>,
 ) -> (HashMap<String, AccountRow>, HashMap<LicenceKey, LicenceRow>) {
-    let mut accounts = HashMap::with_capacity(snapshot.accounts.len());
-    let mut licences = HashMap::new();
-    for account in &snapshot.accounts {
+    let mut accounts = HashMap::with_capacity(changed.len());
+    let mut licences = HashMap::with_capacity(changed.len() * 3);
+    for (account, fingerprint) in changed {
         accounts.insert(
             account.account_id.clone(),
-            AccountRow {
-                login: account.login.clone(),
-                email: account.email.clone(),
-                aliases: account.aliases.clone(),
-                enabled: account.enabled,
-                account_type: account.account_type.as_str().to_owned(),
-                created: account.created.map(ts),
-                last_activity: account.last_activity.map(ts),
-                person_id: None,
-                matched_by: None,
-                matched_address: None,
-            },
+            account_row(account, fingerprint),
         );
         for held in &account.licences {
             licences.insert(
@@ -297,6 +513,8 @@ fn incoming_rows(
                     state: String::new(),
                     reason: None,
                     since: None,
+                    state_from: String::new(),
+                    state_cause: String::new(),
                 },
             );
         }
@@ -371,6 +589,28 @@ fn join(
     Ok(())
 }
 
+/// Carries each licence's open period over from `current` while its joined (state,
+/// reason) is unchanged; a new licence, or one whose state or reason moved, opens a period
+/// at `when`.
+fn open_periods(
+    licences: &mut HashMap<LicenceKey, LicenceRow>,
+    current: &HashMap<LicenceKey, LicenceRow>,
+    when: SyncAt<'_>,
+) {
+    for (key, row) in licences.iter_mut() {
+        match current.get(key) {
+            Some(before) if before.state == row.state && before.reason == row.reason => {
+                row.state_from.clone_from(&before.state_from);
+                row.state_cause.clone_from(&before.state_cause);
+            }
+            _ => {
+                when.at.clone_into(&mut row.state_from);
+                when.cause.clone_into(&mut row.state_cause);
+            }
+        }
+    }
+}
+
 impl Store {
     /// Locks an app source's row for this transaction (PostgreSQL; SQLite writes are
     /// serial anyway), so two joins of one source never interleave.
@@ -394,7 +634,7 @@ impl Store {
         &self,
         conn: &mut AnyConnection,
         source_id: &str,
-        incoming: Option<&LicenceSnapshot>,
+        scope: Scope<'_>,
         when: SyncAt<'_>,
     ) -> Result<SyncReport, StoreError> {
         let mut lap = std::time::Instant::now();
@@ -404,25 +644,101 @@ impl Store {
         };
         self.lock_source(conn, source_id).await?;
         let backend = self.backend();
-        let people = load_people(conn, backend, source_id).await?;
-        let rules = load_rules(conn).await?;
-        laps("people");
-        let current_accounts = load_accounts(conn, backend, source_id).await?;
-        laps("accounts");
-        let current_licences = load_licences(conn, backend, source_id).await?;
-        laps("licences");
-        let (mut accounts, mut licences) = match incoming {
-            Some(snapshot) => incoming_rows(snapshot),
-            None => (current_accounts.clone(), current_licences.clone()),
+        let mut report = SyncReport::default();
+        let (mut accounts, mut licences, current_accounts, current_licences, touched) = match scope
+        {
+            Scope::Snapshot(snapshot) => {
+                report.accounts = snapshot.accounts.len();
+                report.licences = snapshot.accounts.iter().map(|a| a.licences.len()).sum();
+                // Accounts whose fingerprint is unchanged keep their licences and join;
+                // only a moved last activity is written for them.
+                let stored = load_fingerprints(conn, backend, source_id).await?;
+                let mut touched = Vec::new();
+                let mut unchanged: HashSet<&str> = HashSet::new();
+                let mut changed = Vec::new();
+                for account in &snapshot.accounts {
+                    let fp = fingerprint(account);
+                    match stored.get(&account.account_id) {
+                        Some((stored_fp, last)) if *stored_fp == fp => {
+                            unchanged.insert(&account.account_id);
+                            if *last != account.last_activity.map(ts) {
+                                touched
+                                    .push((account.account_id.clone(), account_row(account, fp)));
+                            }
+                        }
+                        _ => changed.push((account, fp)),
+                    }
+                }
+                laps("fingerprints");
+                let (accounts, licences) = incoming_rows(changed);
+                // The stored side of the changed and the removed accounts.
+                let load: Vec<&String> = stored
+                    .keys()
+                    .filter(|id| !unchanged.contains(id.as_str()))
+                    .collect();
+                let (current_accounts, current_licences) = if load.len() * 4 > stored.len() {
+                    // Most accounts changed (a first load, a new fingerprint): one read
+                    // of everything is cheaper than lists of ids.
+                    let mut a = load_accounts(conn, backend, source_id, Rows::All).await?;
+                    let mut l = load_licences(conn, backend, source_id, Rows::All).await?;
+                    a.retain(|id, _| !unchanged.contains(id.as_str()));
+                    l.retain(|(id, _), _| !unchanged.contains(id.as_str()));
+                    (a, l)
+                } else {
+                    (
+                        load_accounts(conn, backend, source_id, Rows::Of(&load)).await?,
+                        load_licences(conn, backend, source_id, Rows::Of(&load)).await?,
+                    )
+                };
+                (
+                    accounts,
+                    licences,
+                    current_accounts,
+                    current_licences,
+                    touched,
+                )
+            }
+            Scope::People(change) if !change.everything => {
+                let affected = affected_accounts(conn, backend, source_id, change).await?;
+                let ids: Vec<&String> = affected.iter().collect();
+                let current_accounts =
+                    load_accounts(conn, backend, source_id, Rows::Of(&ids)).await?;
+                let current_licences =
+                    load_licences(conn, backend, source_id, Rows::Of(&ids)).await?;
+                report.accounts = current_accounts.len();
+                report.licences = current_licences.len();
+                (
+                    current_accounts.clone(),
+                    current_licences.clone(),
+                    current_accounts,
+                    current_licences,
+                    Vec::new(),
+                )
+            }
+            Scope::People(_) | Scope::Everything => {
+                let current_accounts = load_accounts(conn, backend, source_id, Rows::All).await?;
+                let current_licences = load_licences(conn, backend, source_id, Rows::All).await?;
+                report.accounts = current_accounts.len();
+                report.licences = current_licences.len();
+                (
+                    current_accounts.clone(),
+                    current_licences.clone(),
+                    current_accounts,
+                    current_licences,
+                    Vec::new(),
+                )
+            }
         };
-        join(&mut accounts, &mut licences, &people, &rules)?;
+        laps("load");
+        if !accounts.is_empty() {
+            let people = load_people(conn, backend, source_id).await?;
+            let rules = load_rules(conn).await?;
+            laps("people");
+            join(&mut accounts, &mut licences, &people, &rules)?;
+        }
+        open_periods(&mut licences, &current_licences, when);
         laps("join");
 
-        let mut report = SyncReport {
-            accounts: accounts.len(),
-            licences: licences.len(),
-            ..SyncReport::default()
-        };
         let mut upserts: Vec<(&String, &AccountRow)> = accounts
             .iter()
             .filter(|(id, row)| current_accounts.get(*id) != Some(*row))
@@ -437,6 +753,8 @@ impl Store {
         laps("diff accounts");
         self.write_accounts(conn, source_id, when.at, &upserts, &removed)
             .await?;
+        self.write_last_activity(conn, source_id, when.at, &touched)
+            .await?;
         laps("write accounts");
 
         let mut licence_upserts: Vec<(&LicenceKey, &LicenceRow)> = licences
@@ -448,19 +766,27 @@ impl Store {
             .keys()
             .filter(|key| !licences.contains_key(*key))
             .collect();
-        let state_of = |row: &LicenceRow| (row.state.clone(), row.reason.clone());
-        let changed: Vec<(&LicenceKey, &LicenceRow)> = licence_upserts
+        // A licence keeps its open period while its joined (state, reason) stays; a new
+        // or changed one opens a period now, and the one it leaves is closed into history.
+        let mut closing: Vec<(&LicenceKey, &LicenceRow)> = licences_removed
             .iter()
-            .copied()
-            .filter(|(key, row)| current_licences.get(*key).map(state_of) != Some(state_of(row)))
+            .filter_map(|key| current_licences.get_key_value(*key))
             .collect();
-        let closing: Vec<&LicenceKey> = changed
+        for (key, row) in &licence_upserts {
+            if let Some(before) = current_licences.get(*key)
+                && (before.state != row.state || before.reason != row.reason)
+            {
+                closing.push((*key, before));
+            }
+        }
+        report.state_changes = licence_upserts
             .iter()
-            .filter(|(key, _)| current_licences.contains_key(*key))
-            .map(|(key, _)| *key)
-            .chain(licences_removed.iter().copied())
-            .collect();
-        report.state_changes = changed.len();
+            .filter(|(key, row)| {
+                current_licences
+                    .get(*key)
+                    .is_none_or(|before| before.state != row.state || before.reason != row.reason)
+            })
+            .count();
         report.licences_removed = licences_removed.len();
         self.write_licences(
             conn,
@@ -471,7 +797,7 @@ impl Store {
         )
         .await?;
         laps("write licences");
-        self.write_licence_history(conn, source_id, when, &closing, &changed)
+        self.write_licence_history(conn, source_id, when, &closing)
             .await?;
         laps("write history");
         let added = upserts
@@ -503,13 +829,13 @@ impl Store {
     ) -> Result<(), StoreError> {
         let sql = format!(
             "INSERT INTO app_accounts (source_id, account_id, login, email, aliases, enabled, account_type, \
-             created, last_activity, person_id, matched_by, matched_address, first_seen, updated_at) \
-             SELECT $2, c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, $3, $3 FROM ({}) AS j WHERE true \
+             created, last_activity, person_id, matched_by, matched_address, fingerprint, first_seen, updated_at) \
+             SELECT $2, c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, $3, $3 FROM ({}) AS j WHERE true \
              ON CONFLICT (source_id, account_id) DO UPDATE SET login = excluded.login, email = excluded.email, \
              aliases = excluded.aliases, enabled = excluded.enabled, account_type = excluded.account_type, \
              created = excluded.created, last_activity = excluded.last_activity, person_id = excluded.person_id, \
              matched_by = excluded.matched_by, matched_address = excluded.matched_address, \
-             updated_at = excluded.updated_at",
+             fingerprint = excluded.fingerprint, updated_at = excluded.updated_at",
             json_rows(
                 self.backend(),
                 1,
@@ -519,6 +845,7 @@ impl Store {
                     Col::Text,
                     Col::Text,
                     Col::Int,
+                    Col::Text,
                     Col::Text,
                     Col::Text,
                     Col::Text,
@@ -549,6 +876,7 @@ impl Store {
                         row.person_id.as_deref(),
                         row.matched_by.as_deref(),
                         row.matched_address.as_deref(),
+                        row.fingerprint.as_str(),
                     )
                 })
                 .collect();
@@ -573,6 +901,51 @@ impl Store {
         Ok(())
     }
 
+    /// Writes the last activity of accounts that changed nothing else. Their rows exist (the
+    /// source is locked and they were just read); the statement is an upsert rather than an
+    /// `UPDATE ... FROM` so that every backend and planner drives it from the primary key.
+    async fn write_last_activity(
+        &self,
+        conn: &mut AnyConnection,
+        source_id: &str,
+        at: &str,
+        touched: &[(String, AccountRow)],
+    ) -> Result<(), StoreError> {
+        let sql = format!(
+            "INSERT INTO app_accounts (source_id, account_id, enabled, account_type, last_activity, \
+             fingerprint, first_seen, updated_at) \
+             SELECT $2, c0, c1, c2, c3, c4, $3, $3 FROM ({}) AS j WHERE true \
+             ON CONFLICT (source_id, account_id) DO UPDATE SET last_activity = excluded.last_activity, \
+             updated_at = excluded.updated_at",
+            json_rows(
+                self.backend(),
+                1,
+                &[Col::Text, Col::Int, Col::Text, Col::Text, Col::Text]
+            )
+        );
+        for chunk in touched.chunks(BULK_ROWS) {
+            let rows: Vec<_> = chunk
+                .iter()
+                .map(|(account_id, row)| {
+                    (
+                        account_id.as_str(),
+                        i64::from(row.enabled),
+                        row.account_type.as_str(),
+                        row.last_activity.as_deref(),
+                        row.fingerprint.as_str(),
+                    )
+                })
+                .collect();
+            sqlx::query::<Any>(&sql)
+                .bind(to_json(&rows)?)
+                .bind(source_id)
+                .bind(at)
+                .execute(&mut *conn)
+                .await?;
+        }
+        Ok(())
+    }
+
     async fn write_licences(
         &self,
         conn: &mut AnyConnection,
@@ -583,13 +956,14 @@ impl Store {
     ) -> Result<(), StoreError> {
         let sql = format!(
             "INSERT INTO licences_current (source_id, account_id, pool_id, assigned, activity_state, \
-             activity_reason, activity_since, state, reason, since, first_seen, updated_at) \
-             SELECT $2, c0, c1, c2, c3, c4, c5, c6, c7, c8, $3, $3 FROM ({}) AS j WHERE true \
+             activity_reason, activity_since, state, reason, since, state_from, state_cause, first_seen, updated_at) \
+             SELECT $2, c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, $3, $3 FROM ({}) AS j WHERE true \
              ON CONFLICT (source_id, account_id, pool_id) DO UPDATE SET assigned = excluded.assigned, \
              activity_state = excluded.activity_state, activity_reason = excluded.activity_reason, \
              activity_since = excluded.activity_since, state = excluded.state, reason = excluded.reason, \
-             since = excluded.since, updated_at = excluded.updated_at",
-            json_rows(self.backend(), 1, &[Col::Text; 9])
+             since = excluded.since, state_from = excluded.state_from, state_cause = excluded.state_cause, \
+             updated_at = excluded.updated_at",
+            json_rows(self.backend(), 1, &[Col::Text; 11])
         );
         for chunk in upserts.chunks(BULK_ROWS) {
             let rows: Vec<_> = chunk
@@ -605,6 +979,8 @@ impl Store {
                         row.state.as_str(),
                         row.reason.as_deref(),
                         row.since.as_deref(),
+                        row.state_from.as_str(),
+                        row.state_cause.as_str(),
                     )
                 })
                 .collect();
@@ -639,39 +1015,21 @@ impl Store {
         Ok(())
     }
 
+    /// Appends the closed periods of licences that changed state or disappeared: their
+    /// state as stored until now, from its open period's start to `when`.
     async fn write_licence_history(
         &self,
         conn: &mut AnyConnection,
         source_id: &str,
         when: SyncAt<'_>,
-        closing: &[&LicenceKey],
-        opened: &[(&LicenceKey, &LicenceRow)],
+        closed: &[(&LicenceKey, &LicenceRow)],
     ) -> Result<(), StoreError> {
-        // Close the open rows of the closing licences: each (account, pool) pair is looked
-        // up through `licence_history_licence`.
         let sql = format!(
-            "UPDATE licence_history SET valid_to = $3 WHERE source_id = $2 AND valid_to IS NULL \
-             AND (account_id, pool_id) IN (SELECT c0, c1 FROM ({}) AS j)",
-            json_rows(self.backend(), 1, &[Col::Text, Col::Text])
+            "INSERT INTO licence_history (source_id, account_id, pool_id, state, reason, valid_from, valid_to, snapshot_id) \
+             SELECT $2, c0, c1, c2, c3, c4, $3, c5 FROM ({}) AS j",
+            json_rows(self.backend(), 1, &[Col::Text; 6])
         );
-        for chunk in closing.chunks(BULK_ROWS) {
-            let rows: Vec<_> = chunk
-                .iter()
-                .map(|(account_id, pool_id)| (account_id.as_str(), pool_id.as_str()))
-                .collect();
-            sqlx::query::<Any>(&sql)
-                .bind(to_json(&rows)?)
-                .bind(source_id)
-                .bind(when.at)
-                .execute(&mut *conn)
-                .await?;
-        }
-        let sql = format!(
-            "INSERT INTO licence_history (source_id, account_id, pool_id, state, reason, valid_from, snapshot_id) \
-             SELECT $2, c0, c1, c2, c3, $3, $4 FROM ({}) AS j",
-            json_rows(self.backend(), 1, &[Col::Text; 4])
-        );
-        for chunk in opened.chunks(BULK_ROWS) {
+        for chunk in closed.chunks(BULK_ROWS) {
             let rows: Vec<_> = chunk
                 .iter()
                 .map(|((account_id, pool_id), row)| {
@@ -680,6 +1038,8 @@ impl Store {
                         pool_id.as_str(),
                         row.state.as_str(),
                         row.reason.as_deref(),
+                        row.state_from.as_str(),
+                        row.state_cause.as_str(),
                     )
                 })
                 .collect();
@@ -687,7 +1047,6 @@ impl Store {
                 .bind(to_json(&rows)?)
                 .bind(source_id)
                 .bind(when.at)
-                .bind(when.cause)
                 .execute(&mut *conn)
                 .await?;
         }
@@ -728,11 +1087,13 @@ impl Store {
     }
 
     /// Recomputes the join of every app source of the organisation whose HR source is
-    /// `hr_source_id` (after an HR upload). Returns the licences whose state changed.
+    /// `hr_source_id` after an HR upload, for the accounts `change` can move. Returns the
+    /// licences whose state changed.
     pub(crate) async fn rejoin_organisation_of(
         &self,
         conn: &mut AnyConnection,
         hr_source_id: &str,
+        change: &PeopleChange,
         when: SyncAt<'_>,
     ) -> Result<usize, StoreError> {
         let rows = sqlx::query(
@@ -745,7 +1106,10 @@ impl Store {
         let mut changed = 0;
         for row in &rows {
             let id: String = row.try_get("id")?;
-            changed += self.sync_source(conn, &id, None, when).await?.state_changes;
+            changed += self
+                .sync_source(conn, &id, Scope::People(change), when)
+                .await?
+                .state_changes;
         }
         Ok(changed)
     }
@@ -764,8 +1128,75 @@ impl Store {
         let mut changed = 0;
         for row in &rows {
             let id: String = row.try_get("id")?;
-            changed += self.sync_source(conn, &id, None, when).await?.state_changes;
+            changed += self
+                .sync_source(conn, &id, Scope::Everything, when)
+                .await?
+                .state_changes;
         }
         Ok(changed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{TimeZone, Utc};
+    use seatbroker_protocol::{AccountType, LicenceHeld, LicenceReason};
+
+    use super::*;
+
+    fn held(pool: &str, state: LicenceState) -> LicenceHeld {
+        LicenceHeld {
+            pool_id: pool.to_owned(),
+            assigned: None,
+            state,
+            reason: Some(LicenceReason::RecentActivity),
+            since: None,
+        }
+    }
+
+    fn account() -> AccountRecord {
+        AccountRecord {
+            account_id: "a1".to_owned(),
+            login: Some("ana@acme.test".to_owned()),
+            email: None,
+            aliases: vec!["smtp:ana@acme.test".to_owned()],
+            enabled: true,
+            account_type: AccountType::Member,
+            created: Some(Utc.with_ymd_and_hms(2025, 1, 2, 3, 4, 5).unwrap()),
+            last_activity: Some(Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, 5).unwrap()),
+            licences: vec![
+                held("e3", LicenceState::InUse),
+                held("e5", LicenceState::Idle),
+            ],
+        }
+    }
+
+    #[test]
+    fn fingerprints_ignore_sign_ins_and_licence_order_only() {
+        let base = fingerprint(&account());
+        assert_eq!(base.len(), 16);
+        let mut signed_in = account();
+        signed_in.last_activity = None;
+        assert_eq!(fingerprint(&signed_in), base);
+        let mut reordered = account();
+        reordered.licences.reverse();
+        assert_eq!(fingerprint(&reordered), base);
+
+        let changes: [fn(&mut AccountRecord); 8] = [
+            |a| a.login = None,
+            // Moving a value between fields is a change (fields are length-prefixed).
+            |a| a.email = a.login.take(),
+            |a| a.aliases.clear(),
+            |a| a.enabled = false,
+            |a| a.account_type = AccountType::Guest,
+            |a| a.created = None,
+            |a| a.licences[0].state = LicenceState::Idle,
+            |a| a.licences[1].since = NaiveDate::from_ymd_opt(2026, 1, 1),
+        ];
+        for (i, change) in changes.iter().enumerate() {
+            let mut changed = account();
+            change(&mut changed);
+            assert_ne!(fingerprint(&changed), base, "change {i}");
+        }
     }
 }
