@@ -63,7 +63,7 @@ async fn main() -> anyhow::Result<()> {
         println!("== SQLite ({})", dir.path().display());
         run(&sqlite_url(&dir.path().join("bench.db")), &hash).await?;
     }
-    // `--keep` leaves the SQLite database behind, to look at its query plans.
+    // `--keep` leaves the databases behind, to look at their query plans.
     if args.iter().any(|a| a == "--keep") {
         println!("kept {}", dir.keep().join("bench.db").display());
     }
@@ -78,9 +78,13 @@ async fn main() -> anyhow::Result<()> {
                 .await?;
             println!("== PostgreSQL ({server}/{name})");
             let result = run(&format!("{server}/{name}"), &hash).await;
-            sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                .execute(&mut admin)
-                .await?;
+            if args.iter().any(|a| a == "--keep") {
+                println!("kept {server}/{name}");
+            } else {
+                sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .execute(&mut admin)
+                    .await?;
+            }
             result?;
         }
         Err(error) => println!("== PostgreSQL skipped: {server} unreachable ({error})"),

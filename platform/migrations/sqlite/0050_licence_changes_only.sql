@@ -29,3 +29,6 @@ CREATE VIEW licence_periods AS
 -- (`store::licences::sync::fingerprint`): an upload skips the accounts whose fingerprint
 -- is unchanged. Empty for rows from before: they are compared in full once.
 ALTER TABLE app_accounts ADD COLUMN fingerprint TEXT NOT NULL DEFAULT '';
+
+-- (PostgreSQL's file also lowers the analyze thresholds of the small tables; SQLite runs
+-- without statistics on purpose, see `store::bulk`.)

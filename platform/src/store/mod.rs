@@ -182,6 +182,9 @@ pub struct Store {
     write_lock: Arc<tokio::sync::Mutex<()>>,
     /// Which snapshots this process is decoding, and the decode gate of tests.
     decodes: Arc<intake::Decodes>,
+    /// The Reclaim page's filter choices, with the version of the sources they were read
+    /// at (`licences::report`).
+    reclaim_choices: Arc<std::sync::Mutex<Option<(String, licences::ReclaimChoices)>>>,
 }
 
 /// A write transaction ([`Store::begin_write`]): derefs to the connection, so queries
@@ -273,6 +276,7 @@ impl Store {
             clock: Clock::System,
             write_lock: Arc::new(tokio::sync::Mutex::new(())),
             decodes: Arc::default(),
+            reclaim_choices: Arc::default(),
         })
     }
 

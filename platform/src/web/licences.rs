@@ -396,7 +396,7 @@ fn check_filter(filter: &ReclaimFilter) -> Result<(), WebError> {
 }
 
 /// The reclaim filter's choices: departments, managers (id, name), applications.
-type ReclaimChoices = (Vec<String>, Vec<(String, String)>, Vec<String>);
+use crate::store::licences::ReclaimChoices;
 
 /// Whether the filter names an application, department or manager (values to check).
 fn names_a_choice(filter: &ReclaimFilter) -> bool {
@@ -509,11 +509,13 @@ pub(crate) async fn reclaim(State(state): State<WebState>, page: Page<ReclaimFil
         async {
             let filter = page.query;
             check_filter(&filter)?;
-            // The page offers the choices; JSON reads them only to check a given value.
-            let choices = if format == Format::Json && !names_a_choice(&filter) {
-                ReclaimChoices::default()
+            // The page offers the choices; JSON reads only the ones it names, to check them.
+            let choices = if format != Format::Json {
+                state.store.reclaim_choices(None).await?
+            } else if names_a_choice(&filter) {
+                state.store.reclaim_choices(Some(&filter)).await?
             } else {
-                state.store.reclaim_choices().await?
+                ReclaimChoices::default()
             };
             check_filter_values(&filter, &choices)?;
             if format == Format::Json {
@@ -645,7 +647,10 @@ pub(crate) async fn reclaim_csv(
         async {
             check_filter(&page.query)?;
             if names_a_choice(&page.query) {
-                check_filter_values(&page.query, &state.store.reclaim_choices().await?)?;
+                check_filter_values(
+                    &page.query,
+                    &state.store.reclaim_choices(Some(&page.query)).await?,
+                )?;
             }
             let rows = state
                 .store

@@ -20,8 +20,8 @@ mod sync;
 use sqlx::{AnyConnection, Row};
 
 pub(crate) use report::{
-    AppFigures, Changes, OrganisationFigures, PersonDetail, ReclaimFilter, ReclaimRow,
-    recent_app_activity,
+    AppFigures, Changes, OrganisationFigures, PersonDetail, ReclaimChoices, ReclaimFilter,
+    ReclaimRow, recent_app_activity,
 };
 pub(crate) use sync::{PeopleChange, Scope, SyncAt};
 

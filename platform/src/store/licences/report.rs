@@ -11,7 +11,7 @@ use sqlx::Row;
 use crate::licence::money::Totals;
 use crate::licence::{Period, Price, SeatLicenceState};
 use crate::reports::model::{Health, health};
-use crate::store::{Store, StoreError, parse_day, parse_opt_ts};
+use crate::store::{Backend, Store, StoreError, parse_day, parse_opt_ts};
 
 /// Seat counts per joined state, plus unassigned units and what is reclaimable.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -113,6 +113,9 @@ pub(crate) struct OrganisationFigures {
 
 /// The application a pool belongs to, as the console names it: a seat list's application,
 /// "Microsoft 365" for an Entra ID tenant's SKUs, else the source's name.
+/// The Reclaim filters' choices: departments, managers (id, name), applications.
+pub(crate) type ReclaimChoices = (Vec<String>, Vec<(String, String)>, Vec<String>);
+
 const APP_NAME: &str =
     "COALESCE(p.application, CASE WHEN s.kind = 'entra_id' THEN 'Microsoft 365' ELSE s.name END)";
 
@@ -442,6 +445,13 @@ impl Store {
                 clauses.push(format!("{column} = ${}", args.len()));
             }
         }
+        if !filter.department.is_empty() {
+            // The same condition for a named department, written so PostgreSQL sees that it
+            // needs a matched person (a strict comparison) and starts from the department's
+            // people (126 ms instead of 245 ms at 100,000 people).
+            args.push(filter.department.clone());
+            clauses.push(format!("h.department = ${}", args.len()));
+        }
         if !filter.new_since.is_empty() {
             // The day the seat entered its state: the agent's or the join's since-day, else
             // the day the platform first saw it so (its open period's start).
@@ -464,6 +474,35 @@ impl Store {
                 if filter.dir == "desc" { "DESC" } else { "ASC" }
             ),
         };
+        // SQLite without statistics drives this query from the licences in `since` order
+        // and reads all 300,000 of them to find a manager's few (0.4-0.8 s). With a manager
+        // or a named department (both need a matched person, so the joins are inner), it is
+        // written people first: the HR index finds them, then their accounts and licences.
+        // SQLite keeps the order of `CROSS JOIN`s; `+l.state` keeps it from the state index,
+        // and automatic indexes are off for the statement (it built one over every licence
+        // instead of using the primary key). PostgreSQL plans either form from statistics.
+        let hr_first = self.backend() == Backend::Sqlite
+            && (!filter.manager.is_empty() || !filter.department.is_empty());
+        let from = if hr_first {
+            for clause in &mut clauses {
+                if clause.starts_with("l.state ") {
+                    clause.insert(0, '+');
+                }
+            }
+            "FROM organisations o \
+             CROSS JOIN seats_current h ON h.source_id = o.hr_source_id \
+             CROSS JOIN app_accounts a ON a.person_id = h.person_id \
+             CROSS JOIN sources s ON s.id = a.source_id AND s.organisation_id = o.id \
+             CROSS JOIN licences_current l ON l.source_id = a.source_id AND l.account_id = a.account_id \
+             LEFT JOIN licence_pools p ON p.source_id = l.source_id AND p.pool_id = l.pool_id"
+        } else {
+            "FROM licences_current l \
+             JOIN sources s ON s.id = l.source_id \
+             JOIN app_accounts a ON a.source_id = l.source_id AND a.account_id = l.account_id \
+             LEFT JOIN licence_pools p ON p.source_id = l.source_id AND p.pool_id = l.pool_id \
+             LEFT JOIN organisations o ON o.id = s.organisation_id \
+             LEFT JOIN seats_current h ON h.source_id = o.hr_source_id AND h.person_id = a.person_id"
+        };
         let sql = format!(
             "SELECT l.source_id, s.kind, {APP_NAME} AS application, l.pool_id, \
              COALESCE(p.name, l.pool_id) AS licence, l.account_id, a.login, a.email, a.person_id, a.matched_by, \
@@ -471,12 +510,7 @@ impl Store {
              h.department, h.manager_id, m.name AS manager_name, \
              pp.amount_minor, pp.currency, pp.period, ps.amount_minor AS s_amount_minor, \
              ps.currency AS s_currency, ps.period AS s_period \
-             FROM licences_current l \
-             JOIN sources s ON s.id = l.source_id \
-             JOIN app_accounts a ON a.source_id = l.source_id AND a.account_id = l.account_id \
-             LEFT JOIN licence_pools p ON p.source_id = l.source_id AND p.pool_id = l.pool_id \
-             LEFT JOIN organisations o ON o.id = s.organisation_id \
-             LEFT JOIN seats_current h ON h.source_id = o.hr_source_id AND h.person_id = a.person_id \
+             {from} \
              LEFT JOIN seats_current m ON m.source_id = o.hr_source_id AND m.person_id = h.manager_id \
              LEFT JOIN prices pp ON pp.source_id = l.source_id AND pp.pool_id = l.pool_id \
              LEFT JOIN prices ps ON ps.source_id = l.source_id AND ps.pool_id = '' \
@@ -488,7 +522,19 @@ impl Store {
         for value in &args {
             query = query.bind(value.as_str());
         }
-        let rows = query.fetch_all(self.pool()).await?;
+        let rows = if hr_first {
+            let mut conn = self.pool().acquire().await?;
+            sqlx::query("PRAGMA automatic_index = OFF")
+                .execute(&mut *conn)
+                .await?;
+            let rows = query.fetch_all(&mut *conn).await;
+            sqlx::query("PRAGMA automatic_index = ON")
+                .execute(&mut *conn)
+                .await?;
+            rows?
+        } else {
+            query.fetch_all(self.pool()).await?
+        };
         let mut out = Vec::with_capacity(rows.len());
         for row in &rows {
             let price = match row.try_get::<Option<i64>, _>("amount_minor")? {
@@ -547,29 +593,93 @@ impl Store {
     /// Departments and managers (id, name) of the organisations' HR people, and the
     /// applications, for the reclaim filters. Read from the HR seats and the pools, not
     /// from the (much larger) licences.
+    /// The Reclaim filters' choices: departments, managers (id, name) and applications of
+    /// the organisations. `only`: just the department and manager the filter names (to
+    /// check them without reading 100,000 people). The full lists are kept per process and
+    /// read again when any source's state, organisation or last upload moved (a read of
+    /// the sources table, a few rows), so every process sees what the database holds.
     pub(crate) async fn reclaim_choices(
         &self,
-    ) -> Result<(Vec<String>, Vec<(String, String)>, Vec<String>), StoreError> {
+        only: Option<&ReclaimFilter>,
+    ) -> Result<ReclaimChoices, StoreError> {
+        if only.is_some() {
+            return self.read_reclaim_choices(only).await;
+        }
+        let mut version = String::new();
+        for row in sqlx::query(
+            "SELECT s.id, s.state, COALESCE(s.organisation_id, '') AS org, \
+             COALESCE(s.last_upload_at, '') AS upload, COALESCE(o.hr_source_id, '') AS hr \
+             FROM sources s LEFT JOIN organisations o ON o.id = s.organisation_id ORDER BY s.id",
+        )
+        .fetch_all(self.pool())
+        .await?
+        {
+            for column in ["id", "state", "org", "upload", "hr"] {
+                version.push_str(&row.try_get::<String, _>(column)?);
+                version.push('|');
+            }
+        }
+        if let Some((cached, choices)) = self.reclaim_choices_cache().as_ref()
+            && *cached == version
+        {
+            return Ok(choices.clone());
+        }
+        let choices = self.read_reclaim_choices(None).await?;
+        *self.reclaim_choices_cache() = Some((version, choices.clone()));
+        Ok(choices)
+    }
+
+    async fn read_reclaim_choices(
+        &self,
+        only: Option<&ReclaimFilter>,
+    ) -> Result<ReclaimChoices, StoreError> {
         let hr = "SELECT hr_source_id FROM organisations WHERE hr_source_id IS NOT NULL";
-        let departments = sqlx::query(&format!(
-            "SELECT DISTINCT department AS v FROM seats_current WHERE source_id IN ({hr}) \
-             AND department IS NOT NULL ORDER BY v"
-        ))
-        .fetch_all(self.pool())
-        .await?
-        .iter()
-        .map(|r| r.try_get::<String, _>("v"))
-        .collect::<Result<Vec<_>, _>>()?;
-        let managers = sqlx::query(&format!(
-            "SELECT DISTINCT c.manager_id AS id, COALESCE(m.name, c.manager_id) AS name FROM seats_current c \
-             LEFT JOIN seats_current m ON m.source_id = c.source_id AND m.person_id = c.manager_id \
-             WHERE c.source_id IN ({hr}) AND c.manager_id IS NOT NULL ORDER BY name, id"
-        ))
-        .fetch_all(self.pool())
-        .await?
-        .iter()
-        .map(|r| Ok((r.try_get("id")?, r.try_get("name")?)))
-        .collect::<Result<Vec<_>, StoreError>>()?;
+        // `only`: just the department and manager the filter names (to check them without
+        // reading every one of 100,000 people); nothing when it names none.
+        let wanted = |value: Option<&String>| match (only, value) {
+            (None, _) => Some(None),
+            (Some(_), Some(v)) if !v.is_empty() => Some(Some(v.clone())),
+            (Some(_), _) => None,
+        };
+        let mut departments = Vec::new();
+        if let Some(value) = wanted(only.map(|f| &f.department)) {
+            let sql = format!(
+                "SELECT DISTINCT department AS v FROM seats_current WHERE source_id IN ({hr}) \
+                 AND department IS NOT NULL{} ORDER BY v",
+                if value.is_some() {
+                    " AND department = $1"
+                } else {
+                    ""
+                }
+            );
+            let mut query = sqlx::query(&sql);
+            if let Some(value) = &value {
+                query = query.bind(value.as_str());
+            }
+            for row in query.fetch_all(self.pool()).await? {
+                departments.push(row.try_get::<String, _>("v")?);
+            }
+        }
+        let mut managers = Vec::new();
+        if let Some(value) = wanted(only.map(|f| &f.manager)) {
+            let sql = format!(
+                "SELECT DISTINCT c.manager_id AS id, COALESCE(m.name, c.manager_id) AS name FROM seats_current c \
+                 LEFT JOIN seats_current m ON m.source_id = c.source_id AND m.person_id = c.manager_id \
+                 WHERE c.source_id IN ({hr}) AND c.manager_id IS NOT NULL{} ORDER BY name, id",
+                if value.is_some() {
+                    " AND c.manager_id = $1"
+                } else {
+                    ""
+                }
+            );
+            let mut query = sqlx::query(&sql);
+            if let Some(value) = &value {
+                query = query.bind(value.as_str());
+            }
+            for row in query.fetch_all(self.pool()).await? {
+                managers.push((row.try_get("id")?, row.try_get("name")?));
+            }
+        }
         let applications = sqlx::query(&format!(
             "SELECT DISTINCT {APP_NAME} AS v FROM licence_pools p JOIN sources s ON s.id = p.source_id \
              WHERE s.organisation_id IS NOT NULL AND s.state = 'approved' ORDER BY v"
@@ -580,6 +690,14 @@ impl Store {
         .map(|r| r.try_get::<String, _>("v"))
         .collect::<Result<Vec<_>, _>>()?;
         Ok((departments, managers, applications))
+    }
+
+    fn reclaim_choices_cache(&self) -> std::sync::MutexGuard<'_, Option<(String, ReclaimChoices)>> {
+        // A poisoned lock only means a panic elsewhere while it was held; the cache is
+        // checked against the version anyway.
+        self.reclaim_choices
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Everything known of one HR person (`None`: no HR source has them and no account

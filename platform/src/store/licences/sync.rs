@@ -811,8 +811,18 @@ impl Store {
         analyze_after_large_write(
             conn,
             backend,
-            added + removed.len() + licences_removed.len(),
-            &["app_accounts", "licences_current", "licence_history"],
+            // A join that moved many licences between states changes the distribution the
+            // Reclaim queries are planned from, as much as new rows do.
+            added + removed.len() + licences_removed.len() + report.state_changes,
+            &[
+                "app_accounts",
+                "licences_current",
+                "licence_history",
+                // Small, but every licence query joins them: see migration 0050.
+                "sources",
+                "organisations",
+                "licence_pools",
+            ],
         )
         .await?;
         laps("analyze");
