@@ -19,7 +19,9 @@ use seatbroker_protocol::{SeatReason, SeatRecord, SeatState, SnapshotPayload, St
 use sqlx::{Any, AnyConnection, Row};
 
 use crate::licence::normalise;
-use crate::store::bulk::{analyze_after_large_write, fetch_json_rows, json_agg};
+use crate::store::bulk::{
+    BULK_ROWS, Col, analyze_after_large_write, fetch_json_rows, json_agg, json_rows, to_json,
+};
 use crate::store::licences::PeopleChange;
 use crate::store::{Backend, Store, StoreError, day, ts};
 
@@ -339,38 +341,64 @@ impl Store {
         laps: &mut Laps<'_>,
     ) -> Result<(), StoreError> {
         let (source_id, at) = (target.source_id, target.collected_at);
-        for chunk in diff.upserts.chunks(self.batch_rows(16)) {
-            let sql = format!(
-                "INSERT INTO seats_current (source_id, person_id, name, work_email, status, start_date, end_date, \
-                 job_title, department, manager_id, is_verified, state, reason, since, first_seen, updated_at) \
-                 VALUES {} ON CONFLICT (source_id, person_id) DO UPDATE SET name = excluded.name, \
-                 work_email = excluded.work_email, status = excluded.status, start_date = excluded.start_date, \
-                 end_date = excluded.end_date, job_title = excluded.job_title, department = excluded.department, \
-                 manager_id = excluded.manager_id, is_verified = excluded.is_verified, state = excluded.state, \
-                 reason = excluded.reason, since = excluded.since, updated_at = excluded.updated_at",
-                values_list(chunk.len(), 16, 0)
-            );
-            let mut query = sqlx::query::<Any>(&sql);
-            for (person_id, seat) in chunk {
-                query = query
-                    .bind(source_id)
-                    .bind(*person_id)
-                    .bind(seat.name.as_deref())
-                    .bind(seat.work_email.as_deref())
-                    .bind(seat.status.as_str())
-                    .bind(seat.start_date.as_deref())
-                    .bind(seat.end_date.as_deref())
-                    .bind(seat.job_title.as_deref())
-                    .bind(seat.department.as_deref())
-                    .bind(seat.manager_id.as_deref())
-                    .bind(seat.is_verified)
-                    .bind(seat.state.as_str())
-                    .bind(seat.reason.as_deref())
-                    .bind(seat.since.as_deref())
-                    .bind(at)
-                    .bind(at);
-            }
-            query.execute(&mut *conn).await?;
+        // Rows travel as one JSON value per statement (`store::bulk`): a multi-row VALUES
+        // list of 480 parameters cost the driver a name lookup per parameter.
+        let sql = format!(
+            "INSERT INTO seats_current (source_id, person_id, name, work_email, status, start_date, end_date, \
+             job_title, department, manager_id, is_verified, state, reason, since, first_seen, updated_at) \
+             SELECT $2, c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, $3, $3 FROM ({}) AS j WHERE true \
+             ON CONFLICT (source_id, person_id) DO UPDATE SET name = excluded.name, \
+             work_email = excluded.work_email, status = excluded.status, start_date = excluded.start_date, \
+             end_date = excluded.end_date, job_title = excluded.job_title, department = excluded.department, \
+             manager_id = excluded.manager_id, is_verified = excluded.is_verified, state = excluded.state, \
+             reason = excluded.reason, since = excluded.since, updated_at = excluded.updated_at",
+            json_rows(
+                self.backend(),
+                1,
+                &[
+                    Col::Text,
+                    Col::Text,
+                    Col::Text,
+                    Col::Text,
+                    Col::Text,
+                    Col::Text,
+                    Col::Text,
+                    Col::Text,
+                    Col::Text,
+                    Col::Int,
+                    Col::Text,
+                    Col::Text,
+                    Col::Text,
+                ]
+            )
+        );
+        for chunk in diff.upserts.chunks(BULK_ROWS) {
+            let rows: Vec<_> = chunk
+                .iter()
+                .map(|(person_id, seat)| {
+                    (
+                        *person_id,
+                        seat.name.as_deref(),
+                        seat.work_email.as_deref(),
+                        seat.status.as_str(),
+                        seat.start_date.as_deref(),
+                        seat.end_date.as_deref(),
+                        seat.job_title.as_deref(),
+                        seat.department.as_deref(),
+                        seat.manager_id.as_deref(),
+                        seat.is_verified,
+                        seat.state.as_str(),
+                        seat.reason.as_deref(),
+                        seat.since.as_deref(),
+                    )
+                })
+                .collect();
+            sqlx::query::<Any>(&sql)
+                .bind(to_json(&rows)?)
+                .bind(source_id)
+                .bind(at)
+                .execute(&mut *conn)
+                .await?;
         }
         laps.lap("upsert seats");
         for chunk in diff.removed.chunks(self.batch_rows(1)) {
@@ -417,22 +445,23 @@ impl Store {
             query.execute(&mut *conn).await?;
         }
         laps.lap("close history");
-        for chunk in diff.opened.chunks(self.batch_rows(6)) {
-            let sql = format!(
-                "INSERT INTO seat_history (source_id, person_id, state, reason, valid_from, snapshot_id) VALUES {}",
-                values_list(chunk.len(), 6, 0)
-            );
-            let mut query = sqlx::query::<Any>(&sql);
-            for (person_id, state, reason) in chunk {
-                query = query
-                    .bind(source_id)
-                    .bind(*person_id)
-                    .bind(state.as_str())
-                    .bind(reason.as_deref())
-                    .bind(at)
-                    .bind(snapshot_id);
-            }
-            query.execute(&mut *conn).await?;
+        let sql = format!(
+            "INSERT INTO seat_history (source_id, person_id, state, reason, valid_from, snapshot_id) \
+             SELECT $2, c0, c1, c2, $3, $4 FROM ({}) AS j",
+            json_rows(self.backend(), 1, &[Col::Text; 3])
+        );
+        for chunk in diff.opened.chunks(BULK_ROWS) {
+            let rows: Vec<_> = chunk
+                .iter()
+                .map(|(person_id, state, reason)| (*person_id, state.as_str(), reason.as_deref()))
+                .collect();
+            sqlx::query::<Any>(&sql)
+                .bind(to_json(&rows)?)
+                .bind(source_id)
+                .bind(at)
+                .bind(snapshot_id)
+                .execute(&mut *conn)
+                .await?;
         }
         laps.lap("open history");
         Ok(())
