@@ -113,9 +113,9 @@ impl SeatDiff<'_> {
     /// Notes a person the join reads differently now: `old` and `new` are their rows
     /// before and after (either absent).
     fn note_for_join(&mut self, person_id: &str, old: Option<&SeatRow>, new: Option<&SeatRow>) {
-        fn joined(
-            row: Option<&SeatRow>,
-        ) -> Option<(Option<&str>, &str, Option<&str>, Option<&str>)> {
+        /// What the join reads of a seat: work email, state, reason, since.
+        type Joined<'r> = (Option<&'r str>, &'r str, Option<&'r str>, Option<&'r str>);
+        fn joined(row: Option<&SeatRow>) -> Option<Joined<'_>> {
             row.map(|r| {
                 (
                     r.work_email.as_deref(),
