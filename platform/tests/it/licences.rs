@@ -937,6 +937,15 @@ async fn licence_report_and_pages() {
         body["total"], 2,
         "Ed's disabled and never-used accounts: {body}"
     );
+    // A manager filter (planned people first on SQLite) finds the same two, and a state
+    // narrows them.
+    let (_, body) = alice.get_json("/api/v1/reports/reclaim?manager=p1").await;
+    assert_eq!(body["total"], 2, "Ed reports to Ana: {body}");
+    let (_, body) = alice
+        .get_json("/api/v1/reports/reclaim?manager=p1&state=never_used&department=Sales")
+        .await;
+    assert_eq!(body["total"], 1, "{body}");
+    assert_eq!(body["rows"][0]["account_id"], "a10", "{body}");
     let page = alice.get("/reclaim?application=Slack").await;
     assert_eq!(page.status, StatusCode::OK);
     assert!(
