@@ -589,6 +589,14 @@ fn join(
     Ok(())
 }
 
+/// An `INSERT ... SELECT ... WHERE true ON CONFLICT ...` statement without its conflict
+/// clause, for rows known to be new.
+fn plain_insert(upsert: &str) -> &str {
+    upsert
+        .split_once(" ON CONFLICT")
+        .map_or(upsert, |(insert, _)| insert)
+}
+
 /// Carries each licence's open period over from `current` while its joined (state,
 /// reason) is unchanged; a new licence, or one whose state or reason moved, opens a period
 /// at `when`.
@@ -751,8 +759,15 @@ impl Store {
         report.accounts_written = upserts.len();
         report.accounts_removed = removed.len();
         laps("diff accounts");
-        self.write_accounts(conn, source_id, when.at, &upserts, &removed)
-            .await?;
+        self.write_accounts(
+            conn,
+            source_id,
+            when.at,
+            &upserts,
+            &removed,
+            &current_accounts,
+        )
+        .await?;
         self.write_last_activity(conn, source_id, when.at, &touched)
             .await?;
         laps("write accounts");
@@ -794,6 +809,7 @@ impl Store {
             when.at,
             &licence_upserts,
             &licences_removed,
+            &current_licences,
         )
         .await?;
         laps("write licences");
@@ -836,6 +852,7 @@ impl Store {
         at: &str,
         upserts: &[(&String, &AccountRow)],
         removed: &[&String],
+        current: &HashMap<String, AccountRow>,
     ) -> Result<(), StoreError> {
         let sql = format!(
             "INSERT INTO app_accounts (source_id, account_id, login, email, aliases, enabled, account_type, \
@@ -865,7 +882,18 @@ impl Store {
                 ]
             )
         );
-        for chunk in upserts.chunks(BULK_ROWS) {
+        // New rows are plainly inserted (PostgreSQL's speculative insertion for `ON
+        // CONFLICT` costs on every row); the source is locked, so nothing else adds them.
+        let (fresh, known): (Vec<_>, Vec<_>) = upserts
+            .iter()
+            .copied()
+            .partition(|(id, _)| !current.contains_key(*id));
+        let insert = plain_insert(&sql);
+        for (chunk, sql) in fresh
+            .chunks(BULK_ROWS)
+            .map(|c| (c, insert))
+            .chain(known.chunks(BULK_ROWS).map(|c| (c, sql.as_str())))
+        {
             let rows: Vec<_> = chunk
                 .iter()
                 .map(|(account_id, row)| {
@@ -890,7 +918,7 @@ impl Store {
                     )
                 })
                 .collect();
-            sqlx::query::<Any>(&sql)
+            sqlx::query::<Any>(sql)
                 .bind(to_json(&rows)?)
                 .bind(source_id)
                 .bind(at)
@@ -963,6 +991,7 @@ impl Store {
         at: &str,
         upserts: &[(&LicenceKey, &LicenceRow)],
         removed: &[&LicenceKey],
+        current: &HashMap<LicenceKey, LicenceRow>,
     ) -> Result<(), StoreError> {
         let sql = format!(
             "INSERT INTO licences_current (source_id, account_id, pool_id, assigned, activity_state, \
@@ -975,7 +1004,16 @@ impl Store {
              updated_at = excluded.updated_at",
             json_rows(self.backend(), 1, &[Col::Text; 11])
         );
-        for chunk in upserts.chunks(BULK_ROWS) {
+        let (fresh, known): (Vec<_>, Vec<_>) = upserts
+            .iter()
+            .copied()
+            .partition(|(key, _)| !current.contains_key(*key));
+        let insert = plain_insert(&sql);
+        for (chunk, sql) in fresh
+            .chunks(BULK_ROWS)
+            .map(|c| (c, insert))
+            .chain(known.chunks(BULK_ROWS).map(|c| (c, sql.as_str())))
+        {
             let rows: Vec<_> = chunk
                 .iter()
                 .map(|((account_id, pool_id), row)| {
@@ -994,7 +1032,7 @@ impl Store {
                     )
                 })
                 .collect();
-            sqlx::query::<Any>(&sql)
+            sqlx::query::<Any>(sql)
                 .bind(to_json(&rows)?)
                 .bind(source_id)
                 .bind(at)
