@@ -83,6 +83,22 @@ pub(crate) async fn fetch_json_rows<T: DeserializeOwned>(
     }
 }
 
+/// Runs `sql`, whose `$1` is a [`json_rows`] source, with `rows` as that parameter and
+/// `binds` as `$2`, `$3`, ... (text).
+pub(crate) async fn execute_rows<T: serde::Serialize>(
+    conn: &mut AnyConnection,
+    sql: &str,
+    rows: &[T],
+    binds: &[&str],
+) -> Result<(), StoreError> {
+    let mut query = sqlx::query(sql).bind(to_json(rows)?);
+    for bind in binds {
+        query = query.bind(*bind);
+    }
+    query.execute(&mut *conn).await?;
+    Ok(())
+}
+
 /// Serialises rows for a [`json_rows`] parameter.
 pub(crate) fn to_json<T: serde::Serialize>(rows: &[T]) -> Result<String, StoreError> {
     serde_json::to_string(rows)

@@ -20,7 +20,7 @@ use sqlx::{Any, AnyConnection, Row};
 
 use crate::licence::normalise;
 use crate::store::bulk::{
-    BULK_ROWS, Col, analyze_after_large_write, fetch_json_rows, json_agg, json_rows, to_json,
+    BULK_ROWS, Col, analyze_after_large_write, execute_rows, fetch_json_rows, json_agg, json_rows,
 };
 use crate::store::licences::PeopleChange;
 use crate::store::{Backend, Store, StoreError, day, ts};
@@ -393,12 +393,7 @@ impl Store {
                     )
                 })
                 .collect();
-            sqlx::query::<Any>(&sql)
-                .bind(to_json(&rows)?)
-                .bind(source_id)
-                .bind(at)
-                .execute(&mut *conn)
-                .await?;
+            execute_rows(conn, &sql, &rows, &[source_id, at]).await?;
         }
         laps.lap("upsert seats");
         for chunk in diff.removed.chunks(self.batch_rows(1)) {
@@ -455,13 +450,7 @@ impl Store {
                 .iter()
                 .map(|(person_id, state, reason)| (*person_id, state.as_str(), reason.as_deref()))
                 .collect();
-            sqlx::query::<Any>(&sql)
-                .bind(to_json(&rows)?)
-                .bind(source_id)
-                .bind(at)
-                .bind(snapshot_id)
-                .execute(&mut *conn)
-                .await?;
+            execute_rows(conn, &sql, &rows, &[source_id, at, snapshot_id]).await?;
         }
         laps.lap("open history");
         Ok(())

@@ -21,8 +21,8 @@ use crate::licence::{
     Account, ExclusionRules, HrPerson, People, classify_known, match_account, normalise,
 };
 use crate::store::bulk::{
-    BULK_ROWS, Col, analyze_after_large_write, fetch_json_rows, json_agg, json_rows, json_texts,
-    to_json,
+    BULK_ROWS, Col, analyze_after_large_write, execute_rows, fetch_json_rows, json_agg, json_rows,
+    json_texts, to_json,
 };
 use crate::store::intake::{in_list, values_list};
 use crate::store::{Backend, Store, StoreError, day, parse_day, ts};
@@ -244,6 +244,15 @@ type AccountTuple = (
     String,
 );
 
+/// An account's stored aliases: a JSON array, or empty for none.
+fn parse_aliases(stored: &str) -> Result<Vec<String>, StoreError> {
+    if stored.is_empty() {
+        return Ok(Vec::new());
+    }
+    serde_json::from_str(stored)
+        .map_err(|error| StoreError::Corrupt(format!("stored account aliases: {error}")))
+}
+
 /// Which of a source's stored rows a sync reads: all, or those of some accounts.
 #[derive(Debug, Clone, Copy)]
 enum Rows<'a> {
@@ -310,13 +319,7 @@ async fn load_accounts(
             AccountRow {
                 login,
                 email,
-                aliases: if aliases.is_empty() {
-                    Vec::new()
-                } else {
-                    serde_json::from_str(&aliases).map_err(|error| {
-                        StoreError::Corrupt(format!("stored account aliases: {error}"))
-                    })?
-                },
+                aliases: parse_aliases(&aliases)?,
                 enabled: enabled != 0,
                 account_type,
                 created,
@@ -387,12 +390,7 @@ async fn affected_accounts(
     let rows: Vec<Addresses> = fetch_json_rows(conn, &sql, &[source_id]).await?;
     let mut out = Vec::new();
     for (account_id, person_id, email, login, aliases) in rows {
-        let aliases: Vec<String> = if aliases.is_empty() {
-            Vec::new()
-        } else {
-            serde_json::from_str(&aliases)
-                .map_err(|error| StoreError::Corrupt(format!("stored account aliases: {error}")))?
-        };
+        let aliases = parse_aliases(&aliases)?;
         let holds_changed_address = email
             .iter()
             .chain(login.iter())
@@ -918,12 +916,7 @@ impl Store {
                     )
                 })
                 .collect();
-            sqlx::query::<Any>(sql)
-                .bind(to_json(&rows)?)
-                .bind(source_id)
-                .bind(at)
-                .execute(&mut *conn)
-                .await?;
+            execute_rows(conn, sql, &rows, &[source_id, at]).await?;
         }
         for chunk in removed.chunks(self.batch_rows(1)) {
             let sql = format!(
@@ -974,12 +967,7 @@ impl Store {
                     )
                 })
                 .collect();
-            sqlx::query::<Any>(&sql)
-                .bind(to_json(&rows)?)
-                .bind(source_id)
-                .bind(at)
-                .execute(&mut *conn)
-                .await?;
+            execute_rows(conn, &sql, &rows, &[source_id, at]).await?;
         }
         Ok(())
     }
@@ -1032,12 +1020,7 @@ impl Store {
                     )
                 })
                 .collect();
-            sqlx::query::<Any>(sql)
-                .bind(to_json(&rows)?)
-                .bind(source_id)
-                .bind(at)
-                .execute(&mut *conn)
-                .await?;
+            execute_rows(conn, sql, &rows, &[source_id, at]).await?;
         }
         // Grouped by pool, so each statement is an IN list on the primary key's prefix.
         let mut by_pool: HashMap<&str, Vec<&str>> = HashMap::new();
@@ -1091,12 +1074,7 @@ impl Store {
                     )
                 })
                 .collect();
-            sqlx::query::<Any>(&sql)
-                .bind(to_json(&rows)?)
-                .bind(source_id)
-                .bind(when.at)
-                .execute(&mut *conn)
-                .await?;
+            execute_rows(conn, &sql, &rows, &[source_id, when.at]).await?;
         }
         Ok(())
     }
