@@ -1,9 +1,10 @@
 //! Writing a validated HR snapshot into a source, in phases, inside the apply's
 //! transaction: load the source's current seats, diff them against the snapshot in memory
-//! (pure), then write only what changed in multi-row statements:
+//! (pure), then write only what changed in bulk statements (`store::bulk`):
 //!
 //! 1. `load_current`: the source's `seats_current` rows;
-//! 2. `diff_seats`: new, changed and removed people (no I/O);
+//! 2. `diff_seats`: new, changed and removed people, and what of them the join of the
+//!    organisation's app sources has to look at again (`PeopleChange`; no I/O);
 //! 3. `write_seats`: upsert new and changed seats, delete removed ones;
 //! 4. `write_history`: close and open `seat_history` rows where a person's state or reason
 //!    changed (or they appeared or left);

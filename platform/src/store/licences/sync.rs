@@ -587,12 +587,27 @@ fn join(
     Ok(())
 }
 
-/// An `INSERT ... SELECT ... WHERE true ON CONFLICT ...` statement without its conflict
-/// clause, for rows known to be new.
-fn plain_insert(upsert: &str) -> &str {
-    upsert
+/// Rows to write in batches of [`BULK_ROWS`], each with its statement: new rows (not in
+/// `current`) with `upsert` stripped of its `ON CONFLICT` clause, stored ones with `upsert`.
+/// New rows are plainly inserted because PostgreSQL's speculative insertion for `ON
+/// CONFLICT` costs on every row; the source is locked, so nothing else adds them.
+fn write_batches<'a, K: Eq + std::hash::Hash, V>(
+    rows: &[(&'a K, &'a V)],
+    current: &HashMap<K, V>,
+    upsert: &'a str,
+) -> Vec<(Vec<(&'a K, &'a V)>, &'a str)> {
+    let insert = upsert
         .split_once(" ON CONFLICT")
-        .map_or(upsert, |(insert, _)| insert)
+        .map_or(upsert, |(insert, _)| insert);
+    let (fresh, known): (Vec<_>, Vec<_>) = rows
+        .iter()
+        .copied()
+        .partition(|(key, _)| !current.contains_key(*key));
+    fresh
+        .chunks(BULK_ROWS)
+        .map(|c| (c.to_vec(), insert))
+        .chain(known.chunks(BULK_ROWS).map(|c| (c.to_vec(), upsert)))
+        .collect()
 }
 
 /// Carries each licence's open period over from `current` while its joined (state,
@@ -880,18 +895,7 @@ impl Store {
                 ]
             )
         );
-        // New rows are plainly inserted (PostgreSQL's speculative insertion for `ON
-        // CONFLICT` costs on every row); the source is locked, so nothing else adds them.
-        let (fresh, known): (Vec<_>, Vec<_>) = upserts
-            .iter()
-            .copied()
-            .partition(|(id, _)| !current.contains_key(*id));
-        let insert = plain_insert(&sql);
-        for (chunk, sql) in fresh
-            .chunks(BULK_ROWS)
-            .map(|c| (c, insert))
-            .chain(known.chunks(BULK_ROWS).map(|c| (c, sql.as_str())))
-        {
+        for (chunk, sql) in write_batches(upserts, current, &sql) {
             let rows: Vec<_> = chunk
                 .iter()
                 .map(|(account_id, row)| {
@@ -992,16 +996,7 @@ impl Store {
              updated_at = excluded.updated_at",
             json_rows(self.backend(), 1, &[Col::Text; 11])
         );
-        let (fresh, known): (Vec<_>, Vec<_>) = upserts
-            .iter()
-            .copied()
-            .partition(|(key, _)| !current.contains_key(*key));
-        let insert = plain_insert(&sql);
-        for (chunk, sql) in fresh
-            .chunks(BULK_ROWS)
-            .map(|c| (c, insert))
-            .chain(known.chunks(BULK_ROWS).map(|c| (c, sql.as_str())))
-        {
+        for (chunk, sql) in write_batches(upserts, current, &sql) {
             let rows: Vec<_> = chunk
                 .iter()
                 .map(|((account_id, pool_id), row)| {
