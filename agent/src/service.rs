@@ -24,7 +24,7 @@ use crate::scheduler;
 use crate::spool::{Spool, SpoolError};
 use crate::state::{AgentRecord, LastCollection, StateError, StateStore, random_hex_id};
 use crate::uplink::retry::{Abandoned, RetryPolicy, retry};
-use crate::uplink::upload::{Sent, UploadSettings, send_snapshot};
+use crate::uplink::upload::{Destination, Sent, UploadSettings, send_snapshot};
 use crate::uplink::{Uplink, UplinkError};
 
 /// Something the service did; sent to [`ServiceOptions::events`] for tests and tools.
@@ -537,7 +537,10 @@ impl<C: Collector> Service<C> {
                     credential,
                     &self.spool,
                     &entry,
-                    &source_id,
+                    Destination {
+                        source_id: &source_id,
+                        deltas: record.accepts_licence_deltas,
+                    },
                     self.options.upload,
                     cancel,
                 )

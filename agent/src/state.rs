@@ -62,6 +62,8 @@ pub struct AgentRecord {
     pub agent_message: Option<String>,
     /// When the platform last answered a status request.
     pub status_at: Option<DateTime<Utc>>,
+    /// Whether the platform's last status said it applies licence deltas.
+    pub accepts_licence_deltas: bool,
     pub sources: BTreeMap<String, SourceRecord>,
     /// The most recent error, in words, and when it happened.
     pub last_error: Option<String>,
@@ -137,6 +139,7 @@ impl AgentRecord {
         self.agent_state = Some(status.state.clone());
         self.agent_message = status.message.clone();
         self.status_at = Some(now);
+        self.accepts_licence_deltas = status.accepts_licence_deltas;
         for source in &status.sources {
             let record = self.sources.entry(source.local_name.clone()).or_default();
             record.source_id = Some(source.source_id.clone());

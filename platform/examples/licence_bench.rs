@@ -15,7 +15,9 @@
 //! 4. an HR snapshot with 5 % of the people offboarded (the join follows in its
 //!    transaction);
 //! 5. an app snapshot in which every account's last activity moved and nothing else;
-//! 6. the licence report and the Reclaim page and its JSON with filters, over HTTP.
+//! 6. the next app snapshot, another 5 % changed, sent as a delta against step 5's (what an
+//!    agent sends to a platform that takes deltas: only the changed accounts);
+//! 7. the licence report and the Reclaim page and its JSON with filters, over HTTP.
 //!
 //! Each apply prints its wall time and the CPU time of this process during it (SQLite runs
 //! in the process; PostgreSQL's own work is not counted).
@@ -248,8 +250,30 @@ fn entra(at: DateTime<Utc>, round: usize, all_signed_in: bool) -> SnapshotPayloa
         pools,
         accounts,
         unparsable_records: Vec::new(),
+        delta: None,
     });
     p
+}
+
+/// `p` with another 5 % of its accounts (every 20th, offset by one from round 1's) moved to
+/// the next activity state and signed in at `at`.
+fn changed_again(p: &SnapshotPayload, at: DateTime<Utc>) -> SnapshotPayload {
+    let mut next = p.clone();
+    next.collected_at = at;
+    let section = next.licences.as_mut().expect("an app snapshot");
+    for (i, account) in section.accounts.iter_mut().enumerate() {
+        if i % 20 == 1 {
+            account.last_activity = Some(at);
+            for held in &mut account.licences {
+                held.state = match held.state {
+                    LicenceState::InUse => LicenceState::Idle,
+                    LicenceState::Idle => LicenceState::NeverUsed,
+                    _ => LicenceState::InUse,
+                };
+            }
+        }
+    }
+    next
 }
 
 async fn apply(
@@ -259,7 +283,18 @@ async fn apply(
     sequence: u64,
     payload: &SnapshotPayload,
 ) -> anyhow::Result<(Duration, Duration)> {
-    let snapshot_id = new_id();
+    apply_as(store, agent_id, source_id, sequence, payload, &new_id()).await
+}
+
+async fn apply_as(
+    store: &Store,
+    agent_id: &str,
+    source_id: &str,
+    sequence: u64,
+    payload: &SnapshotPayload,
+    snapshot_id: &str,
+) -> anyhow::Result<(Duration, Duration)> {
+    let snapshot_id = snapshot_id.to_owned();
     let encoded = encode_snapshot(payload, limits::MAX_PART_BYTES)?;
     let started = Instant::now();
     let cpu = process_cpu();
@@ -360,9 +395,33 @@ async fn run(url: &str, password_hash: &str) -> anyhow::Result<()> {
         "HR snapshot, 5 % offboarded (join of 300,000 recomputed)",
         apply(&store, a, &hr_id, 2, &hr(t(3), Some(20))).await?,
     );
+    let signed_in = entra(t(4), 1, true);
+    let signed_in_id = new_id();
     step(
         "app snapshot, every account's last activity moved, nothing else",
-        apply(&store, a, &app_id, 3, &entra(t(4), 1, true)).await?,
+        apply_as(&store, a, &app_id, 3, &signed_in, &signed_in_id).await?,
+    );
+    // What an agent sends when the platform takes deltas: only the changed 5 %.
+    let next = changed_again(&signed_in, t(5));
+    let mut delta = next.clone();
+    let base = signed_in
+        .licences
+        .as_ref()
+        .map(|l| l.marks())
+        .unwrap_or_default();
+    delta.licences = next
+        .licences
+        .as_ref()
+        .map(|l| l.delta_against(&signed_in_id, &base));
+    let size = |p: &SnapshotPayload| encode_snapshot(p, limits::MAX_PART_BYTES).map(|e| e.len());
+    println!(
+        "  (upload size: whole {:.1} MB, delta {:.2} MB, compressed)",
+        size(&next)? as f64 / 1e6,
+        size(&delta)? as f64 / 1e6
+    );
+    step(
+        "app delta, 5 % of accounts changed (15,000 licences)",
+        apply(&store, a, &app_id, 4, &delta).await?,
     );
 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;

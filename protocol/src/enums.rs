@@ -301,6 +301,10 @@ wire_enum! {
         StaleSequence = "stale_sequence",
         /// The assembled payload cannot be decoded or fails validation.
         PayloadInvalid = "payload_invalid",
+        /// A licence delta's base is not the source's last applied snapshot, or the
+        /// accounts after applying it do not add up to its digest. Nothing was applied;
+        /// the agent sends the same snapshot whole.
+        BaseMismatch = "base_mismatch",
         /// The agent speaks an older protocol than the platform supports.
         ProtocolTooOld = "protocol_too_old",
         /// The agent speaks a newer protocol than the platform supports.
@@ -322,6 +326,9 @@ pub enum Disposition {
     ReEnroll,
     /// This snapshot will never be accepted: drop it and carry on with the next.
     DropSnapshot,
+    /// The snapshot went as a delta the platform cannot apply: forget the base and send
+    /// the snapshot whole.
+    SendWhole,
     /// The source will not be accepted: stop collecting it, keep what is spooled.
     StopSource,
     /// The request or the software is wrong: do not retry; a person must act.
@@ -348,6 +355,7 @@ impl ErrorCode {
             Self::ProtocolTooNew => Disposition::Retry,
             // A checksum mismatch means the bytes were damaged in transit; resend.
             Self::ChecksumMismatch => Disposition::Retry,
+            Self::BaseMismatch => Disposition::SendWhole,
             _ if http_status == 429 || http_status >= 500 => Disposition::Retry,
             _ => Disposition::Permanent,
         }

@@ -31,7 +31,8 @@ pub use enums::{
 };
 pub use heartbeat::{CollectionReport, Heartbeat, HeartbeatAck, SourceHealth, SpoolDepth};
 pub use licence::{
-    AccountRecord, LicenceHeld, LicencePolicy, LicencePool, LicenceSnapshot, LicenceStateCounts,
+    AccountMarks, AccountRecord, LicenceDelta, LicenceHeld, LicencePolicy, LicencePool,
+    LicenceSnapshot, LicenceStateCounts, accounts_digest, digest_text,
 };
 pub use policy::{PolicyError, UsagePolicy};
 pub use problem::{Problem, VersionRange};

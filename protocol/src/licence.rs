@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::{AccountType, LicenceReason, LicenceState, PolicyError};
@@ -146,6 +146,152 @@ pub struct AccountRecord {
     pub licences: Vec<LicenceHeld>,
 }
 
+impl AccountRecord {
+    /// A hash of everything the agent says about the account and its licences except its
+    /// last activity (which moves on most collections and is compared on its own): 64-bit
+    /// FNV-1a over the length-prefixed fields, licences in pool order. Stable across
+    /// releases and processes (no random seed). The platform stores it per account to skip
+    /// unchanged ones, and the sum of all of them is a source's [`accounts_digest`].
+    pub fn fingerprint(&self) -> u64 {
+        struct Fnv(u64);
+        impl Fnv {
+            fn bytes(&mut self, bytes: &[u8]) {
+                for b in bytes {
+                    self.0 ^= u64::from(*b);
+                    self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
+                }
+            }
+            /// A text field, length first (absent: a length no text has).
+            fn text(&mut self, value: Option<&str>) {
+                let len = value.map_or(u64::MAX, |v| v.len() as u64);
+                self.bytes(&len.to_le_bytes());
+                self.bytes(value.map_or(&[][..], str::as_bytes));
+            }
+            fn number(&mut self, value: Option<i64>) {
+                self.bytes(&[u8::from(value.is_some())]);
+                self.bytes(&value.unwrap_or(0).to_le_bytes());
+            }
+        }
+        let mut h = Fnv(0xcbf2_9ce4_8422_2325);
+        h.text(Some(&self.account_id));
+        h.text(self.login.as_deref());
+        h.text(self.email.as_deref());
+        h.number(Some(self.aliases.len() as i64));
+        for alias in &self.aliases {
+            h.text(Some(alias));
+        }
+        h.number(Some(i64::from(self.enabled)));
+        h.text(Some(self.account_type.as_str()));
+        h.number(self.created.map(|t| t.timestamp_micros()));
+        let mut held: Vec<_> = self.licences.iter().collect();
+        held.sort_by(|a, b| a.pool_id.cmp(&b.pool_id));
+        h.number(Some(held.len() as i64));
+        let day = |d: Option<NaiveDate>| d.map(|d| i64::from(d.num_days_from_ce()));
+        for licence in held {
+            h.text(Some(&licence.pool_id));
+            h.number(day(licence.assigned));
+            h.text(Some(licence.state.as_str()));
+            h.text(licence.reason.as_ref().map(|r| r.as_str()));
+            h.number(day(licence.since));
+        }
+        h.0
+    }
+}
+
+/// The digest of a set of accounts, independent of their order: the wrapping sum of their
+/// [`AccountRecord::fingerprint`]s. Adding or removing an account adds or subtracts its
+/// fingerprint, so the platform keeps a source's digest up to date from the accounts an
+/// upload changes, and compares it with the one a delta names.
+pub fn accounts_digest(fingerprints: impl IntoIterator<Item = u64>) -> u64 {
+    fingerprints.into_iter().fold(0u64, u64::wrapping_add)
+}
+
+/// [`accounts_digest`] (or a fingerprint) as it travels and is stored: 16 hex digits.
+pub fn digest_text(digest: u64) -> String {
+    format!("{digest:016x}")
+}
+
+/// Marks a licence section that carries only what changed since a snapshot the platform
+/// already applied (sent only to a platform whose status says `accepts_licence_deltas`:
+/// an older one would take the section for the whole collection). Its `accounts` are the
+/// accounts that are new or differ from the base in any field, last activity included;
+/// every other field of the section (the counts, pools, totals, `as_of`) describes the
+/// whole collection as always.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LicenceDelta {
+    /// The snapshot this one changes: the source's last snapshot the platform applied, as
+    /// its acknowledgement told the agent. Any other and the platform refuses the upload
+    /// with `base_mismatch`, and the agent sends the snapshot whole.
+    pub base_snapshot_id: String,
+    /// Ids of the base's accounts the collection no longer returned. Sorted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub removed_accounts: Vec<String>,
+    /// [`accounts_digest`] of every account of the whole collection, as [`digest_text`]:
+    /// after applying the delta the platform's digest of the source must equal it, or the
+    /// apply is rolled back and refused with `base_mismatch`.
+    pub accounts_digest: String,
+}
+
+/// What an agent keeps of each account of the last snapshot the platform applied, to send
+/// the next one as a delta: its [`AccountRecord::fingerprint`] (as [`digest_text`]) and its
+/// last activity, which the fingerprint leaves out.
+pub type AccountMarks = BTreeMap<String, (String, Option<DateTime<Utc>>)>;
+
+impl LicenceSnapshot {
+    /// The marks of this (whole) section's accounts.
+    pub fn marks(&self) -> AccountMarks {
+        self.accounts
+            .iter()
+            .map(|a| {
+                (
+                    a.account_id.clone(),
+                    (digest_text(a.fingerprint()), a.last_activity),
+                )
+            })
+            .collect()
+    }
+
+    /// This whole section as a delta against the applied snapshot `base_snapshot_id`,
+    /// whose accounts `base` marks: only the accounts that are new or differ in any field,
+    /// the ids of those that are gone, and the digest of all of this section's accounts.
+    pub fn delta_against(&self, base_snapshot_id: &str, base: &AccountMarks) -> LicenceSnapshot {
+        let mut digest = 0u64;
+        let mut accounts = Vec::new();
+        let mut present = std::collections::HashSet::with_capacity(self.accounts.len());
+        for account in &self.accounts {
+            let fingerprint = account.fingerprint();
+            digest = digest.wrapping_add(fingerprint);
+            present.insert(account.account_id.as_str());
+            let same = base.get(&account.account_id).is_some_and(|(fp, last)| {
+                *fp == digest_text(fingerprint) && *last == account.last_activity
+            });
+            if !same {
+                accounts.push(account.clone());
+            }
+        }
+        let removed_accounts = base
+            .keys()
+            .filter(|id| !present.contains(id.as_str()))
+            .cloned()
+            .collect();
+        LicenceSnapshot {
+            accounts,
+            delta: Some(LicenceDelta {
+                base_snapshot_id: base_snapshot_id.to_owned(),
+                removed_accounts,
+                accounts_digest: digest_text(digest),
+            }),
+            as_of: self.as_of,
+            activity_available: self.activity_available,
+            policy: self.policy,
+            accounts_total: self.accounts_total,
+            counts: self.counts.clone(),
+            pools: self.pools.clone(),
+            unparsable_records: self.unparsable_records.clone(),
+        }
+    }
+}
+
 /// A licence pool: one SKU of a tenant, or one seat type of an application.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LicencePool {
@@ -182,10 +328,100 @@ pub struct LicenceSnapshot {
     pub counts: LicenceStateCounts,
     /// Sorted by id.
     pub pools: Vec<LicencePool>,
-    /// Sorted by account id.
+    /// Sorted by account id. In a [`delta`](Self::delta), only the new and changed ones.
     pub accounts: Vec<AccountRecord>,
     /// Records that could not be read and were left out: an id, or `file:line` for a
     /// seat list, with what was wrong.
     #[serde(default)]
     pub unparsable_records: Vec<String>,
+    /// Set when `accounts` holds only what changed since an applied snapshot.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delta: Option<LicenceDelta>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn account(id: &str, state: LicenceState) -> AccountRecord {
+        AccountRecord {
+            account_id: id.to_owned(),
+            login: Some(format!("{id}@acme.test")),
+            email: Some(format!("{id}@acme.test")),
+            aliases: Vec::new(),
+            enabled: true,
+            account_type: AccountType::Member,
+            created: None,
+            last_activity: None,
+            licences: vec![LicenceHeld {
+                pool_id: "sku-e3".to_owned(),
+                assigned: None,
+                state,
+                reason: None,
+                since: None,
+            }],
+        }
+    }
+
+    fn section(accounts: Vec<AccountRecord>) -> LicenceSnapshot {
+        LicenceSnapshot {
+            as_of: NaiveDate::from_ymd_opt(2026, 12, 1).unwrap(),
+            activity_available: true,
+            policy: LicencePolicy::default(),
+            accounts_total: accounts.len() as u64,
+            counts: LicenceStateCounts::default(),
+            pools: Vec::new(),
+            accounts,
+            unparsable_records: Vec::new(),
+            delta: None,
+        }
+    }
+
+    #[test]
+    fn a_delta_carries_what_changed_and_the_digest_of_the_whole() {
+        let base = section(vec![
+            account("a", LicenceState::InUse),
+            account("b", LicenceState::InUse),
+            account("c", LicenceState::InUse),
+            account("d", LicenceState::Idle),
+        ]);
+        let marks = base.marks();
+        let mut signed_in = account("b", LicenceState::InUse);
+        signed_in.last_activity = Some(DateTime::<Utc>::from_timestamp(1_700_000_000, 0).unwrap());
+        let whole = section(vec![
+            account("a", LicenceState::InUse),
+            signed_in,
+            account("c", LicenceState::Idle),
+            account("e", LicenceState::NeverUsed),
+        ]);
+        let delta = whole.delta_against("s1", &marks);
+        let sent: Vec<&str> = delta
+            .accounts
+            .iter()
+            .map(|a| a.account_id.as_str())
+            .collect();
+        // Unchanged `a` stays home; a sign-in, a state change and a new account go.
+        assert_eq!(sent, ["b", "c", "e"]);
+        let meta = delta.delta.as_ref().unwrap();
+        assert_eq!(meta.base_snapshot_id, "s1");
+        assert_eq!(meta.removed_accounts, ["d"]);
+        assert_eq!(
+            meta.accounts_digest,
+            digest_text(accounts_digest(
+                whole.accounts.iter().map(AccountRecord::fingerprint)
+            ))
+        );
+        // The digest moves by exactly what the delta changes.
+        let before = accounts_digest(base.accounts.iter().map(AccountRecord::fingerprint));
+        let after = before
+            .wrapping_sub(account("c", LicenceState::InUse).fingerprint())
+            .wrapping_sub(account("d", LicenceState::Idle).fingerprint())
+            .wrapping_add(account("c", LicenceState::Idle).fingerprint())
+            .wrapping_add(account("e", LicenceState::NeverUsed).fingerprint());
+        assert_eq!(digest_text(after), meta.accounts_digest);
+        // Against itself a collection is an empty delta.
+        let empty = whole.delta_against("s2", &whole.marks());
+        assert!(empty.accounts.is_empty());
+        assert!(empty.delta.unwrap().removed_accounts.is_empty());
+    }
 }

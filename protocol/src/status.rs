@@ -19,6 +19,11 @@ pub struct StatusResponse {
     /// Human-readable note from the platform, e.g. why the agent was revoked.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
+    /// Whether the platform applies licence sections that carry only changes
+    /// ([`LicenceDelta`](crate::LicenceDelta)). An agent sends deltas only when this is
+    /// true; an older platform leaves it out and gets whole snapshots.
+    #[serde(default)]
+    pub accepts_licence_deltas: bool,
 }
 
 /// The state of one of the agent's sources.

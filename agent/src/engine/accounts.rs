@@ -269,5 +269,6 @@ pub fn evaluate_licences(
         pools,
         accounts: records,
         unparsable_records: Vec::new(),
+        delta: None,
     })
 }

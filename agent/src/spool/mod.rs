@@ -7,12 +7,15 @@
 //! - `.tmp-*`: a snapshot being written; a leftover one is from a crash and is deleted;
 //! - `seq/SOURCE`: the last sequence number handed out for the source; `seq/.lock` serialises
 //!   writers across processes;
-//! - `quarantine/`: files that could not be read or were refused for good, kept for a person.
+//! - `quarantine/`: files that could not be read or were refused for good, kept for a person;
+//! - `base/SOURCE.json`: what the platform last applied of an app source, for deltas
+//!   ([`base`]).
 //!
 //! The spool keeps no index in memory: every call lists the directory, so several
 //! processes (the service and a one-shot `collect`) see the same truth, and a crash at any
 //! point leaves nothing to repair but a temporary file.
 
+mod base;
 mod format;
 
 use std::fs::{self, File};
@@ -23,6 +26,7 @@ use std::sync::Mutex;
 use chrono::{DateTime, TimeZone, Utc};
 use seatbroker_protocol::SpoolDepth;
 
+pub(crate) use base::Base;
 use format::Header;
 
 /// The sub-folder of the spool that holds files set aside.
@@ -91,7 +95,12 @@ impl Spool {
     /// Opens (creating if needed) the spool in `dir`: deletes temporary files left by a
     /// crash and sets aside files whose names it does not recognise.
     pub fn open(dir: &Path, max_bytes: u64) -> Result<Self, SpoolError> {
-        for sub in [dir.to_owned(), dir.join("seq"), dir.join(QUARANTINE)] {
+        for sub in [
+            dir.to_owned(),
+            dir.join("seq"),
+            dir.join(QUARANTINE),
+            dir.join(base::BASE),
+        ] {
             fs::create_dir_all(&sub).map_err(io("create", &sub))?;
         }
         let spool = Self {

@@ -14,8 +14,10 @@ use seatbroker_agent::{
     Tenant, UplinkRetryPolicy, UploadSettings,
 };
 use seatbroker_protocol::{
-    AgentState, CollectionInfo, InactiveReasonCounts, Secret, SnapshotPayload, SourceKind,
-    SourceState, StateCounts, Summary, UsagePolicy,
+    AccountRecord, AccountType, AgentState, CollectionInfo, InactiveReasonCounts, LicenceHeld,
+    LicencePolicy, LicenceSnapshot, LicenceState, LicenceStateCounts, Secret, SnapshotPayload,
+    SourceKind, SourceState, StateCounts, Summary, UploadPart, UsagePolicy, accounts_digest,
+    digest_text,
 };
 use serde_json::json;
 use tokio::sync::mpsc;
@@ -30,6 +32,8 @@ pub(crate) struct FakeCollector {
     pub(crate) fail: Arc<AtomicBool>,
     /// Never finish a collection (to test shutdown in the middle of one).
     pub(crate) hang: Arc<AtomicBool>,
+    /// When set, collections are of an app source with this licence section.
+    pub(crate) licences: Arc<std::sync::Mutex<Option<seatbroker_protocol::LicenceSnapshot>>>,
 }
 
 impl Collector for FakeCollector {
@@ -48,7 +52,12 @@ impl Collector for FakeCollector {
             });
         }
         let n = self.made.fetch_add(1, Ordering::SeqCst) + 1;
-        Ok(payload(&source.name, policy, n))
+        let mut made = payload(&source.name, policy, n);
+        if let Some(section) = self.licences.lock().unwrap().clone() {
+            made.schema = seatbroker_protocol::SCHEMA_LICENCES;
+            made.licences = Some(section);
+        }
+        Ok(made)
     }
 
     async fn tenant(&self, _source: &SourceConfig) -> Result<Tenant, CollectError> {
@@ -733,4 +742,194 @@ async fn the_credential_never_appears_in_errors() {
     // The body is the server's; the agent's own messages never carry the credential.
     let debug = format!("{:?}", h.store.credential().unwrap());
     assert!(!debug.contains("c2VjcmV0"), "{debug}");
+}
+
+/// An app source's licence section with the given accounts (id, licence state).
+fn licence_section(accounts: &[(&str, LicenceState)]) -> LicenceSnapshot {
+    LicenceSnapshot {
+        as_of: NaiveDate::from_ymd_opt(2026, 12, 1).unwrap(),
+        activity_available: true,
+        policy: LicencePolicy::default(),
+        accounts_total: accounts.len() as u64,
+        counts: LicenceStateCounts::default(),
+        pools: vec![],
+        accounts: accounts
+            .iter()
+            .map(|(id, state)| AccountRecord {
+                account_id: (*id).to_owned(),
+                login: Some(format!("{id}@acme.test")),
+                email: Some(format!("{id}@acme.test")),
+                aliases: vec![],
+                enabled: true,
+                account_type: AccountType::Member,
+                created: None,
+                last_activity: None,
+                licences: vec![LicenceHeld {
+                    pool_id: "sku-e3".into(),
+                    assigned: None,
+                    state: state.clone(),
+                    reason: None,
+                    since: None,
+                }],
+            })
+            .collect(),
+        unparsable_records: vec![],
+        delta: None,
+    }
+}
+
+type Received = Arc<std::sync::Mutex<Vec<UploadPart>>>;
+
+/// `PUT` of any part, recorded, answering an applied acknowledgement on the last one.
+async fn record_parts(h: &mut Harness, sink: &Received) -> Mock {
+    let sink = sink.clone();
+    h.server
+        .mock("PUT", Matcher::Regex("^/api/agent/v1/snapshots/".into()))
+        .with_status(200)
+        .with_header("content-type", "application/json")
+        .with_body_from_request(move |request| {
+            let part: UploadPart = serde_json::from_slice(request.body().unwrap()).unwrap();
+            let applied = part.part == part.part_count;
+            let ack = json!({"snapshot_id": part.snapshot_id, "part": part.part, "outcome": "accepted",
+                "parts_received": part.part, "part_count": part.part_count, "snapshot_applied": applied});
+            sink.lock().unwrap().push(part);
+            ack.to_string().into_bytes()
+        })
+        .create_async()
+        .await
+}
+
+/// The payloads of the snapshots `sink` received, in order, with their ids.
+fn received_payloads(sink: &Received) -> Vec<(String, SnapshotPayload)> {
+    let parts = std::mem::take(&mut *sink.lock().unwrap());
+    let mut out: Vec<(String, SnapshotPayload)> = Vec::new();
+    let mut chunks = Vec::new();
+    for part in &parts {
+        chunks.push(part.chunk().unwrap());
+        if part.part == part.part_count {
+            let payload =
+                seatbroker_protocol::decode_parts(&chunks, &part.snapshot_checksum).unwrap();
+            out.push((part.snapshot_id.clone(), payload));
+            chunks.clear();
+        }
+    }
+    out
+}
+
+fn ids(section: &LicenceSnapshot) -> Vec<&str> {
+    section
+        .accounts
+        .iter()
+        .map(|a| a.account_id.as_str())
+        .collect()
+}
+
+#[tokio::test]
+async fn licence_snapshots_go_as_deltas_against_the_last_applied_one() {
+    use LicenceState::{Idle, InUse, NeverUsed};
+    let mut h = Harness::new(&["m365"], true).await;
+    let mut status = status_body("approved", &[("m365", "approved", "src_1")]);
+    status["accepts_licence_deltas"] = json!(true);
+    h.server
+        .mock("GET", "/api/agent/v1/status")
+        .with_status(200)
+        .with_header("content-type", "application/json")
+        .with_body(status.to_string())
+        .create_async()
+        .await;
+    h.heartbeat().await;
+    let sink: Received = Arc::default();
+    let put = record_parts(&mut h, &sink).await;
+    let first: Vec<(&str, LicenceState)> = ["a", "b", "c", "d", "e", "f", "g", "h", "i", "j"]
+        .into_iter()
+        .map(|id| (id, InUse))
+        .collect();
+    *h.collector.licences.lock().unwrap() = Some(licence_section(&first));
+
+    // No base yet: the first snapshot goes whole.
+    h.collect("m365", 1).await;
+    h.round().await;
+    let sent = received_payloads(&sink);
+    assert_eq!(sent.len(), 1);
+    let (first_id, whole) = &sent[0];
+    let section = whole.licences.as_ref().unwrap();
+    assert!(section.delta.is_none());
+    assert_eq!(ids(section).len(), 10);
+
+    // The next one: c idle, d gone, k new. Only those travel, against the first.
+    let mut next = first.clone();
+    next.retain(|(id, _)| *id != "d");
+    next[2].1 = Idle;
+    next.push(("k", NeverUsed));
+    *h.collector.licences.lock().unwrap() = Some(licence_section(&next));
+    h.collect("m365", 1).await;
+    h.round().await;
+    let sent = received_payloads(&sink);
+    let (second_id, delta) = &sent[0];
+    let section = delta.licences.as_ref().unwrap();
+    assert_eq!(ids(section), ["c", "k"]);
+    let meta = section.delta.as_ref().unwrap();
+    assert_eq!(&meta.base_snapshot_id, first_id);
+    assert_eq!(meta.removed_accounts, ["d"]);
+    let whole_next = licence_section(&next);
+    assert_eq!(
+        meta.accounts_digest,
+        digest_text(accounts_digest(
+            whole_next.accounts.iter().map(AccountRecord::fingerprint)
+        ))
+    );
+    assert_eq!(section.accounts_total, 10);
+    assert!(h.spooled("m365").is_empty());
+
+    // The platform cannot apply the next delta (say its database was restored): the same
+    // snapshot goes whole at once, and becomes the base.
+    put.remove_async().await;
+    let mismatch = h.refuse_parts(409, "base_mismatch").await.expect(1);
+    let put = record_parts(&mut h, &sink).await;
+    next[0].1 = Idle;
+    *h.collector.licences.lock().unwrap() = Some(licence_section(&next));
+    h.collect("m365", 1).await;
+    h.round().await;
+    mismatch.assert_async().await;
+    let sent = received_payloads(&sink);
+    assert_eq!(sent.len(), 1);
+    let (third_id, resent) = &sent[0];
+    assert_ne!(third_id, second_id);
+    let section = resent.licences.as_ref().unwrap();
+    assert!(section.delta.is_none(), "sent whole after base_mismatch");
+    assert_eq!(ids(section).len(), 10);
+    assert!(h.spooled("m365").is_empty());
+
+    // From there deltas go again, against the snapshot sent whole.
+    next[1].1 = Idle;
+    *h.collector.licences.lock().unwrap() = Some(licence_section(&next));
+    h.collect("m365", 1).await;
+    h.round().await;
+    let sent = received_payloads(&sink);
+    let section = sent[0].1.licences.as_ref().unwrap();
+    assert_eq!(ids(section), ["b"]);
+    assert_eq!(&section.delta.as_ref().unwrap().base_snapshot_id, third_id);
+    drop(put);
+}
+
+#[tokio::test]
+async fn a_platform_that_does_not_take_deltas_gets_whole_snapshots() {
+    let mut h = Harness::new(&["m365"], true).await;
+    h.status("approved", &[("m365", "approved", "src_1")]).await;
+    h.heartbeat().await;
+    let sink: Received = Arc::default();
+    let _put = record_parts(&mut h, &sink).await;
+    let accounts = [("a", LicenceState::InUse), ("b", LicenceState::InUse)];
+    *h.collector.licences.lock().unwrap() = Some(licence_section(&accounts));
+    h.collect("m365", 1).await;
+    h.round().await;
+    h.collect("m365", 1).await;
+    h.round().await;
+    let sent = received_payloads(&sink);
+    assert_eq!(sent.len(), 2);
+    for (_, payload) in &sent {
+        let section = payload.licences.as_ref().unwrap();
+        assert!(section.delta.is_none());
+        assert_eq!(ids(section), ["a", "b"]);
+    }
 }

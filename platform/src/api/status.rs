@@ -82,6 +82,9 @@ fn status_of(agent: &AgentRecord, poll_after_secs: u32) -> StatusResponse {
         poll_after_secs,
         policy: None,
         message,
+        // Licence deltas are applied by `store::licences::sync` (checked against the base
+        // and the accounts' digest).
+        accepts_licence_deltas: true,
     }
 }
 

@@ -227,5 +227,11 @@ fn refusal_problem(upload: &UploadPart, refusal: PartRefusal) -> ApiProblem {
             ApiProblem::new(StatusCode::UNPROCESSABLE_ENTITY, ErrorCode::PayloadInvalid, detail)
                 .with_action("drop this snapshot; the agent produced one the platform cannot use")
         }
+        PartRefusal::BaseMismatch(detail) => ApiProblem::new(
+            StatusCode::CONFLICT,
+            ErrorCode::BaseMismatch,
+            format!("snapshot {}: {detail}", upload.snapshot_id),
+        )
+        .with_action("send the same snapshot whole, not as a delta; nothing of it was applied"),
     }
 }

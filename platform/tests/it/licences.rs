@@ -284,6 +284,7 @@ fn app_payload(
         pools,
         accounts,
         unparsable_records: Vec::new(),
+        delta: None,
     });
     p
 }
@@ -389,8 +390,19 @@ async fn send(
     sequence: u64,
 ) -> PartOutcome {
     let snapshot_id = seatbroker_platform::new_id();
+    send_as(store, agent_id, payload, source_id, sequence, &snapshot_id).await
+}
+
+async fn send_as(
+    store: &Store,
+    agent_id: &str,
+    payload: &SnapshotPayload,
+    source_id: &str,
+    sequence: u64,
+    snapshot_id: &str,
+) -> PartOutcome {
     let mut last = None;
-    for part in parts(payload, &snapshot_id, source_id, sequence, 64 * 1024) {
+    for part in parts(payload, snapshot_id, source_id, sequence, 64 * 1024) {
         let chunk = part.chunk().unwrap();
         last = Some(store.receive_part(agent_id, &part, chunk).await.unwrap());
     }
@@ -1319,4 +1331,180 @@ async fn scoped_joins_body(db: TestDb) {
     assert_eq!(account(&after, "a05")[4].as_deref(), Some("in_use"));
     full_rejoin(store).await;
     assert_eq!(joined(store, &f.entra).await, after);
+}
+
+/// The last part's outcome, with the report of an applied snapshot.
+fn report_of(outcome: PartOutcome) -> seatbroker_platform::ApplyReport {
+    match outcome {
+        PartOutcome::Stored(r) if r.snapshot_applied => r.applied.expect("applied by this part"),
+        other => panic!("not applied: {other:?}"),
+    }
+}
+
+fn base_mismatch(outcome: PartOutcome) -> String {
+    match outcome {
+        PartOutcome::Refused(PartRefusal::BaseMismatch(why)) => why,
+        other => panic!("expected base_mismatch, got {other:?}"),
+    }
+}
+
+/// Every stored column of a source's accounts but the write times.
+async fn stored_accounts(store: &Store, source: &str) -> Vec<Vec<Option<String>>> {
+    sqlx::query(
+        "SELECT account_id, login, email, aliases, account_type, created, last_activity, \
+         person_id, matched_by, fingerprint FROM app_accounts WHERE source_id = $1 ORDER BY account_id",
+    )
+    .bind(source)
+    .fetch_all(store.pool())
+    .await
+    .unwrap()
+    .iter()
+    .map(|r| (0..10).map(|i| r.get::<Option<String>, _>(i)).collect())
+    .collect()
+}
+
+// A licence delta applies like the whole collection it stands for; a delta that does not fit
+// what the source holds (another base, a digest that does not add up, an account removed that
+// is not there) is refused, changes nothing, and the same snapshot then goes whole.
+on_both_backends!(licence_deltas, licence_deltas_body);
+async fn licence_deltas_body(db: TestDb) {
+    let store = &db.store;
+    let f = setup(store).await;
+    applied(
+        store,
+        &f.agent_id,
+        &payload("hr", "acme", t0(), hr_people(false)),
+        &f.hr,
+        1,
+    )
+    .await;
+    let base = entra(t0(), false);
+    let base_id = seatbroker_platform::new_id();
+    report_of(send_as(store, &f.agent_id, &base, &f.entra, 1, &base_id).await);
+    let marks = base.licences.as_ref().unwrap().marks();
+
+    // The next collection: Ed's account and a02 gone, a05 idle, a01 signed in, a new one.
+    let at = t0() + Duration::hours(1);
+    let mut next = entra(at, true);
+    {
+        let section = next.licences.as_mut().unwrap();
+        section.accounts.retain(|a| a.account_id != "a02");
+        for a in &mut section.accounts {
+            match a.account_id.as_str() {
+                "a01" => a.last_activity = Some(at),
+                "a05" => a.licences[0].state = LicenceState::Idle,
+                _ => {}
+            }
+        }
+        section.accounts.push(account(
+            "a99",
+            Some("new@acme.test"),
+            "new@acme.test",
+            &[],
+            true,
+            AccountType::Member,
+            &[(E3, LicenceState::NeverUsed)],
+        ));
+        section.accounts_total = section.accounts.len() as u64;
+    }
+    let whole = next.licences.clone().unwrap();
+    let as_delta = |base_id: &str, marks: &seatbroker_protocol::AccountMarks| {
+        let mut p = next.clone();
+        p.licences = Some(whole.delta_against(base_id, marks));
+        p
+    };
+    let delta = as_delta(&base_id, &marks);
+    let sent = &delta.licences.as_ref().unwrap().accounts;
+    assert!(sent.len() < whole.accounts.len() / 2, "{} sent", sent.len());
+
+    // Refused: another base; a digest that does not add up; an account removed that the
+    // source does not hold. Nothing changes.
+    let before = (
+        stored_accounts(store, &f.entra).await,
+        joined(store, &f.entra).await,
+    );
+    let next_id = seatbroker_platform::new_id();
+    let why = base_mismatch(
+        send_as(
+            store,
+            &f.agent_id,
+            &as_delta("another-snapshot", &marks),
+            &f.entra,
+            2,
+            &next_id,
+        )
+        .await,
+    );
+    assert!(why.contains("another-snapshot"), "{why}");
+    let mut wrong_digest = delta.clone();
+    wrong_digest
+        .licences
+        .as_mut()
+        .unwrap()
+        .delta
+        .as_mut()
+        .unwrap()
+        .accounts_digest = "0000000000000000".to_owned();
+    let why =
+        base_mismatch(send_as(store, &f.agent_id, &wrong_digest, &f.entra, 2, &next_id).await);
+    assert!(why.contains("add up"), "{why}");
+    let mut unknown = delta.clone();
+    unknown
+        .licences
+        .as_mut()
+        .unwrap()
+        .delta
+        .as_mut()
+        .unwrap()
+        .removed_accounts
+        .push("zz-never-seen".to_owned());
+    let why = base_mismatch(send_as(store, &f.agent_id, &unknown, &f.entra, 2, &next_id).await);
+    assert!(why.contains("zz-never-seen"), "{why}");
+    assert_eq!(
+        (
+            stored_accounts(store, &f.entra).await,
+            joined(store, &f.entra).await
+        ),
+        before
+    );
+
+    // The delta applies, under the id the refusals were sent with.
+    let report = report_of(send_as(store, &f.agent_id, &delta, &f.entra, 2, &next_id).await);
+    assert_eq!(report.removed, 2);
+    let after_delta = (
+        stored_accounts(store, &f.entra).await,
+        joined(store, &f.entra).await,
+    );
+    let a99 = after_delta
+        .1
+        .iter()
+        .find(|r| r[0].as_deref() == Some("a99"));
+    // Nobody in HR has its address.
+    assert_eq!(a99.and_then(|r| r[4].as_deref()), Some("unidentified"));
+    assert!(after_delta.1.iter().all(|r| r[0].as_deref() != Some("a02")));
+
+    // The same collection whole changes nothing: the delta left exactly what it would have.
+    let mut again = next.clone();
+    again.collected_at = at + Duration::minutes(5);
+    let report = report_of(send(store, &f.agent_id, &again, &f.entra, 3).await);
+    assert_eq!(
+        (report.updated, report.removed, report.state_changes),
+        (0, 0, 0)
+    );
+    assert_eq!(
+        (
+            stored_accounts(store, &f.entra).await,
+            joined(store, &f.entra).await
+        ),
+        after_delta
+    );
+    full_rejoin(store).await;
+    assert_eq!(joined(store, &f.entra).await, after_delta.1);
+
+    // A delta against the last applied snapshot (`again`'s, not `next`'s) is the only one
+    // that applies from now on.
+    let mut stale = as_delta(&next_id, &whole.marks());
+    stale.collected_at = at + Duration::minutes(10);
+    let why = base_mismatch(send(store, &f.agent_id, &stale, &f.entra, 4).await);
+    assert!(why.contains(&next_id), "{why}");
 }

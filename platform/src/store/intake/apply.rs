@@ -425,7 +425,17 @@ impl Store {
             collected_at: &snap.collected_at,
         };
         let mut report = if is_app_kind(&snap.kind) {
-            self.write_app_snapshot(&mut tx, &target, &payload).await?
+            match self.write_app_snapshot(&mut tx, &target, &payload).await {
+                Ok(report) => report,
+                // Raised before anything was written: only the claim is undone.
+                Err(StoreError::BaseMismatch(why)) => {
+                    discard(&mut tx, snapshot_id).await?;
+                    tx.commit().await?;
+                    tracing::info!(snapshot = %snapshot_id, source = %snap.source_id, reason = %why, "Refused a licence delta; the agent will send the snapshot whole.");
+                    return Ok(ApplyResult::Refused(PartRefusal::BaseMismatch(why)));
+                }
+                Err(error) => return Err(error),
+            }
         } else {
             let (report, change) = self.write_snapshot(&mut tx, &target, &payload).await?;
             // The HR side moved: the join of its organisation's app sources follows, in

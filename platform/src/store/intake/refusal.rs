@@ -21,6 +21,9 @@ pub enum PartRefusal {
     ChecksumMismatch(String),
     /// The assembled payload does not decode or fails validation.
     PayloadInvalid(String),
+    /// A licence delta whose base is not what the source holds: the agent sends the
+    /// snapshot whole.
+    BaseMismatch(String),
 }
 
 /// Whether a link may upload, given its own state and the state of the source it feeds

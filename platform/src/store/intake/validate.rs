@@ -184,5 +184,36 @@ fn validate_licences(licences: &LicenceSnapshot) -> Result<(), String> {
             }
         }
     }
+    if let Some(delta) = &licences.delta {
+        let is_hex = |v: &str| v.len() == 16 && v.bytes().all(|b| b.is_ascii_hexdigit());
+        if delta.base_snapshot_id.is_empty() || bad_text(&delta.base_snapshot_id) {
+            return Err("the delta names no base snapshot".to_owned());
+        }
+        if !is_hex(&delta.accounts_digest)
+            || delta
+                .accounts_digest
+                .bytes()
+                .any(|b| b.is_ascii_uppercase())
+        {
+            return Err(format!(
+                "the delta's accounts digest {:?} is not 16 lower-case hex digits",
+                delta.accounts_digest.replace('\0', "\\0")
+            ));
+        }
+        let mut removed = HashSet::with_capacity(delta.removed_accounts.len());
+        for id in &delta.removed_accounts {
+            if id.is_empty() || id.len() > 256 || bad_text(id) {
+                return Err(
+                    "the delta removes an account with an empty, too long or NUL-containing id"
+                        .to_owned(),
+                );
+            }
+            if accounts.contains(id.as_str()) || !removed.insert(id.as_str()) {
+                return Err(format!(
+                    "the delta both sends and removes account {id:?}, or removes it twice"
+                ));
+            }
+        }
+    }
     Ok(())
 }

@@ -37,12 +37,13 @@ impl Store {
         let n = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
         sqlx::query(
             "UPDATE sources SET licence_as_of = $1, activity_available = $2, accounts_total = $3, \
-             unparsable_records = $4 WHERE id = $5",
+             unparsable_records = $4, accounts_digest = $5 WHERE id = $6",
         )
         .bind(crate::store::day(licences.as_of))
         .bind(i64::from(licences.activity_available))
         .bind(n(licences.accounts_total))
         .bind(i64::try_from(licences.unparsable_records.len()).unwrap_or(i64::MAX))
+        .bind(sync.digest.map(seatbroker_protocol::digest_text))
         .bind(target.source_id)
         .execute(&mut *conn)
         .await?;

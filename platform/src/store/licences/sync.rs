@@ -12,8 +12,10 @@
 
 use std::collections::{HashMap, HashSet};
 
-use chrono::{Datelike, NaiveDate};
-use seatbroker_protocol::{AccountRecord, LicenceSnapshot, LicenceState, SeatReason, SeatState};
+use chrono::NaiveDate;
+use seatbroker_protocol::{
+    AccountRecord, LicenceSnapshot, LicenceState, SeatReason, SeatState, digest_text,
+};
 use sqlx::{Any, AnyConnection, Row};
 
 use crate::licence::join::{Activity, Decision};
@@ -46,54 +48,13 @@ struct AccountRow {
     fingerprint: String,
 }
 
-/// A hash of an account's fields and its licences as the agent sent them, without the
-/// account's last activity (which moves on most uploads and is written on its own): 64-bit
-/// FNV-1a over the length-prefixed fields, as 16 hex digits. Stable across releases and
-/// processes (no random seed); a collision would only delay one account's update to the
-/// next upload that changes it.
-fn fingerprint(account: &AccountRecord) -> String {
-    struct Fnv(u64);
-    impl Fnv {
-        fn bytes(&mut self, bytes: &[u8]) {
-            for b in bytes {
-                self.0 ^= u64::from(*b);
-                self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
-            }
-        }
-        /// A text field, length first (absent: a length no text has).
-        fn text(&mut self, value: Option<&str>) {
-            let len = value.map_or(u64::MAX, |v| v.len() as u64);
-            self.bytes(&len.to_le_bytes());
-            self.bytes(value.map_or(&[][..], str::as_bytes));
-        }
-        fn number(&mut self, value: Option<i64>) {
-            self.bytes(&[u8::from(value.is_some())]);
-            self.bytes(&value.unwrap_or(0).to_le_bytes());
-        }
-    }
-    let mut h = Fnv(0xcbf2_9ce4_8422_2325);
-    h.text(Some(&account.account_id));
-    h.text(account.login.as_deref());
-    h.text(account.email.as_deref());
-    h.number(Some(account.aliases.len() as i64));
-    for alias in &account.aliases {
-        h.text(Some(alias));
-    }
-    h.number(Some(i64::from(account.enabled)));
-    h.text(Some(account.account_type.as_str()));
-    h.number(account.created.map(|t| t.timestamp_micros()));
-    let mut held: Vec<_> = account.licences.iter().collect();
-    held.sort_by(|a, b| a.pool_id.cmp(&b.pool_id));
-    h.number(Some(held.len() as i64));
-    let day = |d: Option<NaiveDate>| d.map(|d| i64::from(d.num_days_from_ce()));
-    for licence in held {
-        h.text(Some(&licence.pool_id));
-        h.number(day(licence.assigned));
-        h.text(Some(licence.state.as_str()));
-        h.text(licence.reason.as_ref().map(|r| r.as_str()));
-        h.number(day(licence.since));
-    }
-    format!("{:016x}", h.0)
+/// A stored fingerprint as a number (a damaged one is corruption, not a mismatch).
+fn fingerprint_value(text: &str) -> Result<u64, StoreError> {
+    u64::from_str_radix(text, 16).map_err(|_| {
+        StoreError::Corrupt(format!(
+            "an account fingerprint {text:?} is not 16 hex digits"
+        ))
+    })
 }
 
 /// A licence's stored columns.
@@ -122,6 +83,9 @@ pub(crate) struct SyncReport {
     /// Licences whose joined state or reason changed (new ones included).
     pub(crate) state_changes: usize,
     pub(crate) licences_removed: usize,
+    /// An app upload: the digest of the source's accounts after it
+    /// ([`seatbroker_protocol::accounts_digest`]).
+    pub(crate) digest: Option<u64>,
 }
 
 /// What an HR upload changed that the join reads (see [`Scope::People`]).
@@ -334,18 +298,19 @@ async fn load_accounts(
     Ok(out)
 }
 
-/// The fingerprint and last activity of each of a source's stored accounts.
+/// The fingerprint and last activity of a source's stored accounts (all, or those named).
 async fn load_fingerprints(
     conn: &mut AnyConnection,
     backend: Backend,
     source_id: &str,
+    which: Rows<'_>,
 ) -> Result<HashMap<String, (String, Option<String>)>, StoreError> {
     let sql = format!(
         "SELECT {} AS rows FROM app_accounts WHERE source_id = $1",
         json_agg(backend, &["account_id", "fingerprint", "last_activity"])
     );
     let rows: Vec<(String, String, Option<String>)> =
-        fetch_json_rows(conn, &sql, &[source_id]).await?;
+        fetch_rows(conn, backend, &sql, source_id, which).await?;
     Ok(rows
         .into_iter()
         .map(|(id, fp, last)| (id, (fp, last)))
@@ -632,6 +597,60 @@ fn open_periods(
     }
 }
 
+/// Whether a delta applies to what the platform holds: its base must be the source's last
+/// applied snapshot, it may remove only accounts that are there, and the source's accounts
+/// after it must add up to the digest it names. Returns that digest; refuses with
+/// [`StoreError::BaseMismatch`] before anything is written.
+async fn check_delta(
+    conn: &mut AnyConnection,
+    source_id: &str,
+    delta: &seatbroker_protocol::LicenceDelta,
+    stored: &HashMap<String, (String, Option<String>)>,
+    incoming_digest: u64,
+) -> Result<u64, StoreError> {
+    let row = sqlx::query("SELECT last_snapshot_id, accounts_digest FROM sources WHERE id = $1")
+        .bind(source_id)
+        .fetch_one(&mut *conn)
+        .await?;
+    let last: Option<String> = row.try_get("last_snapshot_id")?;
+    let held: Option<String> = row.try_get("accounts_digest")?;
+    let mismatch = |why: String| Err(StoreError::BaseMismatch(why));
+    if last.as_deref() != Some(delta.base_snapshot_id.as_str()) {
+        return mismatch(format!(
+            "the delta is based on snapshot {}, but the source's last applied snapshot is {}",
+            delta.base_snapshot_id,
+            last.as_deref().unwrap_or("none")
+        ));
+    }
+    let Some(held) = held else {
+        return mismatch(
+            "the source's accounts have no digest yet (stored before this release)".to_owned(),
+        );
+    };
+    if let Some(gone) = delta
+        .removed_accounts
+        .iter()
+        .find(|id| !stored.contains_key(*id))
+    {
+        return mismatch(format!(
+            "the delta removes account {gone:?}, which the source does not hold"
+        ));
+    }
+    let mut digest = fingerprint_value(&held)?;
+    for (stored_fp, _) in stored.values() {
+        digest = digest.wrapping_sub(fingerprint_value(stored_fp)?);
+    }
+    digest = digest.wrapping_add(incoming_digest);
+    if digest_text(digest) != delta.accounts_digest {
+        return mismatch(format!(
+            "after the delta the source's accounts add up to {}, not {} as the agent's do",
+            digest_text(digest),
+            delta.accounts_digest
+        ));
+    }
+    Ok(digest)
+}
+
 impl Store {
     /// Locks an app source's row for this transaction (PostgreSQL; SQLite writes are
     /// serial anyway), so two joins of one source never interleave.
@@ -671,14 +690,30 @@ impl Store {
             Scope::Snapshot(snapshot) => {
                 report.accounts = snapshot.accounts.len();
                 report.licences = snapshot.accounts.iter().map(|a| a.licences.len()).sum();
+                // A whole snapshot is compared with every stored account; a delta names
+                // the accounts it changes and removes, and only those are read.
+                let stored = match &snapshot.delta {
+                    None => load_fingerprints(conn, backend, source_id, Rows::All).await?,
+                    Some(delta) => {
+                        let named: Vec<&String> = snapshot
+                            .accounts
+                            .iter()
+                            .map(|a| &a.account_id)
+                            .chain(&delta.removed_accounts)
+                            .collect();
+                        load_fingerprints(conn, backend, source_id, Rows::Of(&named)).await?
+                    }
+                };
                 // Accounts whose fingerprint is unchanged keep their licences and join;
                 // only a moved last activity is written for them.
-                let stored = load_fingerprints(conn, backend, source_id).await?;
                 let mut touched = Vec::new();
                 let mut unchanged: HashSet<&str> = HashSet::new();
                 let mut changed = Vec::new();
+                let mut incoming_digest = 0u64;
                 for account in &snapshot.accounts {
-                    let fp = fingerprint(account);
+                    let value = account.fingerprint();
+                    incoming_digest = incoming_digest.wrapping_add(value);
+                    let fp = digest_text(value);
                     match stored.get(&account.account_id) {
                         Some((stored_fp, last)) if *stored_fp == fp => {
                             unchanged.insert(&account.account_id);
@@ -690,27 +725,35 @@ impl Store {
                         _ => changed.push((account, fp)),
                     }
                 }
+                report.digest = Some(match &snapshot.delta {
+                    None => incoming_digest,
+                    Some(delta) => {
+                        check_delta(conn, source_id, delta, &stored, incoming_digest).await?
+                    }
+                });
                 laps("fingerprints");
                 let (accounts, licences) = incoming_rows(changed);
-                // The stored side of the changed and the removed accounts.
+                // The stored side of the changed and the removed accounts (of a delta:
+                // `stored` holds only the accounts it names).
                 let load: Vec<&String> = stored
                     .keys()
                     .filter(|id| !unchanged.contains(id.as_str()))
                     .collect();
-                let (current_accounts, current_licences) = if load.len() * 4 > stored.len() {
-                    // Most accounts changed (a first load, a new fingerprint): one read
-                    // of everything is cheaper than lists of ids.
-                    let mut a = load_accounts(conn, backend, source_id, Rows::All).await?;
-                    let mut l = load_licences(conn, backend, source_id, Rows::All).await?;
-                    a.retain(|id, _| !unchanged.contains(id.as_str()));
-                    l.retain(|(id, _), _| !unchanged.contains(id.as_str()));
-                    (a, l)
-                } else {
-                    (
-                        load_accounts(conn, backend, source_id, Rows::Of(&load)).await?,
-                        load_licences(conn, backend, source_id, Rows::Of(&load)).await?,
-                    )
-                };
+                let (current_accounts, current_licences) =
+                    if snapshot.delta.is_none() && load.len() * 4 > stored.len() {
+                        // Most accounts changed (a first load, a new fingerprint): one read
+                        // of everything is cheaper than lists of ids.
+                        let mut a = load_accounts(conn, backend, source_id, Rows::All).await?;
+                        let mut l = load_licences(conn, backend, source_id, Rows::All).await?;
+                        a.retain(|id, _| !unchanged.contains(id.as_str()));
+                        l.retain(|(id, _), _| !unchanged.contains(id.as_str()));
+                        (a, l)
+                    } else {
+                        (
+                            load_accounts(conn, backend, source_id, Rows::Of(&load)).await?,
+                            load_licences(conn, backend, source_id, Rows::Of(&load)).await?,
+                        )
+                    };
                 (
                     accounts,
                     licences,
@@ -1190,6 +1233,11 @@ mod tests {
                 held("e5", LicenceState::Idle),
             ],
         }
+    }
+
+    /// An account's fingerprint as stored.
+    fn fingerprint(account: &AccountRecord) -> String {
+        digest_text(account.fingerprint())
     }
 
     #[test]
