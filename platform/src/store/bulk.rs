@@ -110,7 +110,8 @@ pub(crate) fn to_json<T: serde::Serialize>(rows: &[T]) -> Result<String, StoreEr
 pub(crate) const ANALYZE_AFTER_ROWS: usize = 10_000;
 
 /// After an apply that added or removed many rows (a first load), refreshes PostgreSQL's
-/// planner statistics of `tables` inside the transaction (they commit with it). Without
+/// planner statistics of `tables` inside the transaction (they commit with it; shifts
+/// within tables that kept their size wait for the commit: `after_commit`). Without
 /// them, tables filled by a first load look empty until autovacuum gets to them, and the
 /// planner picks nested loops that do not finish (the Reclaim query with a manager filter
 /// ran for minutes). SQLite is left without statistics on purpose: with sampled ones

@@ -31,6 +31,7 @@
 //! with `BEGIN IMMEDIATE` ([`Store::begin_write`]) so concurrent writers queue instead of
 //! failing with "database is locked".
 
+mod after_commit;
 mod agents;
 mod audit;
 mod bulk;
@@ -189,69 +190,8 @@ pub struct Store {
     /// The Reclaim page's filter choices, with the version of the sources they were read
     /// at (`licences::report`).
     reclaim_choices: Arc<std::sync::Mutex<Option<(String, licences::ReclaimChoices)>>>,
-    /// SQLite's write-ahead log checkpoints, run after commits instead of inside them.
-    checkpoints: Arc<Checkpoints>,
-}
-
-/// SQLite's write-ahead log is copied back into the database file (a checkpoint) by a
-/// task of its own after a write transaction commits, not by the committing connection
-/// inside its `COMMIT`: a licence apply rewrites pages all over 300,000 rows, and copying
-/// them back took 0.3-1 s of its commit (BENCHMARKS.md). The connections' own automatic
-/// checkpoint stays as a safety net at [`WAL_SAFETY_PAGES`]. One checkpoint runs at a time;
-/// commits during one ask for one more. A `PASSIVE` checkpoint waits for no one: readers
-/// and the next writer go on, and pages a reader still needs are copied by a later one.
-#[derive(Debug, Default)]
-struct Checkpoints {
-    running: std::sync::atomic::AtomicBool,
-    again: std::sync::atomic::AtomicBool,
-}
-
-/// `wal_autocheckpoint` of every SQLite connection: 100,000 pages (about 400 MiB) of log
-/// before a commit checkpoints by itself, should the checkpoint task fall behind.
-const WAL_SAFETY_PAGES: u32 = 100_000;
-
-impl Checkpoints {
-    fn request(self: &Arc<Self>, pool: &AnyPool) {
-        use std::sync::atomic::Ordering::SeqCst;
-        if self.running.swap(true, SeqCst) {
-            self.again.store(true, SeqCst);
-            return;
-        }
-        let state = Arc::clone(self);
-        let pool = pool.clone();
-        tokio::spawn(async move {
-            loop {
-                state.again.store(false, SeqCst);
-                let started = std::time::Instant::now();
-                match sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
-                    .execute(&pool)
-                    .await
-                {
-                    Ok(_) => tracing::debug!(
-                        ms = started.elapsed().as_millis() as u64,
-                        "Checkpointed the write-ahead log."
-                    ),
-                    Err(error) if pool.is_closed() => {
-                        tracing::debug!(%error, "No checkpoint: the database is closing.");
-                        break;
-                    }
-                    Err(error) => tracing::warn!(
-                        %error,
-                        "Cannot checkpoint the write-ahead log; the next commit tries again."
-                    ),
-                }
-                if state.again.load(SeqCst) {
-                    continue;
-                }
-                state.running.store(false, SeqCst);
-                // A request between the check and the store found `running` set and only
-                // raised `again`: take it over, unless a new task already did.
-                if !state.again.load(SeqCst) || state.running.swap(true, SeqCst) {
-                    break;
-                }
-            }
-        });
-    }
+    /// Upkeep that runs after write transactions commit, not inside them.
+    after_commit: Arc<after_commit::AfterCommit>,
 }
 
 /// A write transaction ([`Store::begin_write`]): derefs to the connection, so queries
@@ -259,8 +199,8 @@ impl Checkpoints {
 pub(crate) struct WriteTx {
     tx: Transaction<'static, Any>,
     _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
-    /// SQLite: where to ask for a checkpoint once committed.
-    checkpoint: Option<(AnyPool, Arc<Checkpoints>)>,
+    /// Where to ask for the upkeep once committed.
+    after_commit: (AnyPool, Arc<after_commit::AfterCommit>),
 }
 
 impl WriteTx {
@@ -268,13 +208,11 @@ impl WriteTx {
         let WriteTx {
             tx,
             _turn,
-            checkpoint,
+            after_commit: (pool, upkeep),
         } = self;
         tx.commit().await?;
         drop(_turn);
-        if let Some((pool, checkpoints)) = checkpoint {
-            checkpoints.request(&pool);
-        }
+        upkeep.request(&pool);
         Ok(())
     }
 
@@ -330,10 +268,13 @@ impl Store {
                             ] {
                                 sqlx::query(pragma).execute(&mut *conn).await?;
                             }
-                            // See `Checkpoints`.
-                            sqlx::query(&format!("PRAGMA wal_autocheckpoint = {WAL_SAFETY_PAGES}"))
-                                .execute(&mut *conn)
-                                .await?;
+                            // See `after_commit`.
+                            sqlx::query(&format!(
+                                "PRAGMA wal_autocheckpoint = {}",
+                                after_commit::WAL_SAFETY_PAGES
+                            ))
+                            .execute(&mut *conn)
+                            .await?;
                             Ok(())
                         })
                     })
@@ -360,7 +301,7 @@ impl Store {
             write_lock: Arc::new(tokio::sync::Mutex::new(())),
             decodes: Arc::default(),
             reclaim_choices: Arc::default(),
-            checkpoints: Arc::default(),
+            after_commit: Arc::new(after_commit::AfterCommit::new(backend)),
         })
     }
 
@@ -375,6 +316,11 @@ impl Store {
     pub fn with_decode_gate(mut self, gate: Arc<DecodeGate>) -> Self {
         self.decodes = Arc::new(intake::Decodes::with_gate(gate));
         self
+    }
+
+    /// The upkeep that follows this store's commits.
+    pub(crate) fn after_commit(&self) -> &after_commit::AfterCommit {
+        &self.after_commit
     }
 
     pub(crate) fn backend(&self) -> Backend {
@@ -402,13 +348,13 @@ impl Store {
                 WriteTx {
                     tx: self.pool.begin_with("BEGIN IMMEDIATE").await?,
                     _turn: Some(turn),
-                    checkpoint: Some((self.pool.clone(), Arc::clone(&self.checkpoints))),
+                    after_commit: (self.pool.clone(), Arc::clone(&self.after_commit)),
                 }
             }
             Backend::Postgres => WriteTx {
                 tx: self.pool.begin().await?,
                 _turn: None,
-                checkpoint: None,
+                after_commit: (self.pool.clone(), Arc::clone(&self.after_commit)),
             },
         })
     }

@@ -1370,10 +1370,14 @@ on_both_backends!(licence_deltas, licence_deltas_body);
 async fn licence_deltas_body(db: TestDb) {
     let store = &db.store;
     let f = setup(store).await;
+    // A work email the database's `lower()` does not normalise as the join does (spaces,
+    // non-ASCII): a join of a few accounts reads only some people, and must still find her.
+    let mut people = hr_people(false);
+    people.push(person("p9", "  NËW@Acme.test ", SeatState::Active, None));
     applied(
         store,
         &f.agent_id,
-        &payload("hr", "acme", t0(), hr_people(false)),
+        &payload("hr", "acme", t0(), people),
         &f.hr,
         1,
     )
@@ -1398,8 +1402,8 @@ async fn licence_deltas_body(db: TestDb) {
         }
         section.accounts.push(account(
             "a99",
-            Some("new@acme.test"),
-            "new@acme.test",
+            Some("nëw@acme.test"),
+            "nëw@acme.test",
             &[],
             true,
             AccountType::Member,
@@ -1479,8 +1483,10 @@ async fn licence_deltas_body(db: TestDb) {
         .1
         .iter()
         .find(|r| r[0].as_deref() == Some("a99"));
-    // Nobody in HR has its address.
-    assert_eq!(a99.and_then(|r| r[4].as_deref()), Some("unidentified"));
+    assert_eq!(
+        a99.map(|r| (r[1].as_deref(), r[4].as_deref())),
+        Some((Some("p9"), Some("never_used")))
+    );
     assert!(after_delta.1.iter().all(|r| r[0].as_deref() != Some("a02")));
 
     // The same collection whole changes nothing: the delta left exactly what it would have.

@@ -23,8 +23,8 @@ use crate::licence::{
     Account, ExclusionRules, HrPerson, People, classify_known, match_account, normalise,
 };
 use crate::store::bulk::{
-    BULK_ROWS, Col, analyze_after_large_write, execute_rows, fetch_json_rows, json_agg, json_rows,
-    json_texts, to_json,
+    ANALYZE_AFTER_ROWS, BULK_ROWS, Col, analyze_after_large_write, execute_rows, fetch_json_rows,
+    json_agg, json_rows, json_texts, to_json,
 };
 use crate::store::intake::{in_list, values_list};
 use crate::store::{Backend, Store, StoreError, day, parse_day, ts};
@@ -123,11 +123,34 @@ pub(crate) struct SyncAt<'a> {
     pub(crate) cause: &'a str,
 }
 
-/// The HR side of the organisation an app source belongs to.
+/// Joins of at most this many addresses read only the people who may hold one of them.
+const SCOPED_PEOPLE_MAX_ADDRESSES: usize = 30_000;
+
+/// Every normalised address the join may look up for `accounts` (email, login, aliases).
+fn join_addresses(accounts: &HashMap<String, AccountRow>) -> HashSet<String> {
+    let mut out = HashSet::with_capacity(accounts.len() * 3);
+    for row in accounts.values() {
+        for address in row
+            .email
+            .iter()
+            .chain(row.login.iter())
+            .chain(row.aliases.iter())
+        {
+            out.insert(normalise(address));
+        }
+    }
+    out
+}
+
+/// The HR side of the organisation an app source belongs to: every person, or (`only`)
+/// at least every person whose work email normalises to one of those addresses (all the
+/// join of those accounts asks for, the tie-breaks between people sharing an address
+/// included).
 async fn load_people(
     conn: &mut AnyConnection,
     backend: Backend,
     source_id: &str,
+    only: Option<&HashSet<String>>,
 ) -> Result<People, StoreError> {
     let hr = sqlx::query(
         "SELECT h.id, h.last_snapshot_at, h.private_access FROM sources a \
@@ -145,13 +168,35 @@ async fn load_people(
         .try_get::<Option<String>, _>("last_snapshot_at")?
         .is_some();
     let private = hr.try_get::<Option<i64>, _>("private_access")? == Some(1);
-    let sql = format!(
-        "SELECT {} AS rows FROM seats_current WHERE source_id = $1",
-        json_agg(
-            backend,
-            &["person_id", "work_email", "state", "reason", "since"]
-        )
+    let columns = json_agg(
+        backend,
+        &["person_id", "work_email", "state", "reason", "since"],
     );
+    // `normalise` is Rust's trim and Unicode lower-casing. For an address of plain ASCII
+    // letters, digits and `.@_+-` the database's `lower()` gives the same; any other work
+    // email (spaces, `smtp:`, non-ASCII) is read anyway and left to `People` to normalise.
+    // Each half has its index (migration 0070); the condition must stay as written there.
+    let unusual = match backend {
+        Backend::Sqlite => "lower(work_email) GLOB '*[^a-z0-9.@_+-]*'",
+        Backend::Postgres => "lower(work_email) ~ '[^a-z0-9.@_+-]'",
+    };
+    let (sql, addresses) = match only {
+        Some(addresses) => (
+            format!(
+                "SELECT {columns} AS rows FROM (\
+                 SELECT person_id, work_email, state, reason, since FROM seats_current \
+                 WHERE source_id = $1 AND lower(work_email) IN ({}) \
+                 UNION SELECT person_id, work_email, state, reason, since FROM seats_current \
+                 WHERE source_id = $1 AND {unusual}) AS p",
+                json_texts(backend, 2)
+            ),
+            Some(to_json(&addresses.iter().collect::<Vec<_>>())?),
+        ),
+        None => (
+            format!("SELECT {columns} AS rows FROM seats_current WHERE source_id = $1"),
+            None,
+        ),
+    };
     type PersonTuple = (
         String,
         Option<String>,
@@ -159,7 +204,10 @@ async fn load_people(
         Option<String>,
         Option<String>,
     );
-    let rows: Vec<PersonTuple> = fetch_json_rows(conn, &sql, &[&hr_id]).await?;
+    let rows: Vec<PersonTuple> = match &addresses {
+        Some(list) => fetch_json_rows(conn, &sql, &[&hr_id, list]).await?,
+        None => fetch_json_rows(conn, &sql, &[&hr_id]).await?,
+    };
     let mut people = Vec::with_capacity(rows.len());
     for (person_id, work_email, state, reason, since) in rows {
         people.push(HrPerson {
@@ -795,7 +843,13 @@ impl Store {
         };
         laps("load");
         if !accounts.is_empty() {
-            let people = load_people(conn, backend, source_id).await?;
+            // A rule change recomputes everything from everyone: the reference the scoped
+            // joins are tested against.
+            let addresses = join_addresses(&accounts);
+            let only = (addresses.len() <= SCOPED_PEOPLE_MAX_ADDRESSES
+                && !matches!(scope, Scope::Everything))
+            .then_some(&addresses);
+            let people = load_people(conn, backend, source_id, only).await?;
             let rules = load_rules(conn).await?;
             laps("people");
             join(&mut accounts, &mut licences, &people, &rules)?;
@@ -880,23 +934,23 @@ impl Store {
                 .iter()
                 .filter(|(key, _)| !current_licences.contains_key(*key))
                 .count();
-        analyze_after_large_write(
-            conn,
-            backend,
-            // A join that moved many licences between states changes the distribution the
-            // Reclaim queries are planned from, as much as new rows do.
-            added + removed.len() + licences_removed.len() + report.state_changes,
-            &[
-                "app_accounts",
-                "licences_current",
-                "licence_history",
-                // Small, but every licence query joins them: see migration 0050.
-                "sources",
-                "organisations",
-                "licence_pools",
-            ],
-        )
-        .await?;
+        const TABLES: [&str; 6] = [
+            "app_accounts",
+            "licences_current",
+            "licence_history",
+            // Small, but every licence query joins them: see migration 0050.
+            "sources",
+            "organisations",
+            "licence_pools",
+        ];
+        let grown = added + removed.len() + licences_removed.len();
+        analyze_after_large_write(conn, backend, grown, &TABLES).await?;
+        // A join that moved many licences between states shifts the distributions the
+        // Reclaim queries are planned from; the tables look as large as before, so the
+        // refresh can wait until the apply has committed.
+        if grown < ANALYZE_AFTER_ROWS && report.state_changes >= ANALYZE_AFTER_ROWS {
+            self.after_commit().analyze_soon(&TABLES);
+        }
         laps("analyze");
         Ok(report)
     }
