@@ -539,7 +539,8 @@ impl<C: Collector> Service<C> {
                     &entry,
                     Destination {
                         source_id: &source_id,
-                        deltas: record.accepts_licence_deltas,
+                        // Only application sources send licence sections.
+                        deltas: record.accepts_licence_deltas && source.kind.is_app(),
                     },
                     self.options.upload,
                     cancel,

@@ -122,6 +122,15 @@ pub(crate) fn config_text(url: &str, dir: &Path, sources: &[&str]) -> String {
         token.display()
     );
     for name in sources {
+        if name.starts_with("m365") {
+            // An application source (the fake collector makes its licence snapshots).
+            text.push_str(&format!(
+                "  - name: {name}\n    kind: entra_id\n    tenant_id: 6f1c2a9e-3b7d-4c1e-9a55-0d2f8e4b7c31\n    \
+                 client_id: 11111111-2222-3333-4444-555555555555\n    client_secret_file: {}\n    interval: 1h\n",
+                humaans.display()
+            ));
+            continue;
+        }
         text.push_str(&format!(
             "  - name: {name}\n    kind: humaans\n    token_file: {}\n    interval: 1h\n",
             humaans.display()
