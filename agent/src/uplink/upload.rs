@@ -134,6 +134,15 @@ pub(crate) async fn send_snapshot(
         (content, None)
     };
     let mut whole = plan.as_ref().is_none_or(|p| p.delta.is_none());
+    if let Some(delta) = plan.as_ref().and_then(|p| p.delta.as_ref()) {
+        tracing::info!(
+            source = %entry.source,
+            snapshot_id = %entry.snapshot_id,
+            bytes = delta.len(),
+            whole_bytes = content.len(),
+            "Sending the licence snapshot as a delta against the last one the platform applied."
+        );
+    }
     loop {
         let body = match plan.as_ref().and_then(|p| p.delta.as_ref()) {
             Some(delta) if !whole => delta,

@@ -6,7 +6,7 @@ use anyhow::{Context, ensure};
 use seatbroker_tests::apps::{self, AppSources, GraphSim, LicenceReport, SeatListFile};
 use seatbroker_tests::wait;
 
-use crate::support::{AGENT_DEADLINE, POLL, World};
+use crate::support::{AGENT_DEADLINE, COMMAND_DEADLINE, POLL, World, logs_contain};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn licence_figures_equal_the_joined_truths() -> anyhow::Result<()> {
@@ -80,6 +80,41 @@ async fn licence_figures_equal_the_joined_truths() -> anyhow::Result<()> {
             .all(|a| a.name == "Slack"),
         "seat-list pools carry their application's name: {:?}",
         org.applications
+    );
+
+    // The next collection of the application sources goes as a delta against what the
+    // platform applied (the agent kept a base of each), and the figures stay the truths.
+    for name in ["m365", "slack"] {
+        let base = agent
+            .state_dir
+            .join("spool")
+            .join("base")
+            .join(format!("{name}.json"));
+        ensure!(
+            base.is_file(),
+            "the agent keeps the base of {name} at {}",
+            base.display()
+        );
+    }
+    let applied = world.wait_applied(3).await?.len();
+    let out = agent.run(&["collect"], COMMAND_DEADLINE).await?;
+    ensure!(out.status.success(), "a second collection: {out}");
+    world
+        .wait_applied(applied + 3)
+        .await
+        .map_err(|e| e.context(world.logs()))?;
+    ensure!(
+        logs_contain(&agent.log_dir, "as a delta"),
+        "the second licence upload went as a delta\n{}",
+        world.logs()
+    );
+    let again: LicenceReport = admin.json("/api/v1/reports/licences").await?;
+    let entra = apps::differences(&again.sum("entra_id"), &graph_truth);
+    let slack = apps::differences(&again.sum("seat_list"), &seat_list_truth);
+    ensure!(
+        entra.is_empty() && slack.is_empty(),
+        "after the deltas the licence figures differ from the truths: Entra ID {entra:?}; seat list {slack:?}\n{}",
+        world.logs()
     );
     drop(graph);
     Ok(())
