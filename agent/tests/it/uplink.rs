@@ -398,25 +398,8 @@ async fn parts_reassemble_into_the_collected_payload() {
     h.collect("acme", 1).await;
     h.status("approved", &[("acme", "approved", "src_1")]).await;
     h.heartbeat().await;
-    let received = Arc::new(std::sync::Mutex::new(
-        Vec::<seatbroker_protocol::UploadPart>::new(),
-    ));
-    let sink = received.clone();
-    h.server
-        .mock("PUT", Matcher::Regex("^/api/agent/v1/snapshots/".into()))
-        .with_status(200)
-        .with_header("content-type", "application/json")
-        .with_body_from_request(move |request| {
-            let part: seatbroker_protocol::UploadPart =
-                serde_json::from_slice(request.body().unwrap()).unwrap();
-            let applied = part.part == part.part_count;
-            let ack = json!({"snapshot_id": part.snapshot_id, "part": part.part, "outcome": "accepted",
-                "parts_received": part.part, "part_count": part.part_count, "snapshot_applied": applied});
-            sink.lock().unwrap().push(part);
-            ack.to_string().into_bytes()
-        })
-        .create_async()
-        .await;
+    let received: Received = Arc::default();
+    record_parts(&mut h, &received).await;
     h.round().await;
     let parts = received.lock().unwrap().clone();
     assert!(parts.len() > 1, "64-byte parts: the snapshot needs several");

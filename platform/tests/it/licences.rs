@@ -1440,28 +1440,16 @@ async fn licence_deltas_body(db: TestDb) {
         .await,
     );
     assert!(why.contains("another-snapshot"), "{why}");
-    let mut wrong_digest = delta.clone();
-    wrong_digest
-        .licences
-        .as_mut()
-        .unwrap()
-        .delta
-        .as_mut()
-        .unwrap()
-        .accounts_digest = "0000000000000000".to_owned();
+    let altered = |change: fn(&mut seatbroker_protocol::LicenceDelta)| {
+        let mut p = delta.clone();
+        change(p.licences.as_mut().unwrap().delta.as_mut().unwrap());
+        p
+    };
+    let wrong_digest = altered(|d| d.accounts_digest = "0000000000000000".to_owned());
     let why =
         base_mismatch(send_as(store, &f.agent_id, &wrong_digest, &f.entra, 2, &next_id).await);
     assert!(why.contains("add up"), "{why}");
-    let mut unknown = delta.clone();
-    unknown
-        .licences
-        .as_mut()
-        .unwrap()
-        .delta
-        .as_mut()
-        .unwrap()
-        .removed_accounts
-        .push("zz-never-seen".to_owned());
+    let unknown = altered(|d| d.removed_accounts.push("zz-never-seen".to_owned()));
     let why = base_mismatch(send_as(store, &f.agent_id, &unknown, &f.entra, 2, &next_id).await);
     assert!(why.contains("zz-never-seen"), "{why}");
     assert_eq!(
