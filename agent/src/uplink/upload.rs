@@ -79,8 +79,8 @@ fn plan(
     source_id: &str,
     base: Option<Base>,
 ) -> Option<DeltaPlan> {
-    let payload = decode_parts(std::slice::from_ref(content), &checksum(content)).ok()?;
-    let licences = payload.licences.as_ref().filter(|l| l.delta.is_none())?;
+    let mut payload = decode_parts(std::slice::from_ref(content), &checksum(content)).ok()?;
+    let licences = payload.licences.take().filter(|l| l.delta.is_none())?;
     let next_base = Base {
         snapshot_id: snapshot_id.to_owned(),
         source_id: source_id.to_owned(),
@@ -89,9 +89,8 @@ fn plan(
     let delta = base
         .filter(|b| b.source_id == source_id && b.snapshot_id != snapshot_id)
         .and_then(|base| {
-            let mut as_delta = payload.clone();
-            as_delta.licences = Some(licences.delta_against(&base.snapshot_id, &base.accounts));
-            let encoded = encode_snapshot(&as_delta, limits::MAX_PART_BYTES).ok()?;
+            payload.licences = Some(licences.delta_against(&base.snapshot_id, &base.accounts));
+            let encoded = encode_snapshot(&payload, limits::MAX_PART_BYTES).ok()?;
             let bytes = encoded.chunks.concat();
             (bytes.len() < content.len()).then_some(bytes)
         });
