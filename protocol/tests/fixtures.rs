@@ -9,8 +9,8 @@
 use std::path::{Path, PathBuf};
 
 use seatbroker_protocol::{
-    EnrollRequest, EnrollResponse, Heartbeat, HeartbeatAck, Problem, SnapshotPayload,
-    StatusResponse, UploadAck, UploadPart, UsagePolicy,
+    AccountRecord, EnrollRequest, EnrollResponse, Heartbeat, HeartbeatAck, Problem,
+    SnapshotPayload, StatusResponse, UploadAck, UploadPart, UsagePolicy,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -43,6 +43,10 @@ fn fixtures() -> Vec<Fixture> {
         ("problem_protocol_too_old.json", check_problem),
         ("snapshot_payload.json", check::<SnapshotPayload>),
         ("snapshot_payload_licences.json", check::<SnapshotPayload>),
+        (
+            "snapshot_payload_licences_delta.json",
+            check::<SnapshotPayload>,
+        ),
         ("usage_policy.json", check::<UsagePolicy>),
     ]
 }
@@ -104,6 +108,35 @@ fn every_fixture_round_trips_and_ignores_unknown_fields() {
         eprintln!("checking {name}");
         check(&read(name));
     }
+}
+
+/// The delta fixture is the licence fixture's next collection (one account signed in, one
+/// gone) as a delta against it: what it sends, removes and its digest agree with the two.
+#[test]
+fn the_delta_fixture_is_the_next_collection_against_the_licence_fixture() {
+    let parse = |name: &str| -> SnapshotPayload { serde_json::from_str(&read(name)).unwrap() };
+    let base = parse("snapshot_payload_licences.json").licences.unwrap();
+    let delta = parse("snapshot_payload_licences_delta.json")
+        .licences
+        .unwrap();
+    let meta = delta.delta.clone().expect("a delta");
+    let mut whole: Vec<AccountRecord> = base
+        .accounts
+        .iter()
+        .filter(|a| !meta.removed_accounts.contains(&a.account_id))
+        .filter(|a| delta.accounts.iter().all(|d| d.account_id != a.account_id))
+        .cloned()
+        .chain(delta.accounts.iter().cloned())
+        .collect();
+    whole.sort_by(|a, b| a.account_id.cmp(&b.account_id));
+    assert_eq!(whole.len() as u64, delta.accounts_total);
+    let mut next = delta.clone();
+    next.accounts = whole;
+    next.delta = None;
+    assert_eq!(
+        next.delta_against(&meta.base_snapshot_id, &base.marks()),
+        delta
+    );
 }
 
 #[test]
