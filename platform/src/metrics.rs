@@ -223,7 +223,7 @@ impl Metrics {
             ),
             (
                 "seatbroker_seats_applied_total",
-                "Seats in applied snapshots.",
+                "Records in applied snapshots: HR seats, and the application accounts an upload carried (a licence delta carries only the changed ones).",
                 &self.seats_applied,
             ),
             (

@@ -32,6 +32,8 @@ pub struct ApplyReport {
     pub snapshot_id: String,
     /// The source it was applied to.
     pub source_id: String,
+    /// People in an HR snapshot; accounts an app upload carried (a licence delta carries
+    /// only the new and changed ones).
     pub people: usize,
     /// People seen for the first time.
     pub added: usize,
