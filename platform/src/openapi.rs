@@ -69,13 +69,44 @@ pub(crate) fn document_json() -> String {
         docs::ReclaimState,
         docs::ReclaimSort
     )),
-    modifiers(&Security),
+    modifiers(&Security, &EmptyMeansAbsent),
     tags(
         (name = "agent", description = "The agent API: enrollment, approval status, snapshot upload, heartbeat. See protocol/README.md."),
         (name = "reports", description = "The report API: read-only; `Authorization: Bearer <report token>` or a console session."),
     )
 )]
 struct ApiDoc;
+
+/// The report filters' enums list the empty value (`state=`, `sort=`, as the console's
+/// forms send them), which the handlers take as absent: the `docs` enums name it
+/// `Absent`, since the derive cannot name a variant "".
+struct EmptyMeansAbsent;
+
+impl Modify for EmptyMeansAbsent {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{RefOr, Schema};
+        let Some(components) = openapi.components.as_mut() else {
+            return;
+        };
+        for name in [
+            "SeatStateFilter",
+            "SeatSort",
+            "Direction",
+            "ReclaimState",
+            "ReclaimSort",
+        ] {
+            if let Some(RefOr::T(Schema::Object(object))) = components.schemas.get_mut(name)
+                && let Some(values) = object.enum_values.as_mut()
+            {
+                for value in values.iter_mut() {
+                    if value == "absent" {
+                        *value = serde_json::Value::from("");
+                    }
+                }
+            }
+        }
+    }
+}
 
 /// The security schemes: the agent credential, report tokens and the console session.
 struct Security;
@@ -129,6 +160,8 @@ mod docs {
     #[derive(ToSchema)]
     #[schema(rename_all = "snake_case")]
     pub(super) enum SeatStateFilter {
+        /// Empty: the same as leaving the parameter out (`EmptyMeansAbsent` writes it "").
+        Absent,
         Inactive,
         Leaving,
         PreHire,
@@ -142,6 +175,8 @@ mod docs {
     #[derive(ToSchema)]
     #[schema(rename_all = "snake_case")]
     pub(super) enum SeatSort {
+        /// Empty: the same as leaving the parameter out (`EmptyMeansAbsent` writes it "").
+        Absent,
         Person,
         Email,
         Department,
@@ -157,6 +192,8 @@ mod docs {
     #[derive(ToSchema)]
     #[schema(rename_all = "snake_case")]
     pub(super) enum Direction {
+        /// Empty: the same as leaving the parameter out (`EmptyMeansAbsent` writes it "").
+        Absent,
         Asc,
         Desc,
     }
@@ -165,6 +202,8 @@ mod docs {
     #[derive(ToSchema)]
     #[schema(rename_all = "snake_case")]
     pub(super) enum ReclaimState {
+        /// Empty: the same as leaving the parameter out (`EmptyMeansAbsent` writes it "").
+        Absent,
         Orphaned,
         DisabledHolding,
         NeverUsed,
@@ -175,6 +214,8 @@ mod docs {
     #[derive(ToSchema)]
     #[schema(rename_all = "snake_case")]
     pub(super) enum ReclaimSort {
+        /// Empty: the same as leaving the parameter out (`EmptyMeansAbsent` writes it "").
+        Absent,
         Days,
         Person,
         Application,
