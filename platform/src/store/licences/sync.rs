@@ -810,26 +810,23 @@ impl Store {
                     touched,
                 )
             }
-            Scope::People(change) if !change.everything => {
-                let affected = affected_accounts(conn, backend, source_id, change).await?;
-                let ids: Vec<&String> = affected.iter().collect();
-                let current_accounts =
-                    load_accounts(conn, backend, source_id, Rows::Of(&ids)).await?;
-                let current_licences =
-                    load_licences(conn, backend, source_id, Rows::Of(&ids)).await?;
-                report.accounts = current_accounts.len();
-                report.licences = current_licences.len();
-                (
-                    current_accounts.clone(),
-                    current_licences.clone(),
-                    current_accounts,
-                    current_licences,
-                    Vec::new(),
-                )
-            }
             Scope::People(_) | Scope::Everything => {
-                let current_accounts = load_accounts(conn, backend, source_id, Rows::All).await?;
-                let current_licences = load_licences(conn, backend, source_id, Rows::All).await?;
+                // Only the join moves: the stored rows are both sides. An HR change reads
+                // the accounts it can move; a rule change (or a completeness change) all.
+                let affected = match scope {
+                    Scope::People(change) if !change.everything => {
+                        Some(affected_accounts(conn, backend, source_id, change).await?)
+                    }
+                    _ => None,
+                };
+                let ids: Vec<&String> = affected.iter().flatten().collect();
+                let which = if affected.is_some() {
+                    Rows::Of(&ids)
+                } else {
+                    Rows::All
+                };
+                let current_accounts = load_accounts(conn, backend, source_id, which).await?;
+                let current_licences = load_licences(conn, backend, source_id, which).await?;
                 report.accounts = current_accounts.len();
                 report.licences = current_licences.len();
                 (
