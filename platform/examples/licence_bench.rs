@@ -17,7 +17,10 @@
 //! 5. an app snapshot in which every account's last activity moved and nothing else;
 //! 6. the next app snapshot, another 5 % changed, sent as a delta against step 5's (what an
 //!    agent sends to a platform that takes deltas: only the changed accounts);
-//! 7. the licence report and the Reclaim page and its JSON with filters, over HTTP.
+//! 7. the licence report and the Reclaim page and its JSON with filters, over HTTP;
+//! 8. the floor: the rows steps 2 and 6 must write at the least, generated inside the
+//!    database by one statement per table (no upload, decode, join or driver round trips),
+//!    into the same tables, indexes and database after the source's rows were deleted.
 //!
 //! Each apply prints its wall time and the CPU time of this process during it (SQLite runs
 //! in the process; PostgreSQL's own work is not counted).
@@ -469,6 +472,222 @@ async fn run(url: &str, password_hash: &str) -> anyhow::Result<()> {
     }
     serving.abort();
     store.close().await;
+    floor(url, &app_id).await
+}
+
+/// Step 8 (see the module docs): what the storage model costs by itself.
+async fn floor(url: &str, source_id: &str) -> anyhow::Result<()> {
+    let mut conn = sqlx::AnyConnection::connect(url).await?;
+    let sqlite = url.starts_with("sqlite:");
+    if sqlite {
+        // As `Store::open` sets them for its connections.
+        for pragma in [
+            "PRAGMA synchronous = NORMAL",
+            "PRAGMA cache_size = -65536",
+            "PRAGMA mmap_size = 1073741824",
+        ] {
+            sqlx::query(pragma).execute(&mut conn).await?;
+        }
+    }
+    for table in ["licence_history", "licences_current", "app_accounts"] {
+        sqlx::query(&format!("DELETE FROM {table} WHERE source_id = $1"))
+            .bind(source_id)
+            .execute(&mut conn)
+            .await?;
+    }
+    if sqlite {
+        sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+            .execute(&mut conn)
+            .await?;
+    } else {
+        sqlx::query("VACUUM ANALYZE licence_history, licences_current, app_accounts")
+            .execute(&mut conn)
+            .await?;
+    }
+    // Rows numbered 0.. by one generated column `i`; the ids and values as the apply writes
+    // them (a 32-digit source id, microsecond timestamps).
+    let numbers = |n: usize, only: &str| {
+        if sqlite {
+            format!(
+                "(WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < {}) \
+                 SELECT i FROM n WHERE {only}) AS g",
+                n - 1
+            )
+        } else {
+            format!(
+                "(SELECT i FROM generate_series(0, {}) AS s(i) WHERE {only}) AS g",
+                n - 1
+            )
+        }
+    };
+    let account = if sqlite {
+        "printf('acc-%07d', i / 3)"
+    } else {
+        "'acc-' || lpad(CAST(i / 3 AS TEXT), 7, '0')"
+    };
+    let account_of_row = account.replace("i / 3", "i");
+    let at = "'2026-11-25T07:00:00.000000Z'";
+    let cause = "'0123456789abcdef0123456789abcdef'";
+    let state = |shift: usize| {
+        format!(
+            "CASE (i + {shift}) % 3 WHEN 0 THEN 'in_use' WHEN 1 THEN 'idle' ELSE 'never_used' END"
+        )
+    };
+    let accounts = |only: &str| {
+        format!(
+            "INSERT INTO app_accounts (source_id, account_id, login, email, aliases, enabled, account_type, \
+             created, last_activity, person_id, matched_by, matched_address, fingerprint, first_seen, updated_at) \
+             SELECT $1, {account_of_row}, 'u' || i || '@bench.onmicrosoft.example', 'person' || i || '@bench.example', \
+             '[\"p.' || i || '@bench.example\"]', 1, 'member', {at}, {at}, 'p' || i, 'email', \
+             'person' || i || '@bench.example', '00112233445566778899aabbccddeeff', {at}, {at} FROM {} WHERE true \
+             ON CONFLICT (source_id, account_id) DO UPDATE SET last_activity = excluded.last_activity, \
+             updated_at = excluded.updated_at",
+            numbers(PEOPLE, only)
+        )
+    };
+    let licences = |only: &str, shift: usize| {
+        format!(
+            "INSERT INTO licences_current (source_id, account_id, pool_id, assigned, activity_state, \
+             activity_reason, activity_since, state, reason, since, state_from, state_cause, first_seen, updated_at) \
+             SELECT $1, {account}, 'sku-' || (i % 3), NULL, {s}, 'recent_activity', NULL, {s}, 'recent_activity', \
+             NULL, {at}, {cause}, {at}, {at} FROM {} WHERE true \
+             ON CONFLICT (source_id, account_id, pool_id) DO UPDATE SET activity_state = excluded.activity_state, \
+             state = excluded.state, state_from = excluded.state_from, state_cause = excluded.state_cause, \
+             updated_at = excluded.updated_at",
+            numbers(3 * PEOPLE, only),
+            s = state(shift)
+        )
+    };
+    let history = |only: &str| {
+        format!(
+            "INSERT INTO licence_history (source_id, account_id, pool_id, state, reason, valid_from, valid_to, snapshot_id) \
+             SELECT $1, {account}, 'sku-' || (i % 3), {s}, 'recent_activity', {at}, {at}, {cause} FROM {}",
+            numbers(3 * PEOPLE, only),
+            s = state(0)
+        )
+    };
+    let changed = "(i / 3) % 20 = 1";
+    let changed_accounts = "i % 20 = 1";
+    // The other layout (BENCHMARKS.md, "The floor"): an account's licences packed into its
+    // row, plus the narrowest index the Reclaim page could sort and filter on (one row per
+    // reclaimable licence: two thirds of them here), and history as one row per account.
+    let without_rowid = if sqlite { " WITHOUT ROWID" } else { "" };
+    for sql in [
+        "CREATE TABLE floor_accounts (source_id TEXT NOT NULL, account_id TEXT NOT NULL, login TEXT, \
+         email TEXT, aliases TEXT, enabled INTEGER, account_type TEXT, created TEXT, last_activity TEXT, \
+         person_id TEXT, matched_by TEXT, matched_address TEXT, fingerprint TEXT, first_seen TEXT, \
+         updated_at TEXT, licences TEXT NOT NULL, PRIMARY KEY (source_id, account_id))"
+            .to_owned(),
+        "CREATE INDEX floor_accounts_person ON floor_accounts (person_id)".to_owned(),
+        format!(
+            "CREATE TABLE floor_reclaimable (source_id TEXT NOT NULL, since TEXT NOT NULL, \
+             account_id TEXT NOT NULL, pool_id TEXT NOT NULL, state TEXT NOT NULL, \
+             PRIMARY KEY (source_id, since, account_id, pool_id)){without_rowid}"
+        ),
+        "CREATE INDEX floor_reclaimable_account ON floor_reclaimable (source_id, account_id)"
+            .to_owned(),
+        "CREATE TABLE floor_history (source_id TEXT NOT NULL, account_id TEXT NOT NULL, \
+         valid_to TEXT NOT NULL, licences TEXT NOT NULL)"
+            .to_owned(),
+        "CREATE INDEX floor_history_account ON floor_history (source_id, account_id)".to_owned(),
+        "CREATE INDEX floor_history_to ON floor_history (source_id, valid_to)".to_owned(),
+    ] {
+        sqlx::query(&sql).execute(&mut conn).await?;
+    }
+    let packed = [
+        ("sku-e3", "in_use"),
+        ("sku-visio", "idle"),
+        ("sku-powerbi", "never_used"),
+    ]
+    .iter()
+    .map(|(pool, state)| {
+        format!(
+            "[\"{pool}\",null,\"{state}\",\"recent_activity\",null,\"{state}\",\"recent_activity\",null,\
+             \"2026-11-25T07:00:00.000000Z\",\"0123456789abcdef0123456789abcdef\",\"2026-11-25T07:00:00.000000Z\"]"
+        )
+    })
+    .collect::<Vec<_>>()
+    .join(",");
+    let packed = format!("'[{packed}]'");
+    let packed_accounts = |only: &str| {
+        format!(
+            "INSERT INTO floor_accounts SELECT $1, {account_of_row}, 'u' || i || '@bench.onmicrosoft.example', \
+             'person' || i || '@bench.example', '[\"p.' || i || '@bench.example\"]', 1, 'member', {at}, {at}, \
+             'p' || i, 'email', 'person' || i || '@bench.example', '00112233445566778899aabbccddeeff', {at}, {at}, \
+             {packed} FROM {} WHERE true \
+             ON CONFLICT (source_id, account_id) DO UPDATE SET licences = excluded.licences, \
+             last_activity = excluded.last_activity, updated_at = excluded.updated_at",
+            numbers(PEOPLE, only)
+        )
+    };
+    let since = if sqlite {
+        "printf('2026-11-%02d', 10 + i % 15)"
+    } else {
+        "'2026-11-' || (10 + i % 15)"
+    };
+    let reclaimable = |only: &str| {
+        format!(
+            "INSERT INTO floor_reclaimable SELECT $1, {since}, {account}, 'sku-' || (i % 3), \
+             CASE i % 3 WHEN 1 THEN 'idle' ELSE 'never_used' END FROM {}",
+            numbers(3 * PEOPLE, &format!("({only}) AND i % 3 <> 0"))
+        )
+    };
+    let account_ids = |only: &str| format!("SELECT {account_of_row} FROM {}", numbers(PEOPLE, only));
+    let plain = |sql: String| {
+        sql.rsplit_once(" WHERE true")
+            .map_or(sql.clone(), |(insert, _)| insert.to_owned())
+    };
+    for (label, statements) in [
+        (
+            "floor: first load, 100,000 accounts + 300,000 licences",
+            // Fresh rows: plain inserts, as the apply writes them (see `write_batches`).
+            vec![plain(accounts("true")), plain(licences("true", 0))],
+        ),
+        (
+            "floor: 5 % changed, 5,000 accounts + 15,000 licences + history",
+            vec![
+                accounts(changed_accounts),
+                licences(changed, 1),
+                history(changed),
+            ],
+        ),
+        (
+            "floor, packed: first load, accounts + 200,000 reclaimable",
+            vec![plain(packed_accounts("true")), reclaimable("true")],
+        ),
+        (
+            "floor, packed: 5 % changed, accounts + reclaimable + history",
+            vec![
+                packed_accounts(changed_accounts),
+                format!(
+                    "DELETE FROM floor_reclaimable WHERE source_id = $1 AND account_id IN ({})",
+                    account_ids(changed_accounts)
+                ),
+                reclaimable(changed),
+                format!(
+                    "INSERT INTO floor_history SELECT $1, {account_of_row}, {at}, {packed} FROM {}",
+                    numbers(PEOPLE, changed_accounts)
+                ),
+            ],
+        ),
+    ] {
+        let started = Instant::now();
+        let mut parts = Vec::new();
+        let mut tx = conn.begin().await?;
+        for sql in &statements {
+            let lap = Instant::now();
+            sqlx::query(sql).bind(source_id).execute(&mut *tx).await?;
+            parts.push(format!("{:.0}", ms(lap.elapsed())));
+        }
+        let lap = Instant::now();
+        tx.commit().await?;
+        println!(
+            "{label:<62} {:>9.0} ms  (statements {} ms, commit {:.0} ms)",
+            ms(started.elapsed()),
+            parts.join(" + "),
+            ms(lap.elapsed())
+        );
+    }
     Ok(())
 }
 
