@@ -632,7 +632,8 @@ async fn floor(url: &str, source_id: &str) -> anyhow::Result<()> {
             numbers(3 * PEOPLE, &format!("({only}) AND i % 3 <> 0"))
         )
     };
-    let account_ids = |only: &str| format!("SELECT {account_of_row} FROM {}", numbers(PEOPLE, only));
+    let account_ids =
+        |only: &str| format!("SELECT {account_of_row} FROM {}", numbers(PEOPLE, only));
     let plain = |sql: String| {
         sql.rsplit_once(" WHERE true")
             .map_or(sql.clone(), |(insert, _)| insert.to_owned())
