@@ -1,7 +1,8 @@
 //! The console in a real browser: headless Chromium driven through chromedriver's W3C
 //! WebDriver HTTP API. Logs in, approves a pending agent and its source, and reads the
 //! inactive-seats table; asks for Reclaim without a session and lands there after the
-//! login, checks that the navigation fits one line at 1280 px, and walks (through the
+//! login, checks that the navigation fits one line at 1280 px and that the Overview, with
+//! the demo's long HR tenant, does not scroll sideways there, and walks (through the
 //! navigation) Overview → Applications (setting a price) → Reclaim → Person; all without
 //! JavaScript of our own.
 //!
@@ -18,6 +19,9 @@ use crate::TestDb;
 use crate::console::{ADMIN_PASSWORD, Agent, Platform, company, create_users};
 
 const ELEMENT_KEY: &str = "element-6066-11e4-a52e-4f735466cecf";
+
+/// A company id in the form `humaans-sim` gives the demo's company (24 letters and digits).
+const DEMO_COMPANY_ID: &str = "q7ZKt2WmXbR4cN8vLp3HdYsE";
 
 struct Driver {
     base: String,
@@ -204,6 +208,16 @@ impl Driver {
         .to_owned()
     }
 
+    /// The value a script returns (`return ...;`), run in the current page.
+    async fn execute(&self, script: &str) -> Value {
+        self.call(
+            reqwest::Method::POST,
+            "/execute/sync",
+            Some(json!({ "script": script, "args": [] })),
+        )
+        .await
+    }
+
     /// The element's position and size in CSS pixels: `{x, y, width, height}`.
     async fn rect(&self, css: &str) -> Value {
         let element = self.find(css).await;
@@ -319,11 +333,14 @@ async fn log_in_approve_and_read_inactive_seats_in_chromium() {
 async fn walk_overview_applications_reclaim_and_person_in_chromium() {
     let db = TestDb::sqlite().await;
     create_users(&db.store).await;
-    let fixture = crate::licences::setup(&db.store).await;
+    // The HR tenant as the demo's simulated Humaans has it: the company's name and its
+    // 24-character id, which has no space to wrap at.
+    let fixture =
+        crate::licences::setup_hr(&db.store, DEMO_COMPANY_ID, "Brightfield Robotics").await;
     crate::licences::load(&db.store, &fixture).await;
     let platform = Platform::start(db.store.clone()).await;
     let driver = Driver::start().await;
-    // A laptop screen: the navigation must fit on one line at 1280 px.
+    // A laptop screen: the navigation must fit on one line at 1280 px, and no page is wider.
     driver
         .call(
             reqwest::Method::POST,
@@ -380,6 +397,19 @@ async fn walk_overview_applications_reclaim_and_person_in_chromium() {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     assert_eq!(driver.current_url().await, overview);
+    // The HR sources table fits the window, and still shows the whole company id.
+    let width = driver
+        .execute("return document.documentElement.scrollWidth;")
+        .await;
+    assert!(
+        width.as_f64().unwrap() <= 1280.0,
+        "the Overview is {width} px wide in a 1280 px window: it scrolls sideways"
+    );
+    let sources = driver.text("#overview tbody").await;
+    assert!(
+        sources.contains(&format!("Brightfield Robotics · {DEMO_COMPANY_ID}")),
+        "{sources}"
+    );
     assert_eq!(driver.text("#licences-reclaimable").await, "15");
     assert_eq!(driver.text("#licences-savings").await, "no price set");
 

@@ -342,11 +342,18 @@ fn slack(collected_at: DateTime<Utc>) -> SnapshotPayload {
 pub(crate) struct Fixture {
     pub(crate) agent_id: String,
     pub(crate) hr: String,
+    /// The HR source's tenant id, which its uploads must carry.
+    pub(crate) hr_tenant: String,
     pub(crate) entra: String,
     pub(crate) slack: String,
 }
 
 pub(crate) async fn setup(store: &Store) -> Fixture {
+    setup_hr(store, "acme", "acme Ltd").await
+}
+
+/// [`setup`] with the HR source's tenant id and name (the source is named after the tenant).
+pub(crate) async fn setup_hr(store: &Store, tenant_id: &str, tenant_name: &str) -> Fixture {
     let token = store
         .create_enrollment_token("admin", "test", None, None)
         .await
@@ -354,11 +361,12 @@ pub(crate) async fn setup(store: &Store) -> Fixture {
     let mut request = enroll_request(
         &token.token,
         &[
-            ("hr", "acme"),
+            ("hr", tenant_id),
             ("m365", "contoso"),
             ("slack", "slack-export"),
         ],
     );
+    request.sources[0].tenant_name = tenant_name.to_owned();
     request.sources[1].kind = SourceKind::EntraId;
     request.sources[2].kind = SourceKind::SeatList;
     let agent = match store.enroll(&request).await.unwrap() {
@@ -377,6 +385,7 @@ pub(crate) async fn setup(store: &Store) -> Fixture {
     Fixture {
         agent_id: agent.agent_id,
         hr: ids[0].clone(),
+        hr_tenant: tenant_id.to_owned(),
         entra: ids[1].clone(),
         slack: ids[2].clone(),
     }
@@ -458,7 +467,7 @@ pub(crate) async fn load(store: &Store, f: &Fixture) {
     applied(
         store,
         &f.agent_id,
-        &payload("hr", "acme", t0(), hr_people(false)),
+        &payload("hr", &f.hr_tenant, t0(), hr_people(false)),
         &f.hr,
         1,
     )
