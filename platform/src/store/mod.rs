@@ -12,6 +12,8 @@
 //! - [`intake`](self::intake): receiving parts (idempotent, concurrency-safe) and applying
 //!   a complete snapshot atomically, with one approval check;
 //! - [`report_tokens`](self::report_tokens): read-only bearer tokens for the report API;
+//! - [`secret_tokens`](self::secret_tokens): what enrollment and report tokens share (a
+//!   hashed secret with a prefix, expiry and revocation, listing), never a table;
 //! - [`operator`](self::operator): agents by state, sources by health, last applies, for `/metrics`;
 //! - [`audit`](self::audit): the audit log every administrative action writes;
 //! - [`bulk`](self::bulk): many rows in one statement (a JSON parameter to write, one JSON
@@ -40,6 +42,7 @@ mod intake;
 pub(crate) mod licences;
 mod operator;
 mod report_tokens;
+mod secret_tokens;
 mod sources;
 mod sso;
 mod tokens;

@@ -10,14 +10,18 @@
 //! - `Store::list_report_tokens(&self) -> Result<Vec<ReportTokenRecord>, StoreError>`
 //! - `Store::use_report_token(&self, token) -> Result<Option<ReportTokenRecord>, StoreError>`
 //!   the usable token with that value, its last use recorded (at most once a minute).
+//!
+//! What report tokens share with enrollment tokens (the secret and its hash, revocation,
+//! listing, "revoked wins over expired") is in `secret_tokens.rs`.
 
 use chrono::{DateTime, Utc};
 use seatbroker_protocol::Secret;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::{Store, StoreError, audit, new_id, parse_opt_ts, parse_ts, ts};
-use crate::auth::{random_token, sha256_hex};
+use super::secret_tokens::{Own, SecretToken, Shared, Standing};
+use super::{Store, StoreError, parse_opt_ts, ts};
+use crate::auth::sha256_hex;
 
 /// Prefix of every report token, so a leaked one is recognisable (enrollment tokens: `sbe_`).
 pub(crate) const REPORT_TOKEN_PREFIX: &str = "sbr_";
@@ -66,37 +70,53 @@ pub struct CreatedReportToken {
     pub token: Secret,
 }
 
-fn state_at(
-    now: DateTime<Utc>,
-    expires_at: Option<DateTime<Utc>>,
-    revoked: bool,
-) -> ReportTokenState {
-    if revoked {
-        ReportTokenState::Revoked
-    } else if expires_at.is_some_and(|at| at <= now) {
-        ReportTokenState::Expired
-    } else {
-        ReportTokenState::Usable
+fn state_at(standing: Standing) -> ReportTokenState {
+    match standing {
+        Standing::Revoked => ReportTokenState::Revoked,
+        Standing::Expired => ReportTokenState::Expired,
+        Standing::Live => ReportTokenState::Usable,
     }
 }
 
-const COLUMNS: &str =
-    "id, name, created_at, created_by, expires_at, revoked_at, revoked_by, last_used_at";
+impl ReportTokenRecord {
+    /// The record of `shared` and the report token's own columns, its state as of `now`.
+    fn new(
+        shared: Shared,
+        name: String,
+        last_used_at: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> Self {
+        Self {
+            state: state_at(shared.standing(now)),
+            id: shared.id,
+            name,
+            created_at: shared.created_at,
+            created_by: shared.created_by,
+            expires_at: shared.expires_at,
+            revoked_at: shared.revoked_at,
+            revoked_by: shared.revoked_by,
+            last_used_at,
+        }
+    }
+}
 
-fn from_row(row: &AnyRow, now: DateTime<Utc>) -> Result<ReportTokenRecord, StoreError> {
-    let expires_at = parse_opt_ts(row.try_get("expires_at")?)?;
-    let revoked_at = parse_opt_ts(row.try_get("revoked_at")?)?;
-    Ok(ReportTokenRecord {
-        id: row.try_get("id")?,
-        name: row.try_get("name")?,
-        created_at: parse_ts(&row.try_get::<String, _>("created_at")?)?,
-        created_by: row.try_get("created_by")?,
-        expires_at,
-        revoked_at,
-        revoked_by: row.try_get("revoked_by")?,
-        last_used_at: parse_opt_ts(row.try_get("last_used_at")?)?,
-        state: state_at(now, expires_at, revoked_at.is_some()),
-    })
+impl SecretToken for ReportTokenRecord {
+    const TABLE: &'static str = "report_tokens";
+    const COLUMNS: &'static str =
+        "id, name, created_at, created_by, expires_at, revoked_at, revoked_by, last_used_at";
+    const PREFIX: &'static str = REPORT_TOKEN_PREFIX;
+    const WHAT: &'static str = "report token";
+    const AUDIT_CREATE: &'static str = "report_token.create";
+    const AUDIT_REVOKE: &'static str = "report_token.revoke";
+
+    fn from_row(row: &AnyRow, now: DateTime<Utc>) -> Result<Self, StoreError> {
+        Ok(Self::new(
+            Shared::from_row(row)?,
+            row.try_get("name")?,
+            parse_opt_ts(row.try_get("last_used_at")?)?,
+            now,
+        ))
+    }
 }
 
 impl Store {
@@ -120,87 +140,28 @@ impl Store {
                 "a report token must expire in the future".to_owned(),
             ));
         }
-        let id = new_id();
-        let token = Secret::new(format!("{REPORT_TOKEN_PREFIX}{}", random_token(32)));
-        let mut tx = self.begin_write().await?;
-        sqlx::query(
-            "INSERT INTO report_tokens (id, token_hash, name, created_at, created_by, expires_at) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(&id)
-        .bind(sha256_hex(token.expose()))
-        .bind(name)
-        .bind(ts(now))
-        .bind(actor)
-        .bind(expires_at.map(ts))
-        .execute(&mut *tx)
-        .await?;
-        audit::write(
-            &mut tx,
-            now,
-            actor,
-            "report_token.create",
-            &id,
-            &serde_json::json!({ "name": name, "expires_at": expires_at.map(ts) }),
-        )
-        .await?;
-        tx.commit().await?;
-        let record = ReportTokenRecord {
-            id,
-            name: name.to_owned(),
-            created_at: now,
-            created_by: actor.to_owned(),
-            expires_at,
-            revoked_at: None,
-            revoked_by: None,
-            last_used_at: None,
-            state: state_at(now, expires_at, false),
-        };
+        let (shared, token) = self
+            .create_secret_token::<ReportTokenRecord>(
+                actor,
+                now,
+                expires_at,
+                &[("name", Own::Text(name))],
+                &serde_json::json!({ "name": name, "expires_at": expires_at.map(ts) }),
+            )
+            .await?;
+        let record = ReportTokenRecord::new(shared, name.to_owned(), None, now);
         Ok(CreatedReportToken { record, token })
     }
 
     /// Revokes a report token: from now on it reads nothing. Revoking twice is harmless.
     pub async fn revoke_report_token(&self, actor: &str, id: &str) -> Result<(), StoreError> {
-        let now = self.now();
-        let mut tx = self.begin_write().await?;
-        let row = sqlx::query("SELECT revoked_at FROM report_tokens WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await?;
-        let Some(row) = row else {
-            return Err(StoreError::not_found("report token", id));
-        };
-        let revoked_at: Option<String> = row.try_get("revoked_at")?;
-        if revoked_at.is_none() {
-            sqlx::query("UPDATE report_tokens SET revoked_at = $1, revoked_by = $2 WHERE id = $3")
-                .bind(ts(now))
-                .bind(actor)
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
-            audit::write(
-                &mut tx,
-                now,
-                actor,
-                "report_token.revoke",
-                id,
-                &serde_json::json!({}),
-            )
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(())
+        self.revoke_secret_token::<ReportTokenRecord>(actor, id)
+            .await
     }
 
     /// Every report token, newest first.
     pub async fn list_report_tokens(&self) -> Result<Vec<ReportTokenRecord>, StoreError> {
-        let now = self.now();
-        let rows = sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM report_tokens ORDER BY created_at DESC, id"
-        ))
-        .fetch_all(self.pool())
-        .await?;
-        rows.iter().map(|row| from_row(row, now)).collect()
+        self.list_secret_tokens().await
     }
 
     /// The usable report token whose value is `token`, or `None` (unknown, expired or
@@ -214,12 +175,16 @@ impl Store {
         }
         let now = self.now();
         let row = sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM report_tokens WHERE token_hash = $1"
+            "SELECT {} FROM report_tokens WHERE token_hash = $1",
+            ReportTokenRecord::COLUMNS
         ))
         .bind(sha256_hex(token))
         .fetch_optional(self.pool())
         .await?;
-        let Some(mut record) = row.map(|row| from_row(&row, now)).transpose()? else {
+        let Some(mut record) = row
+            .map(|row| ReportTokenRecord::from_row(&row, now))
+            .transpose()?
+        else {
             return Ok(None);
         };
         if record.state != ReportTokenState::Usable {
@@ -248,21 +213,44 @@ impl Store {
 mod tests {
     use super::*;
 
-    #[test]
-    fn revoked_wins_over_expired_and_expiry_is_inclusive() {
-        let now = DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z")
+    fn at(text: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(text)
             .unwrap()
-            .with_timezone(&Utc);
-        let check = |expires: Option<DateTime<Utc>>, revoked, expected| {
-            assert_eq!(state_at(now, expires, revoked), expected);
+            .with_timezone(&Utc)
+    }
+
+    #[test]
+    fn a_record_takes_its_columns_and_state_from_the_shared_part() {
+        let now = at("2026-01-01T00:00:00Z");
+        let last_used_at = Some(at("2025-12-24T00:00:00Z"));
+        let check = |expires_at, revoked_at: Option<DateTime<Utc>>, state| {
+            let shared = Shared {
+                id: "t1".to_owned(),
+                created_at: at("2025-12-01T00:00:00Z"),
+                created_by: "alice".to_owned(),
+                expires_at,
+                revoked_at,
+                revoked_by: revoked_at.map(|_| "bob".to_owned()),
+            };
+            let expected = ReportTokenRecord {
+                id: "t1".to_owned(),
+                name: "BI".to_owned(),
+                created_at: shared.created_at,
+                created_by: "alice".to_owned(),
+                expires_at,
+                revoked_at,
+                revoked_by: shared.revoked_by.clone(),
+                last_used_at,
+                state,
+            };
+            let record = ReportTokenRecord::new(shared, "BI".to_owned(), last_used_at, now);
+            assert_eq!(record, expected);
         };
-        check(None, false, ReportTokenState::Usable);
-        check(Some(now), false, ReportTokenState::Expired);
-        check(
-            Some(now + chrono::Duration::seconds(1)),
-            false,
-            ReportTokenState::Usable,
-        );
-        check(Some(now), true, ReportTokenState::Revoked);
+        let second = chrono::Duration::seconds(1);
+        check(None, None, ReportTokenState::Usable);
+        check(Some(now + second), None, ReportTokenState::Usable);
+        check(Some(now), None, ReportTokenState::Expired);
+        check(Some(now), Some(now - second), ReportTokenState::Revoked);
+        check(None, Some(now - second), ReportTokenState::Revoked);
     }
 }

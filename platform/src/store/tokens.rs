@@ -9,15 +9,17 @@
 //! - `Store::list_enrollment_tokens(&self) -> Result<Vec<EnrollmentTokenRecord>, StoreError>`
 //!   newest first, with the state as of now.
 //!
-//! Using a token (during enrollment) is in `agents.rs`.
+//! Using a token (during enrollment) is in `agents.rs`. What enrollment tokens share with
+//! report tokens (the secret and its hash, revocation, listing, "revoked wins over expired")
+//! is in `secret_tokens.rs`.
 
 use chrono::{DateTime, Utc};
 use seatbroker_protocol::Secret;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::{Store, StoreError, audit, new_id, parse_opt_ts, parse_ts, ts};
-use crate::auth::{random_token, sha256_hex};
+use super::secret_tokens::{Own, SecretToken, Shared, Standing, standing};
+use super::{Store, StoreError, ts};
 
 /// Prefix of every enrollment token, so a leaked one is recognisable.
 pub(crate) const TOKEN_PREFIX: &str = "sbe_";
@@ -73,41 +75,63 @@ pub(crate) fn token_state(
     uses: i64,
     revoked: bool,
 ) -> TokenState {
-    if revoked {
-        TokenState::Revoked
-    } else if expires_at.is_some_and(|at| at <= now) {
-        TokenState::Expired
-    } else if max_uses.is_some_and(|max| uses >= max) {
-        TokenState::Exhausted
-    } else {
-        TokenState::Usable
+    match standing(now, expires_at, revoked) {
+        Standing::Revoked => TokenState::Revoked,
+        Standing::Expired => TokenState::Expired,
+        Standing::Live if max_uses.is_some_and(|max| uses >= max) => TokenState::Exhausted,
+        Standing::Live => TokenState::Usable,
     }
 }
 
-pub(crate) fn token_from_row(
-    row: &AnyRow,
-    now: DateTime<Utc>,
-) -> Result<EnrollmentTokenRecord, StoreError> {
-    let expires_at = parse_opt_ts(row.try_get("expires_at")?)?;
-    let revoked_at = parse_opt_ts(row.try_get("revoked_at")?)?;
-    let max_uses: Option<i64> = row.try_get("max_uses")?;
-    let uses: i64 = row.try_get("uses")?;
-    Ok(EnrollmentTokenRecord {
-        id: row.try_get("id")?,
-        label: row.try_get("label")?,
-        created_at: parse_ts(&row.try_get::<String, _>("created_at")?)?,
-        created_by: row.try_get("created_by")?,
-        expires_at,
-        max_uses,
-        uses,
-        revoked_at,
-        revoked_by: row.try_get("revoked_by")?,
-        state: token_state(now, expires_at, max_uses, uses, revoked_at.is_some()),
-    })
+impl EnrollmentTokenRecord {
+    /// The record of `shared` and the enrollment token's own columns, its state as of `now`.
+    fn new(
+        shared: Shared,
+        label: String,
+        max_uses: Option<i64>,
+        uses: i64,
+        now: DateTime<Utc>,
+    ) -> Self {
+        Self {
+            state: token_state(
+                now,
+                shared.expires_at,
+                max_uses,
+                uses,
+                shared.revoked_at.is_some(),
+            ),
+            id: shared.id,
+            label,
+            created_at: shared.created_at,
+            created_by: shared.created_by,
+            expires_at: shared.expires_at,
+            max_uses,
+            uses,
+            revoked_at: shared.revoked_at,
+            revoked_by: shared.revoked_by,
+        }
+    }
 }
 
-pub(crate) const TOKEN_COLUMNS: &str =
-    "id, label, created_at, created_by, expires_at, max_uses, uses, revoked_at, revoked_by";
+impl SecretToken for EnrollmentTokenRecord {
+    const TABLE: &'static str = "enrollment_tokens";
+    const COLUMNS: &'static str =
+        "id, label, created_at, created_by, expires_at, max_uses, uses, revoked_at, revoked_by";
+    const PREFIX: &'static str = TOKEN_PREFIX;
+    const WHAT: &'static str = "enrollment token";
+    const AUDIT_CREATE: &'static str = "token.create";
+    const AUDIT_REVOKE: &'static str = "token.revoke";
+
+    fn from_row(row: &AnyRow, now: DateTime<Utc>) -> Result<Self, StoreError> {
+        Ok(Self::new(
+            Shared::from_row(row)?,
+            row.try_get("label")?,
+            row.try_get("max_uses")?,
+            row.try_get("uses")?,
+            now,
+        ))
+    }
+}
 
 impl Store {
     /// Creates an enrollment token. `max_uses` below 1 is refused.
@@ -125,94 +149,96 @@ impl Store {
             ));
         }
         let now = self.now();
-        let id = new_id();
-        let token = Secret::new(format!("{TOKEN_PREFIX}{}", random_token(32)));
-        let mut tx = self.begin_write().await?;
-        sqlx::query(
-            "INSERT INTO enrollment_tokens (id, token_hash, label, created_at, created_by, expires_at, max_uses, uses) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, 0)",
-        )
-        .bind(&id)
-        .bind(sha256_hex(token.expose()))
-        .bind(label)
-        .bind(ts(now))
-        .bind(actor)
-        .bind(expires_at.map(ts))
-        .bind(max_uses)
-        .execute(&mut *tx)
-        .await?;
-        audit::write(
-            &mut tx,
-            now,
-            actor,
-            "token.create",
-            &id,
-            &serde_json::json!({
-                "label": label,
-                "expires_at": expires_at.map(ts),
-                "max_uses": max_uses,
-            }),
-        )
-        .await?;
-        tx.commit().await?;
-        let record = EnrollmentTokenRecord {
-            id,
-            label: label.to_owned(),
-            created_at: now,
-            created_by: actor.to_owned(),
-            expires_at,
-            max_uses,
-            uses: 0,
-            revoked_at: None,
-            revoked_by: None,
-            state: token_state(now, expires_at, max_uses, 0, false),
-        };
+        let (shared, token) = self
+            .create_secret_token::<EnrollmentTokenRecord>(
+                actor,
+                now,
+                expires_at,
+                &[
+                    ("label", Own::Text(label)),
+                    ("max_uses", Own::Int(max_uses)),
+                    ("uses", Own::Int(Some(0))),
+                ],
+                &serde_json::json!({
+                    "label": label,
+                    "expires_at": expires_at.map(ts),
+                    "max_uses": max_uses,
+                }),
+            )
+            .await?;
+        let record = EnrollmentTokenRecord::new(shared, label.to_owned(), max_uses, 0, now);
         Ok(CreatedToken { record, token })
     }
 
     /// Revokes a token; it can enroll no more agents. Revoking twice is harmless.
     pub async fn revoke_enrollment_token(&self, actor: &str, id: &str) -> Result<(), StoreError> {
-        let now = self.now();
-        let mut tx = self.begin_write().await?;
-        let exists = sqlx::query("SELECT revoked_at FROM enrollment_tokens WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await?;
-        let Some(row) = exists else {
-            return Err(StoreError::not_found("enrollment token", id));
-        };
-        let revoked_at: Option<String> = row.try_get("revoked_at")?;
-        if revoked_at.is_none() {
-            sqlx::query(
-                "UPDATE enrollment_tokens SET revoked_at = $1, revoked_by = $2 WHERE id = $3",
-            )
-            .bind(ts(now))
-            .bind(actor)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-            audit::write(
-                &mut tx,
-                now,
-                actor,
-                "token.revoke",
-                id,
-                &serde_json::json!({}),
-            )
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(())
+        self.revoke_secret_token::<EnrollmentTokenRecord>(actor, id)
+            .await
     }
 
     /// Every token, newest first.
     pub async fn list_enrollment_tokens(&self) -> Result<Vec<EnrollmentTokenRecord>, StoreError> {
-        let now = self.now();
-        let rows = sqlx::query(&format!(
-            "SELECT {TOKEN_COLUMNS} FROM enrollment_tokens ORDER BY created_at DESC, id"
-        ))
-        .fetch_all(self.pool())
-        .await?;
-        rows.iter().map(|row| token_from_row(row, now)).collect()
+        self.list_secret_tokens().await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn revoked_then_expired_then_used_up() {
+        let now = DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let later = Some(now + chrono::Duration::hours(1));
+        let check = |expires_at, max_uses, uses, revoked, expected| {
+            assert_eq!(
+                token_state(now, expires_at, max_uses, uses, revoked),
+                expected,
+                "expires_at {expires_at:?}, max_uses {max_uses:?}, uses {uses}, revoked {revoked}"
+            );
+        };
+        check(None, None, 1_000, false, TokenState::Usable);
+        check(later, Some(2), 1, false, TokenState::Usable);
+        check(later, Some(2), 2, false, TokenState::Exhausted);
+        check(later, Some(2), 3, false, TokenState::Exhausted);
+        check(Some(now), Some(2), 1, false, TokenState::Expired);
+        check(Some(now), Some(2), 2, false, TokenState::Expired);
+        check(Some(now), Some(2), 2, true, TokenState::Revoked);
+        check(later, Some(2), 2, true, TokenState::Revoked);
+        check(None, None, 0, true, TokenState::Revoked);
+    }
+
+    #[test]
+    fn a_record_takes_its_columns_from_the_shared_part() {
+        let at = |text| {
+            DateTime::parse_from_rfc3339(text)
+                .unwrap()
+                .with_timezone(&Utc)
+        };
+        let now = at("2026-01-01T00:00:00Z");
+        let shared = Shared {
+            id: "t1".to_owned(),
+            created_at: at("2025-12-01T00:00:00Z"),
+            created_by: "alice".to_owned(),
+            expires_at: Some(now),
+            revoked_at: Some(at("2025-12-02T00:00:00Z")),
+            revoked_by: Some("bob".to_owned()),
+        };
+        let expected = EnrollmentTokenRecord {
+            id: "t1".to_owned(),
+            label: "office".to_owned(),
+            created_at: shared.created_at,
+            created_by: "alice".to_owned(),
+            expires_at: shared.expires_at,
+            max_uses: Some(3),
+            uses: 1,
+            revoked_at: shared.revoked_at,
+            revoked_by: Some("bob".to_owned()),
+            state: TokenState::Revoked,
+        };
+        let record = EnrollmentTokenRecord::new(shared, "office".to_owned(), Some(3), 1, now);
+        assert_eq!(record, expected);
     }
 }
